@@ -1,0 +1,62 @@
+/**
+ * The engine: f32 tensors on WebGPU with reverse-mode autograd and hand-written WGSL kernels.
+ *
+ * @example
+ * ```ts
+ * import * as ag from "./mod.ts";
+ * await ag.init();
+ * const x = ag.tensor([1, 2, 3, 4, 5, 6], [2, 3], { requiresGrad: true });
+ * const y = ag.randn([3, 4], { seed: 1 });
+ * const z = x.matmul(y).relu().sum();
+ * await z.backward();
+ * console.log(await x.grad!.toArray());
+ * ```
+ * @module
+ */
+import "./methods.ts";
+
+export {
+  type AdapterReport,
+  adapterReport,
+  configureDevice,
+  type DeviceOptions,
+  NoAdapterError,
+} from "./device.ts";
+export { counters, GpuError, init, rt, type RuntimeCounters } from "./runtime.ts";
+export {
+  type GradFn,
+  isGradEnabled,
+  noGrad,
+  numel,
+  setPoisonOutputs,
+  type Shape,
+  stridesOf,
+  Tensor,
+  type TensorOptions,
+  tidy,
+} from "./tensor.ts";
+export { full, ones, onesLike, scalar, tensor, zeros, zerosLike } from "./ops/creation.ts";
+export {
+  defaultGenerator,
+  Generator,
+  type GeneratorState,
+  manualSeed,
+  rand,
+  randn,
+} from "./random.ts";
+export { binary, BINARY_OPS, type BinaryOp } from "./ops/binary.ts";
+export { clone, unary, UNARY_OPS, type UnaryOp } from "./ops/unary.ts";
+export { logsumexp, max, mean, min, sum } from "./ops/reduce.ts";
+export {
+  concat,
+  expand,
+  flip,
+  pad,
+  type PadMode,
+  permute,
+  reshape,
+  slice,
+  transpose,
+} from "./ops/movement.ts";
+export { matmul } from "./ops/matmul.ts";
+export { broadcastShapes } from "./ops/broadcast.ts";

@@ -1,0 +1,45 @@
+/**
+ * NumPy/PyTorch broadcasting rules: the broadcast shape of two shapes, the strides of an operand
+ * on the broadcast axes, and `sumToShape`, which undoes a broadcast in the backward pass.
+ * @module
+ */
+import { type Shape, stridesOf, type Tensor } from "../tensor.ts";
+import { sum } from "./reduce.ts";
+
+/** The shape two shapes broadcast to; throws naming both when they cannot. */
+export function broadcastShapes(a: Shape, b: Shape): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out = new Array<number>(rank);
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`shapes [${a}] and [${b}] cannot be broadcast together`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides of a contiguous tensor of `shape` seen on the axes of `outShape` (0 where broadcast). */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const own = stridesOf(shape);
+  const offset = outShape.length - shape.length;
+  return outShape.map((_, i) => {
+    const k = i - offset;
+    return k < 0 || shape[k] === 1 ? 0 : own[k];
+  });
+}
+
+/** Sums `g` over the axes along which `shape` was broadcast to `g.shape`. */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  if (g.shape.join() === shape.join()) return g;
+  const offset = g.shape.length - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.shape.length; i++) {
+    const k = i - offset;
+    if (k < 0 || (shape[k] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const reduced = axes.length ? sum(g, axes, true) : g;
+  return reduced.view(shape);
+}

@@ -1,0 +1,80 @@
+/**
+ * Matrix product with PyTorch `matmul` semantics: 1-D operands are promoted (and the added axis
+ * removed), leading batch axes broadcast. The kernel (shaders/matmul.wgsl) reads either operand
+ * transposed in place, so the gradients dA = g·Bᵀ and dB = Aᵀ·g need no transposed copies.
+ * @module
+ */
+import source from "../../shaders/matmul.wgsl" with { type: "text" };
+import { Kernel } from "../kernel.ts";
+import { rt } from "../runtime.ts";
+import { numel, record, Tensor } from "../tensor.ts";
+import { broadcastShapes, sumToShape } from "./broadcast.ts";
+import { expand } from "./movement.ts";
+
+const kernel = new Kernel("matmul", source);
+const TILE = 64;
+
+/**
+ * out[b] = op(a[b]) · op(b[b]) on 3-D contiguous operands, where a batch of 1 is shared by all.
+ * `transA`: a is stored [batch, K, M]; `transB`: b is stored [batch, N, K]. No graph.
+ */
+export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  const [ba, a1, a2] = a.shape;
+  const [bb, b1, b2] = b.shape;
+  const [m, k] = transA ? [a2, a1] : [a1, a2];
+  const [k2, n] = transB ? [b2, b1] : [b1, b2];
+  if (k !== k2) {
+    throw new Error(`matmul: inner sizes differ (${k} vs ${k2}) for [${a.shape}]·[${b.shape}]`);
+  }
+  if (ba !== bb && ba !== 1 && bb !== 1) throw new Error(`matmul: batch ${ba} vs ${bb}`);
+  const batch = Math.max(ba, bb);
+  const out = Tensor.empty([batch, m, n]);
+  if (out.size === 0) return out;
+  rt().dispatch(
+    kernel,
+    { a: a.buffer, b: b.buffer, out: out.buffer },
+    { m, n, k, a_batch_stride: ba === 1 ? 0 : m * k, b_batch_stride: bb === 1 ? 0 : k * n },
+    [Math.ceil(n / TILE), Math.ceil(m / TILE), batch],
+    { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+  );
+  return out;
+}
+
+/** Matrix product of `a` and `b` (PyTorch `matmul` rules), differentiable. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim === 0 || b.ndim === 0) throw new Error("matmul: operands must have at least 1 dim");
+  const a2 = a.ndim === 1 ? a.view([1, a.shape[0]]) : a;
+  const b2 = b.ndim === 1 ? b.view([b.shape[0], 1]) : b;
+  const m = a2.shape[a2.ndim - 2], k = a2.shape[a2.ndim - 1];
+  const n = b2.shape[b2.ndim - 1];
+  const batchShape = broadcastShapes(a2.shape.slice(0, -2), b2.shape.slice(0, -2));
+  const batch = numel(batchShape);
+  // A batch broadcast other than "shared by all" is materialised once.
+  const as3 = (t: Tensor, rows: number, cols: number) => {
+    const tb = t.shape.slice(0, -2);
+    if (numel(tb) === batch || numel(tb) === 1) return t.view([numel(tb), rows, cols]);
+    return expand(t, [...batchShape, rows, cols]).view([batch, rows, cols]);
+  };
+  const a3 = as3(a2, m, k);
+  const b3 = as3(b2, b2.shape[b2.ndim - 2], n);
+  const out3 = matmulRaw(a3, b3);
+  let outShape = [...batchShape, m, n];
+  if (a.ndim === 1) outShape = outShape.filter((_, i) => i !== outShape.length - 2);
+  if (b.ndim === 1) outShape = outShape.slice(0, -1);
+  const out = out3.view(outShape);
+  out3.dispose();
+  return record(out, "matmul", [a, b], (g) => {
+    const g3 = g.view([batch, m, n]);
+    const ga = a.requiresGrad
+      ? sumToShape(matmulRaw(g3, b3, false, true).view([...batchShape, m, k]), a2.shape).view(
+        a.shape,
+      )
+      : null;
+    const gb = b.requiresGrad
+      ? sumToShape(matmulRaw(a3, g3, true, false).view([...batchShape, k, n]), b2.shape).view(
+        b.shape,
+      )
+      : null;
+    return [ga, gb];
+  });
+}

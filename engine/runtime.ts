@@ -1,0 +1,273 @@
+/**
+ * The GPU runtime: records kernel dispatches into one shared command encoder, submits them in
+ * batches, uploads and reads back data, pools buffers, and turns GPU errors and device loss into
+ * thrown errors that name the kernels involved.
+ *
+ * `await init()` once before using tensors; after that every op records synchronously and only
+ * {@link readBuffer} (used by `Tensor.toArray()`) waits for the GPU.
+ * @module
+ */
+import { BufferPool, type PoolCounters } from "./buffer_pool.ts";
+import { configureDevice, type DeviceOptions, getDevice } from "./device.ts";
+import type { Kernel, ParamValues } from "./kernel.ts";
+
+/** Counters for tests and progress displays. */
+export interface RuntimeCounters extends PoolCounters {
+  submits: number;
+  dispatches: number;
+  uploads: number;
+  readbacks: number;
+}
+
+/** A GPU error (validation, out of memory, internal, device lost) with the kernels involved. */
+export class GpuError extends Error {
+  constructor(message: string, readonly kernels: string[]) {
+    super(`${message} (kernels in the failing batch: ${kernels.join(", ") || "none"})`);
+    this.name = "GpuError";
+  }
+}
+
+const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
+const PARAMS_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we target
+const PARAMS_RING_BYTES = 1 << 20;
+/** Dispatches recorded before an automatic submit, so the GPU starts while the CPU records. */
+const DISPATCHES_PER_SUBMIT = 128;
+
+/** The runtime's state; one per process (or page). */
+export class Runtime {
+  readonly storage: BufferPool;
+  readonly staging: BufferPool;
+  readonly counters = { submits: 0, dispatches: 0, uploads: 0, readbacks: 0 };
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #batchKernels: string[] = [];
+  #pendingError: GpuError | null = null;
+  readonly #paramsRing: GPUBuffer;
+  readonly #paramsStaging = new ArrayBuffer(PARAMS_RING_BYTES);
+  #paramsOffset = 0;
+  #paramsDirtyFrom = 0;
+
+  constructor(readonly device: GPUDevice) {
+    this.storage = new BufferPool(device, STORAGE_USAGE, "tensor");
+    this.staging = new BufferPool(
+      device,
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      "readback",
+    );
+    this.#paramsRing = device.createBuffer({
+      size: PARAMS_RING_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: "params-ring",
+    });
+    device.addEventListener("uncapturederror", (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.#pendingError ??= new GpuError(`GPU error: ${e.message}`, [...this.#batchKernels]);
+    });
+    device.lost.then((info) => {
+      this.#pendingError ??= new GpuError(
+        `GPU device lost (${info.reason}): ${info.message}`,
+        [...this.#batchKernels],
+      );
+    });
+  }
+
+  /** Counters of buffers, submits and dispatches. */
+  snapshot(): RuntimeCounters {
+    return { ...this.storage.counters, ...this.counters };
+  }
+
+  /** Throws a GPU error recorded since the last check. */
+  throwIfFailed(): void {
+    if (this.#pendingError) {
+      const e = this.#pendingError;
+      this.#pendingError = null;
+      throw e;
+    }
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    if (!this.#pass) {
+      this.#encoder ??= this.device.createCommandEncoder();
+      this.#pass = this.#encoder.beginComputePass();
+    }
+    return this.#pass;
+  }
+
+  #endPass(): GPUCommandEncoder {
+    this.#encoder ??= this.device.createCommandEncoder();
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    return this.#encoder;
+  }
+
+  /**
+   * Records one dispatch of `kernel` with its named buffers and uniform params.
+   * `workgroups` is the dispatch grid; see {@link grid1d} for large 1-D problems.
+   */
+  dispatch(
+    kernel: Kernel,
+    buffers: Record<string, GPUBuffer>,
+    params: ParamValues,
+    workgroups: [number, number?, number?],
+    constants: Record<string, number> = {},
+  ): void {
+    this.throwIfFailed();
+    const device = this.device;
+    const pipeline = kernel.pipeline(device, constants);
+    const entries: GPUBindGroupEntry[] = [];
+    for (const b of kernel.bindings) {
+      if (b.kind === "uniform") {
+        const offset = this.#writeParams(kernel, params);
+        entries.push({
+          binding: b.binding,
+          resource: { buffer: this.#paramsRing, offset, size: kernel.paramsBytes },
+        });
+      } else {
+        const buffer = buffers[b.name];
+        if (!buffer) throw new Error(`kernel ${kernel.name}: no buffer for binding '${b.name}'`);
+        entries.push({ binding: b.binding, resource: { buffer } });
+      }
+    }
+    const bindGroup = device.createBindGroup({ layout: kernel.layout(device), entries });
+    const pass = this.#computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    this.counters.dispatches++;
+    this.#batchKernels.push(kernel.name);
+    if (this.#batchKernels.length >= DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  #writeParams(kernel: Kernel, params: ParamValues): number {
+    if (this.#paramsOffset + PARAMS_SLOT > PARAMS_RING_BYTES) this.flush();
+    const offset = this.#paramsOffset;
+    kernel.packParams(params, this.#paramsStaging, offset);
+    this.#paramsOffset += Math.ceil(kernel.paramsBytes / PARAMS_SLOT) * PARAMS_SLOT;
+    return offset;
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (this.#paramsOffset > this.#paramsDirtyFrom) {
+      // Queue writes are ordered before the submit below, after every earlier submit.
+      this.device.queue.writeBuffer(
+        this.#paramsRing,
+        this.#paramsDirtyFrom,
+        this.#paramsStaging,
+        this.#paramsDirtyFrom,
+        this.#paramsOffset - this.#paramsDirtyFrom,
+      );
+    }
+    this.#paramsOffset = 0;
+    this.#paramsDirtyFrom = 0;
+    if (!this.#encoder) return;
+    const encoder = this.#endPass();
+    this.#encoder = null;
+    const kernels = this.#batchKernels;
+    this.#batchKernels = [];
+    this.device.pushErrorScope("validation");
+    this.device.pushErrorScope("out-of-memory");
+    this.device.queue.submit([encoder.finish()]);
+    this.counters.submits++;
+    const record = (e: GPUError | null) => {
+      if (e) this.#pendingError ??= new GpuError(`GPU error: ${e.message}`, kernels);
+    };
+    this.device.popErrorScope().then(record);
+    this.device.popErrorScope().then(record);
+  }
+
+  /** A pooled storage buffer of at least `bytes` bytes (contents undefined). */
+  allocate(bytes: number): GPUBuffer {
+    return this.storage.acquire(bytes);
+  }
+
+  /** Returns a storage buffer to the pool. Safe while recorded commands still use it. */
+  release(buffer: GPUBuffer): void {
+    this.storage.release(buffer);
+  }
+
+  /** Copies CPU data into a buffer, ordered after everything recorded so far. */
+  upload(buffer: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, byteOffset = 0): void {
+    // writeBuffer is ordered against submits, not against unsubmitted commands, so submit
+    // first: a pooled buffer may still be read by a recorded command.
+    if (this.#encoder) this.flush();
+    this.device.queue.writeBuffer(
+      buffer,
+      byteOffset,
+      data.buffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+    this.counters.uploads++;
+  }
+
+  /** Copies `bytes` bytes from `src` to `dst` in the command stream. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.#endPass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.#batchKernels.push("copyBufferToBuffer");
+  }
+
+  /** Reads `bytes` bytes of a buffer back to the CPU: the only place the CPU waits for the GPU. */
+  async readBuffer(buffer: GPUBuffer, bytes: number, byteOffset = 0): Promise<ArrayBuffer> {
+    const staging = this.staging.acquire(bytes);
+    this.copy(buffer, byteOffset, staging, 0, bytes);
+    this.flush();
+    this.counters.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      this.throwIfFailed();
+      throw e;
+    }
+    const out = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    this.staging.release(staging);
+    // Error scopes resolve after the work they watched; give them a turn before checking.
+    await Promise.resolve();
+    this.throwIfFailed();
+    return out;
+  }
+
+  /** Waits until the GPU has finished everything submitted, then reports any GPU error. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+}
+
+let runtime: Runtime | null = null;
+
+/** Acquires the device and prepares the runtime; call once, await it, before using tensors. */
+export async function init(options?: DeviceOptions): Promise<Runtime> {
+  if (runtime) return runtime;
+  if (options) configureDevice(options);
+  const device = await getDevice();
+  runtime ??= new Runtime(device);
+  return runtime;
+}
+
+/** The initialised runtime; throws a clear error if {@link init} has not been awaited. */
+export function rt(): Runtime {
+  if (!runtime) throw new Error("audio-gen engine used before `await init()`");
+  return runtime;
+}
+
+/** Counters of the current runtime (buffers, bytes, submits, dispatches). */
+export function counters(): RuntimeCounters {
+  return rt().snapshot();
+}
+
+/**
+ * Splits `n` workgroups over x and y so that neither exceeds the 65,535 limit. Kernels that use
+ * it compute their linear workgroup index as `wid.y * nwg.x + wid.x`.
+ */
+export function grid1d(invocations: number, workgroupSize: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(invocations / workgroupSize));
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}

@@ -1,0 +1,132 @@
+/**
+ * Shared test helpers: seeded random inputs, relative error, and the gradient check every op
+ * test uses — GPU gradients against central finite differences of the test's own float64
+ * reference. Tests turn output poisoning on, so an element a kernel forgot to write is NaN.
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as ag from "../mod.ts";
+
+/** Initialises the engine once with NaN poisoning of every op output. */
+export async function setup(): Promise<void> {
+  await ag.init();
+  ag.setPoisonOutputs(true);
+}
+
+/** A deterministic pseudo-random stream (mulberry32) for test inputs. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` values uniform in [lo, hi) from `seed`, as float64. */
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float64Array {
+  const r = rng(seed);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+/** Number of elements of a shape. */
+export function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** ‖out − ref‖ / ‖ref‖ (NaN anywhere gives Infinity). */
+export function relError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  assert.equal(out.length, ref.length, `length ${out.length} vs reference ${ref.length}`);
+  let num = 0, den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    if (!Number.isFinite(out[i])) return Infinity;
+    num += (out[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+}
+
+/** Asserts `relError(out, ref) < tol` with a message naming `what`. */
+export function assertClose(
+  out: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  tol: number,
+  what: string,
+) {
+  const e = relError(out, ref);
+  assert.ok(e < tol, `${what}: relative error ${e.toExponential(3)} >= ${tol}`);
+}
+
+/** An input of a gradient check: its values and shape (float64 on the CPU). */
+export interface CheckInput {
+  data: Float64Array;
+  shape: number[];
+}
+
+/**
+ * Checks an op's forward against `reference` (float64, plain JS) and its gradient w.r.t. every
+ * input against central finite differences of `reference`. The loss is Σ out · w with random
+ * weights w, so every output element's gradient path is tested.
+ */
+export async function checkOp(
+  name: string,
+  inputs: CheckInput[],
+  gpuOp: (...xs: ag.Tensor[]) => ag.Tensor,
+  reference: (...xs: Float64Array[]) => Float64Array,
+  opts: { forwardTol?: number; gradTol?: number; eps?: number; grad?: boolean; seed?: number } = {},
+): Promise<void> {
+  const forwardTol = opts.forwardTol ?? 1e-4;
+  const gradTol = opts.gradTol ?? 1e-3;
+  const eps = opts.eps ?? 1e-6;
+  await ag.tidy(async () => {
+    const xs = inputs.map((i) =>
+      ag.tensor(Float32Array.from(i.data), i.shape, { requiresGrad: true })
+    );
+    // Reference on the f32-rounded inputs, so only the op's own error is measured.
+    const xs64 = inputs.map((i) => Float64Array.from(Float32Array.from(i.data)));
+    const out = gpuOp(...xs);
+    const ref = reference(...xs64);
+    const got = await out.toArray();
+    assertClose(got, ref, forwardTol, `${name} forward`);
+    if (opts.grad === false) return;
+    const w = randomArray(ref.length, opts.seed ?? 99);
+    const loss = out.mul(ag.tensor(Float32Array.from(w), out.shape)).sum();
+    await loss.backward();
+    for (let k = 0; k < xs.length; k++) {
+      const fd = new Float64Array(xs64[k].length);
+      for (let j = 0; j < fd.length; j++) {
+        const orig = xs64[k][j];
+        xs64[k][j] = orig + eps;
+        const up = dot(reference(...xs64), w);
+        xs64[k][j] = orig - eps;
+        const down = dot(reference(...xs64), w);
+        xs64[k][j] = orig;
+        fd[j] = (up - down) / (2 * eps);
+      }
+      assert.ok(xs[k].grad, `${name}: input ${k} got no gradient`);
+      assertClose(await xs[k].grad!.toArray(), fd, gradTol, `${name} gradient of input ${k}`);
+    }
+    for (const x of xs) x.grad?.dispose();
+  });
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** Row-major strides of a shape. */
+export function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
