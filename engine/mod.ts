@@ -60,3 +60,24 @@ export {
 } from "./ops/movement.ts";
 export { matmul } from "./ops/matmul.ts";
 export { broadcastShapes } from "./ops/broadcast.ts";
+export {
+  conv1d,
+  type Conv1dOptions,
+  conv2d,
+  type Conv2dOptions,
+  convTranspose1d,
+  type ConvTranspose1dOptions,
+} from "./ops/conv.ts";
+export { irfft, irfftRaw, MAX_FFT_SIZE, rfft, rfftRaw } from "./ops/fft.ts";
+export {
+  type FrameOptions,
+  istft,
+  type IstftOptions,
+  overlapAdd,
+  stft,
+  stftFrames,
+  type StftOptions,
+  type WindowKind,
+} from "./ops/stft.ts";
+export * from "./nn/mod.ts";
+export * from "./optim/mod.ts";

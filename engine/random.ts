@@ -1,7 +1,7 @@
 /**
  * Seeded random tensors generated on the GPU (shaders/random.wgsl). A {@link Generator} is just
- * (seed, offset): each draw of n values uses counters offset…offset+n−1 and advances offset, so
- * saving the two numbers (e.g. in a checkpoint) is enough to resume the exact stream.
+ * (seed, offset): each draw of n values uses elements offset…offset+n−1 and advances offset past
+ * them, so saving the two numbers (e.g. in a checkpoint) is enough to resume the exact stream.
  * @module
  */
 import source from "../shaders/random.wgsl" with { type: "text" };
@@ -37,8 +37,9 @@ export class Generator {
   /** Reserves `n` counters and returns the first. */
   take(n: number): number {
     const start = this.offset;
-    // Normal draws use counters 2i and 2i+1, so reserve twice as many.
-    this.offset = (this.offset + 2 * n) % 2 ** 31;
+    // Element c owns hash counters 2c and 2c+1 for either distribution (shaders/random.wgsl),
+    // so consecutive draws never share counters.
+    this.offset = (this.offset + n) % 2 ** 31;
     return start;
   }
 }

@@ -116,7 +116,6 @@ export class Runtime {
   ): void {
     this.throwIfFailed();
     const device = this.device;
-    const pipeline = kernel.pipeline(device, constants);
     const entries: GPUBindGroupEntry[] = [];
     for (const b of kernel.bindings) {
       if (b.kind === "uniform") {
@@ -131,7 +130,22 @@ export class Runtime {
         entries.push({ binding: b.binding, resource: { buffer } });
       }
     }
-    const bindGroup = device.createBindGroup({ layout: kernel.layout(device), entries });
+    // Pipeline and bind-group validation (a buffer without STORAGE usage, a bad shader) fails
+    // here, not at submit: scope it so the error names this kernel and its real cause.
+    device.pushErrorScope("validation");
+    let pipeline: GPUComputePipeline, bindGroup: GPUBindGroup;
+    try {
+      pipeline = kernel.pipeline(device, constants);
+      bindGroup = device.createBindGroup({ layout: kernel.layout(device), entries });
+    } finally {
+      device.popErrorScope().then((e) => {
+        if (e) {
+          this.#pendingError ??= new GpuError(`kernel ${kernel.name}: ${e.message}`, [
+            kernel.name,
+          ]);
+        }
+      });
+    }
     const pass = this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);

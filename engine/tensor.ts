@@ -236,7 +236,8 @@ export class Tensor {
       const seed = gradient ?? onesLike(this);
       const order = topoOrder(this);
       const grads = new Map<Tensor, Tensor>([[this, seed]]);
-      const assigned = new Set<Tensor>();
+      // The caller's `gradient` stays the caller's: a leaf reached by it gets a copy.
+      const assigned = new Set<Tensor>(gradient ? [gradient] : []);
       for (let i = order.length - 1; i >= 0; i--) {
         const node = order[i];
         const g = grads.get(node);

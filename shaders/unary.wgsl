@@ -31,9 +31,22 @@ fn erf_approx(v: f32) -> f32 {
 }
 
 // tanh through exp(-2|v|), which never overflows (the builtin may give NaN for large |v|).
+// Near 0, 1 - e cancels (tanh(1e-8) would be 0), so small |v| uses the Taylor series.
 fn tanh_stable(v: f32) -> f32 {
+  if (abs(v) < 0.05) {
+    let v2 = v * v;
+    return v * (1.0 - v2 * (0.33333333 - v2 * 0.13333333));
+  }
   let e = exp(-2.0 * abs(v));
   return sign(v) * (1.0 - e) / (1.0 + e);
+}
+
+// log(1 + e) for 0 <= e <= 1 that keeps tiny e (log(1.0 + e) is 0 once e < 6e-8).
+fn log1p_unit(e: f32) -> f32 {
+  if (e < 0.05) {
+    return e * (1.0 - e * (0.5 - e * (0.33333333 - e * (0.25 - e * (0.2 - e * 0.16666667)))));
+  }
+  return log(1.0 + e);
 }
 
 fn sigmoid(v: f32) -> f32 {
@@ -65,7 +78,7 @@ fn forward(v: f32, alpha: f32) -> f32 {
     case 7u: { return max(v, 0.0); }
     case 8u: { return select(alpha * v, v, v > 0.0); }
     case 9u: { return 0.5 * v * (1.0 + erf_approx(v * INV_SQRT2)); }
-    case 10u: { return max(v, 0.0) + log(1.0 + exp(-abs(v))); }
+    case 10u: { return max(v, 0.0) + log1p_unit(exp(-abs(v))); }
     case 11u: { return pow_any(v, alpha); }
     case 12u: { return v * alpha; }
     case 13u: { return v + alpha; }

@@ -32,10 +32,6 @@ export function normalizeAxes(axis: number | number[] | undefined, rank: number)
   return [...new Set(out)].sort((p, q) => p - q);
 }
 
-function keptShape(shape: readonly number[], axes: number[]): number[] {
-  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
-}
-
 /** One reduction over axes [start, end) of a contiguous tensor (no graph). */
 function reduceRun(op: ReduceOp, x: Tensor, start: number, end: number): Tensor {
   const outer = numel(x.shape.slice(0, start));

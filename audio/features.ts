@@ -1,0 +1,103 @@
+/**
+ * Log-mel features on the GPU: STFT through the engine's FFT kernel → power |X|² → mel
+ * filterbank (a matmul) → log(P + floor). Batched over clips. Portable (no Deno APIs).
+ * @module
+ */
+import * as ag from "../engine/mod.ts";
+import { melFilterbank } from "./mel.ts";
+
+/** Everything that defines a feature; stored in caches and checkpoints so stale ones are refused. */
+export interface FeatureConfig {
+  sampleRate: number;
+  nFft: number;
+  hop: number;
+  nMels: number;
+  fMin: number;
+  fMax: number;
+  htk: boolean;
+  norm: "slaney" | null;
+  /** Added to mel power before the natural log, so silence stays finite. */
+  logFloor: number;
+}
+
+/** The model's default features: 16 kHz, n_fft 1024, hop 256, 80 Slaney mel bands, 0–8 kHz. */
+export const DEFAULT_FEATURES: Readonly<FeatureConfig> = Object.freeze({
+  sampleRate: 16000,
+  nFft: 1024,
+  hop: 256,
+  nMels: 80,
+  fMin: 0,
+  fMax: 8000,
+  htk: false,
+  norm: "slaney",
+  logFloor: 1e-5,
+});
+
+/** Number of frames a centred STFT gives for `samples` samples. */
+export function frameCount(samples: number, cfg: FeatureConfig = DEFAULT_FEATURES): number {
+  return 1 + Math.floor(samples / cfg.hop);
+}
+
+/** A reusable log-mel extractor; holds the filterbank on the GPU. Call `dispose()` when done. */
+export class LogMel {
+  readonly config: FeatureConfig;
+  /** [nFft/2 + 1, nMels]: power spectrum (row vector) × this = mel power. */
+  readonly filterbankT: ag.Tensor;
+
+  constructor(config: Partial<FeatureConfig> = {}) {
+    this.config = { ...DEFAULT_FEATURES, ...config };
+    const { sampleRate, nFft, nMels, fMin, fMax, htk, norm } = this.config;
+    const fb = melFilterbank({ sampleRate, nFft, nMels, fMin, fMax, htk, norm });
+    const nBins = nFft / 2 + 1;
+    const t = new Float32Array(nBins * nMels);
+    for (let m = 0; m < nMels; m++) {
+      for (let k = 0; k < nBins; k++) t[k * nMels + m] = fb[m * nBins + k];
+    }
+    this.filterbankT = ag.tensor(t, [nBins, nMels]).keep();
+  }
+
+  /**
+   * Mel power [B, frames, nMels] of signals [B, T] (differentiable). With `center` (default) each
+   * signal is reflect-padded by nFft/2 on both sides first; pass `center: false` for signals
+   * already padded that way (see {@link centerPad}), e.g. clips of several lengths in one batch.
+   */
+  melPower(signals: ag.Tensor, center = true): ag.Tensor {
+    const { nFft, hop } = this.config;
+    const spec = ag.stft(signals, { nFft, hop, window: "hann", center });
+    const power = spec.square().sum(-1);
+    return power.matmul(this.filterbankT);
+  }
+
+  /** Log-mel features [B, frames, nMels] (time-major, as stored in the feature cache). */
+  logMelFrames(signals: ag.Tensor, center = true): ag.Tensor {
+    return this.melPower(signals, center).add(this.config.logFloor).log();
+  }
+
+  /** Log-mel features [B, nMels, frames] of signals [B, T] (channels-first, for conv1d). */
+  forward(signals: ag.Tensor, center = true): ag.Tensor {
+    return this.logMelFrames(signals, center).transpose(1, 2);
+  }
+
+  /** Frees the filterbank. */
+  dispose(): void {
+    this.filterbankT.dispose();
+  }
+}
+
+/**
+ * Reflect-pads a signal by nFft/2 on both sides, as a centred STFT does. Clips padded this way
+ * and then zero-padded to a common length give, in their first `frameCount(length)` frames,
+ * exactly the features each would give alone.
+ */
+export function centerPad(signal: Float32Array, nFft: number): Float32Array {
+  const p = nFft / 2;
+  const n = signal.length;
+  if (n <= p) throw new Error(`centerPad: ${n} samples are too few to reflect-pad by ${p}`);
+  const out = new Float32Array(n + 2 * p);
+  out.set(signal, p);
+  for (let i = 0; i < p; i++) {
+    out[p - 1 - i] = signal[i + 1];
+    out[p + n + i] = signal[n - 2 - i];
+  }
+  return out;
+}

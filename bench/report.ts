@@ -1,0 +1,53 @@
+/**
+ * Prints the bench table (ours and peer throughput, ratio ours/peer) with a manual timing loop
+ * over the same cases as the `deno bench` files: one warm-up run each, then the median of n runs,
+ * the contestants taking turns run by run (see `timeInterleaved` in bench/peer.ts).
+ *
+ * Run: `deno run --allow-read=. --allow-env bench/report.ts [matmul] [conv1d] [rfft]`
+ * (no argument: all). Prints a Markdown table ready for bench/README.md.
+ * @module
+ */
+import { adapterReport } from "../engine/mod.ts";
+import { type BenchCase, DEFAULT_RUNS, initBoth, timeInterleaved } from "./peer.ts";
+
+const suites: Record<string, () => Promise<BenchCase[]>> = {
+  matmul: async () => (await import("./matmul_bench.ts")).cases,
+  conv1d: async () => (await import("./conv1d_bench.ts")).cases,
+  rfft: async () => (await import("./rfft_bench.ts")).cases,
+};
+
+function fmt(x: number): string {
+  if (x >= 100) return x.toFixed(0);
+  if (x >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+const wanted = Deno.args.length ? Deno.args : Object.keys(suites);
+const env = await initBoth();
+const report = await adapterReport();
+console.log(`date: ${new Date().toISOString().slice(0, 10)}`);
+console.log(
+  `adapter (ours): ${report.description} — vendor ${report.vendor}, backend ${report.backend}`,
+);
+console.log(`adapter (tfjs): ${env.peer}`);
+console.log();
+console.log("| case | contestant | runs | ms/run (median) | throughput | ours ÷ this (speed) |");
+console.log("|---|---|---|---|---|---|");
+for (const name of wanted) {
+  const load = suites[name];
+  if (!load) throw new Error(`unknown suite '${name}' (have: ${Object.keys(suites).join(", ")})`);
+  for (const c of await load()) {
+    const runs = await c.setup();
+    const secs = await timeInterleaved(runs, c.contestants.map((k) => k.n ?? DEFAULT_RUNS));
+    const scale = c.unit === "GFLOP/s" ? 1e-9 : 1;
+    c.contestants.forEach((k, i) => {
+      const thr = (c.work * scale) / secs[i];
+      const ratio = i === 0 ? "" : `${fmt(secs[i] / secs[0])}×`;
+      const note = k.note ? ` (${k.note})` : "";
+      console.log(
+        `| ${c.label} | ${k.name}${note} | ${k.n ?? DEFAULT_RUNS} | ${fmt(secs[i] * 1000)} | ` +
+          `${fmt(thr)} ${c.unit} | ${ratio} |`,
+      );
+    });
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * `deno task prepare [--data DIR] [--split train] [--out CACHE] [--strict]`: decodes, resamples
+ * and featurizes one split of a Common Voice language folder into a feature cache
+ * (audio/feature_cache.ts). Decoding runs on Workers (one per core); log-mels are computed on
+ * the GPU a shard at a time. Killed half way, a second run continues where the first stopped and
+ * ends with the same cache. Broken clips are skipped, counted and named at the end; `--strict`
+ * makes that exit with code 2.
+ * @module
+ */
+import * as nodePath from "node:path";
+import { parseArgs } from "node:util";
+import * as ag from "../engine/mod.ts";
+import { formatSkipSummary, readCommonVoiceSplit, type SkippedItem } from "../audio/commonvoice.ts";
+import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
+import { DecodePool } from "../audio/decode_pool.ts";
+import {
+  CACHE_FORMAT_VERSION,
+  type CachedClip,
+  type CacheIndex,
+  checkCacheMatches,
+  fingerprint,
+  readCacheIndex,
+  writeCacheIndex,
+  writeShard,
+} from "../audio/feature_cache.ts";
+import {
+  centerPad,
+  DEFAULT_FEATURES,
+  type FeatureConfig,
+  frameCount,
+  LogMel,
+} from "../audio/features.ts";
+import { initOrExit } from "./device_flags.ts";
+import { Progress } from "./progress.ts";
+
+/** Exit code when `--strict` and something was skipped. */
+export const EXIT_SKIPPED = 2;
+/** Exit code for a bad command line or config (refused before any work). */
+export const EXIT_USAGE = 64;
+
+const USAGE =
+  `usage: deno task prepare [--data DIR] [--split train|dev|test|validated] [--out CACHE]
+                         [--clips-per-shard 16] [--min-seconds 0.3] [--max-seconds 20]
+                         [--limit N] [--strict] [--no-gpu]
+  --data   a Common Voice language folder (clips/ + TSVs); default: the bundled sample
+  --out    the cache folder; default: out/cache/<split>`;
+
+/** The options of one prepare run. */
+export interface PrepareOptions {
+  data: string;
+  split: CommonVoiceSplit;
+  out: string;
+  clipsPerShard: number;
+  minSeconds: number;
+  maxSeconds: number;
+  limit: number;
+  strict: boolean;
+  features: FeatureConfig;
+}
+
+/** Parses and checks the command line; throws a usage error before any work starts. */
+export function parsePrepareArgs(args: string[]): PrepareOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: "string", default: "audio/sample/en" },
+      split: { type: "string", default: "train" },
+      out: { type: "string" },
+      "clips-per-shard": { type: "string", default: "16" },
+      "min-seconds": { type: "string", default: "0.3" },
+      "max-seconds": { type: "string", default: "20" },
+      limit: { type: "string", default: "0" },
+      strict: { type: "boolean", default: false },
+      "no-gpu": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) throw new UsageError("");
+  const splits = ["train", "dev", "test", "validated", "invalidated", "other"];
+  if (!splits.includes(values.split!)) {
+    throw new UsageError(`--split must be one of ${splits.join(", ")}`);
+  }
+  const num = (name: string, v: string, min: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) {
+      throw new UsageError(`--${name} must be a number >= ${min}, got '${v}'`);
+    }
+    return n;
+  };
+  const opts: PrepareOptions = {
+    data: values.data!,
+    split: values.split as CommonVoiceSplit,
+    out: values.out ?? nodePath.join("out", "cache", values.split!),
+    clipsPerShard: Math.floor(num("clips-per-shard", values["clips-per-shard"]!, 1)),
+    minSeconds: num("min-seconds", values["min-seconds"]!, 0),
+    maxSeconds: num("max-seconds", values["max-seconds"]!, 0.1),
+    limit: Math.floor(num("limit", values.limit!, 0)),
+    strict: values.strict!,
+    features: { ...DEFAULT_FEATURES },
+  };
+  if (opts.maxSeconds <= opts.minSeconds) {
+    throw new UsageError("--max-seconds must exceed --min-seconds");
+  }
+  return opts;
+}
+
+/** A bad command line. */
+export class UsageError extends Error {}
+
+/** What a prepare run did. */
+export interface PrepareSummary {
+  index: CacheIndex;
+  skipped: SkippedItem[];
+  resumedFromShard: number;
+}
+
+/** Runs prepare; the caller owns the process (exit codes, printing the summary). */
+export async function prepare(opts: PrepareOptions): Promise<PrepareSummary> {
+  const stat = await Deno.stat(opts.data).catch(() => null);
+  if (!stat?.isDirectory) throw new UsageError(`--data ${opts.data} is not a folder`);
+  const { clips: allClips, skipped: tsvSkipped } = await readCommonVoiceSplit(
+    opts.data,
+    opts.split,
+    {
+      minDurationSeconds: opts.minSeconds,
+      maxDurationSeconds: opts.maxSeconds,
+    },
+  );
+  const clips = opts.limit > 0 ? allClips.slice(0, opts.limit) : allClips;
+  const plan = fingerprint(JSON.stringify({
+    split: opts.split,
+    clips: clips.map((c) => c.path),
+    perShard: opts.clipsPerShard,
+    min: opts.minSeconds,
+    max: opts.maxSeconds,
+  }));
+  await Deno.mkdir(opts.out, { recursive: true });
+  let index = await readCacheIndex(opts.out);
+  if (index) checkCacheMatches(opts.out, index, opts.features, plan);
+  index ??= {
+    version: CACHE_FORMAT_VERSION,
+    features: opts.features,
+    source: { data: opts.data, split: opts.split },
+    plan,
+    plannedClips: clips.length,
+    clipsPerShard: opts.clipsPerShard,
+    tsvSkipped,
+    shards: [],
+    complete: false,
+  };
+  const resumedFromShard = index.shards.length;
+  const shardCount = Math.ceil(clips.length / opts.clipsPerShard);
+  if (!index.complete) {
+    await writeCacheIndex(opts.out, index);
+    await featurizeShards(opts, clips, index, shardCount);
+    index.complete = true;
+    await writeCacheIndex(opts.out, index);
+  }
+  const skipped = [...index.tsvSkipped, ...index.shards.flatMap((s) => s.skipped)];
+  return { index, skipped, resumedFromShard };
+}
+
+async function featurizeShards(
+  opts: PrepareOptions,
+  clips: Awaited<ReturnType<typeof readCommonVoiceSplit>>["clips"],
+  index: CacheIndex,
+  shardCount: number,
+): Promise<void> {
+  const logMel = new LogMel(opts.features);
+  const pool = new DecodePool();
+  const { nFft, nMels, sampleRate } = opts.features;
+  const progress = new Progress("prepare", clips.length);
+  let audioSeconds = index.shards.reduce(
+    (t, s) => t + s.clips.reduce((u, c) => u + c.durationSeconds, 0),
+    0,
+  );
+  let done = index.shards.length * opts.clipsPerShard;
+  try {
+    for (let s = index.shards.length; s < shardCount; s++) {
+      const rows = clips.slice(s * opts.clipsPerShard, (s + 1) * opts.clipsPerShard);
+      const decoded = await Promise.all(rows.map((r) => pool.decode(r.audioPath, sampleRate)));
+      const skipped: SkippedItem[] = [];
+      const ok: { row: typeof rows[number]; samples: Float32Array }[] = [];
+      decoded.forEach((d, i) => {
+        if ("error" in d) skipped.push({ name: rows[i].path, reason: d.error, kind: "invalid" });
+        else if (d.samples.length <= nFft / 2) {
+          skipped.push({
+            name: rows[i].path,
+            reason: `too short (${d.samples.length} samples)`,
+            kind: "invalid",
+          });
+        } else ok.push({ row: rows[i], samples: d.samples });
+      });
+      const file = `shard-${String(s).padStart(5, "0")}.f32`;
+      const { data, entries } = await featurizeBatch(logMel, ok, nFft, nMels, sampleRate);
+      await writeShard(opts.out, file, data);
+      index.shards.push({ file, clips: entries, skipped });
+      await writeCacheIndex(opts.out, index);
+      done += rows.length;
+      audioSeconds += entries.reduce((t, c) => t + c.durationSeconds, 0);
+      progress.update(done, [`${(audioSeconds / 3600).toFixed(3)} h audio`]);
+    }
+    progress.done(Math.min(done, clips.length), [`${(audioSeconds / 3600).toFixed(3)} h audio`]);
+  } finally {
+    pool.close();
+    logMel.dispose();
+  }
+}
+
+/** Log-mels of several clips in one GPU batch; returns the shard's data and its entries. */
+async function featurizeBatch(
+  logMel: LogMel,
+  clips: { row: { path: string; clientId: string; sentence: string }; samples: Float32Array }[],
+  nFft: number,
+  nMels: number,
+  sampleRate: number,
+): Promise<{ data: Float32Array; entries: CachedClip[] }> {
+  if (clips.length === 0) return { data: new Float32Array(0), entries: [] };
+  const padded = clips.map((c) => centerPad(c.samples, nFft));
+  const length = Math.max(...padded.map((p) => p.length));
+  const batch = new Float32Array(clips.length * length);
+  padded.forEach((p, i) => batch.set(p, i * length));
+  const features = await ag.tidy(async () => {
+    const mel = logMel.logMelFrames(ag.tensor(batch, [clips.length, length]), false);
+    return { values: await mel.toArray(), frames: mel.shape[1] };
+  });
+  const entries: CachedClip[] = [];
+  const total = clips.reduce((n, c) => n + frameCount(c.samples.length, logMel.config) * nMels, 0);
+  const data = new Float32Array(total);
+  let offset = 0;
+  clips.forEach((c, i) => {
+    const frames = frameCount(c.samples.length, logMel.config);
+    const start = i * features.frames * nMels;
+    data.set(features.values.subarray(start, start + frames * nMels), offset);
+    entries.push({
+      path: c.row.path,
+      clientId: c.row.clientId,
+      sentence: c.row.sentence,
+      frames,
+      durationSeconds: c.samples.length / sampleRate,
+      offset,
+    });
+    offset += frames * nMels;
+  });
+  return { data, entries };
+}
+
+if (import.meta.main) {
+  let opts: PrepareOptions;
+  try {
+    opts = parsePrepareArgs(Deno.args);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      if ((e as Error).message) console.error(`prepare: ${(e as Error).message}`);
+      console.error(USAGE);
+      Deno.exit(EXIT_USAGE);
+    }
+    throw e;
+  }
+  await initOrExit(Deno.args);
+  let summary: PrepareSummary;
+  try {
+    summary = await prepare(opts);
+  } catch (e) {
+    console.error(`prepare: ${(e as Error).message}`);
+    Deno.exit(e instanceof UsageError ? EXIT_USAGE : 1);
+  }
+  const clips = summary.index.shards.flatMap((s) => s.clips);
+  const hours = clips.reduce((t, c) => t + c.durationSeconds, 0) / 3600;
+  const frames = clips.reduce((t, c) => t + c.frames, 0);
+  console.log(
+    `prepared ${clips.length} clips (${hours.toFixed(3)} h, ${frames} frames) into ${opts.out}` +
+      (summary.resumedFromShard > 0 ? ` (resumed at shard ${summary.resumedFromShard})` : ""),
+  );
+  console.log(formatSkipSummary(summary.skipped));
+  if (opts.strict && summary.skipped.length > 0) Deno.exit(EXIT_SKIPPED);
+}

@@ -1,0 +1,388 @@
+/**
+ * Convolutions with PyTorch semantics — `conv1d`, `conv2d`, `convTranspose1d` — and their
+ * gradients, all as implicit GEMMs on the GPU (shaders/conv.wgsl): a tiled matrix product whose
+ * operand loads compute the im2col index on the fly, so nothing is unfolded in memory.
+ *
+ * Three products cover everything: the forward convolution, its input gradient (a gather over
+ * the output positions each input feeds, which is also the transposed convolution's forward) and
+ * its weight gradient. A 1-D convolution is a 2-D one with height 1. The transposed convolution
+ * reuses the same three products with the roles of forward and input gradient swapped.
+ * @module
+ */
+import source from "../../shaders/conv.wgsl" with { type: "text" };
+import { Kernel } from "../kernel.ts";
+import { rt } from "../runtime.ts";
+import { record, type Shape, Tensor } from "../tensor.ts";
+import { sum } from "./reduce.ts";
+
+const kernel = new Kernel("conv_implicit_gemm", source);
+const TILE_N = 64;
+const MAX_GROUPS_X = 65535;
+
+/** The products of shaders/conv.wgsl (its `MODE` override). */
+const MODE = { forward: 0, inputGrad: 1, weightGrad: 2 } as const;
+
+/** Everything the kernel needs to know about one convolution, in its forward orientation. */
+interface ConvGeometry {
+  batch: number;
+  cin: number;
+  cout: number;
+  groups: number;
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  dilH: number;
+  dilW: number;
+}
+
+/** Options of {@link conv1d}. */
+export interface Conv1dOptions {
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  groups?: number;
+}
+
+/** Options of {@link convTranspose1d}. */
+export interface ConvTranspose1dOptions extends Conv1dOptions {
+  /** Extra samples added at the end of the output (less than stride or dilation). */
+  outputPadding?: number;
+}
+
+/** Options of {@link conv2d}: a number applies to both axes, a pair is [height, width]. */
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
+  groups?: number;
+}
+
+/** Runs one product of shaders/conv.wgsl into `out` (no graph). */
+function dispatchConv(
+  mode: number,
+  geo: ConvGeometry,
+  a: Tensor,
+  b: Tensor,
+  bias: Tensor | null,
+  out: Tensor,
+): Tensor {
+  if (out.size === 0) return out;
+  const cinG = geo.cin / geo.groups;
+  const coutG = geo.cout / geo.groups;
+  const taps = geo.kH * geo.kW;
+  const [m, n, k] = mode === MODE.forward
+    ? [coutG, geo.batch * geo.outH * geo.outW, cinG * taps]
+    : mode === MODE.inputGrad
+    ? [cinG, geo.batch * geo.inH * geo.inW, coutG * taps]
+    : [coutG, cinG * taps, geo.batch * geo.outH * geo.outW];
+  // A reduction of length 0 (an empty input) still has to write its zeros: the loop just ends.
+  const tileM = m <= 16 ? 16 : m <= 32 ? 32 : 64;
+  const groupsX = Math.ceil(n / TILE_N);
+  if (groupsX > MAX_GROUPS_X) {
+    throw new Error(`conv: ${n} output columns exceed one dispatch (${MAX_GROUPS_X * TILE_N})`);
+  }
+  rt().dispatch(
+    kernel,
+    { a: a.buffer, b: b.buffer, bias: (bias ?? a).buffer, out: out.buffer },
+    {
+      batch: geo.batch,
+      cin: geo.cin,
+      cout: geo.cout,
+      cin_g: cinG,
+      cout_g: coutG,
+      in_h: geo.inH,
+      in_w: geo.inW,
+      out_h: geo.outH,
+      out_w: geo.outW,
+      k_h: geo.kH,
+      k_w: geo.kW,
+      stride_h: geo.strideH,
+      stride_w: geo.strideW,
+      pad_h: geo.padH,
+      pad_w: geo.padW,
+      dil_h: geo.dilH,
+      dil_w: geo.dilW,
+      m,
+      n,
+      k,
+      has_bias: bias ? 1 : 0,
+    },
+    [groupsX, Math.ceil(m / tileM), geo.groups],
+    { MODE: mode, TILE_M: tileM, TILE_N },
+  );
+  return out;
+}
+
+/** y = conv(x, w) + bias, shaped `shape` (no graph). */
+function convForwardRaw(
+  geo: ConvGeometry,
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  shape: Shape,
+): Tensor {
+  return dispatchConv(MODE.forward, geo, w, x, bias, Tensor.empty(shape));
+}
+
+/** dx from dy (the transposed convolution of dy) + bias, shaped `shape` (no graph). */
+function convInputGradRaw(
+  geo: ConvGeometry,
+  dy: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  shape: Shape,
+): Tensor {
+  return dispatchConv(MODE.inputGrad, geo, w, dy, bias, Tensor.empty(shape));
+}
+
+/** dw = Σ over batch and positions of dy ⋆ x, shaped `shape` (no graph). */
+function convWeightGradRaw(geo: ConvGeometry, x: Tensor, dy: Tensor, shape: Shape): Tensor {
+  return dispatchConv(MODE.weightGrad, geo, dy, x, null, Tensor.empty(shape));
+}
+
+function pair(v: number | readonly [number, number], what: string): [number, number] {
+  const p: [number, number] = typeof v === "number" ? [v, v] : [v[0], v[1]];
+  if (p.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`conv: ${what} must be non-negative integers, got ${v}`);
+  }
+  return p;
+}
+
+function checkPositive(values: Record<string, number>, op: string): void {
+  for (const [name, v] of Object.entries(values)) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be ≥ 1, got ${v}`);
+  }
+}
+
+function checkBias(op: string, b: Tensor | null, channels: number): void {
+  if (b && (b.ndim !== 1 || b.shape[0] !== channels)) {
+    throw new Error(`${op}: bias [${b.shape}] should be [${channels}]`);
+  }
+}
+
+/**
+ * The differentiable forward convolution shared by conv1d and conv2d: x and w may be 1-D or
+ * 2-D views of the same geometry (height 1 for 1-D), `biasAxes` are the axes dy sums over.
+ */
+function convolution(
+  op: string,
+  geo: ConvGeometry,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  outShape: Shape,
+  biasAxes: number[],
+): Tensor {
+  const out = convForwardRaw(geo, x, w, b, outShape);
+  return record(out, op, b ? [x, w, b] : [x, w], (g) => [
+    x.requiresGrad ? convInputGradRaw(geo, g, w, null, x.shape) : null,
+    w.requiresGrad ? convWeightGradRaw(geo, x, g, w.shape) : null,
+    b?.requiresGrad ? sum(g, biasAxes) : null,
+  ]);
+}
+
+/**
+ * 1-D convolution (cross-correlation, like PyTorch `F.conv1d`): x [N, Cin, L],
+ * w [Cout, Cin/groups, K], b [Cout] or null → [N, Cout, Lout] with
+ * Lout = ⌊(L + 2·padding − dilation·(K − 1) − 1) / stride⌋ + 1. Differentiable in x, w and b.
+ *
+ * @example
+ * ```ts
+ * import * as ag from "../mod.ts";
+ * await ag.init();
+ * const x = ag.randn([2, 80, 64], { seed: 1 });
+ * const w = ag.randn([64, 80, 5], { seed: 2 });
+ * const y = ag.conv1d(x, w, null, { padding: 2 }); // [2, 64, 64]
+ * ```
+ */
+export function conv1d(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null = null,
+  opts: Conv1dOptions = {},
+): Tensor {
+  const { stride = 1, padding = 0, dilation = 1, groups = 1 } = opts;
+  checkPositive({ stride, dilation, groups }, "conv1d");
+  pair(padding, "padding");
+  if (x.ndim !== 3 || w.ndim !== 3) {
+    throw new Error(`conv1d: x [${x.shape}] and w [${w.shape}] must both be 3-D`);
+  }
+  const [batch, cin, len] = x.shape;
+  const [cout, cinG, k] = w.shape;
+  if (cin % groups !== 0 || cout % groups !== 0 || cinG * groups !== cin) {
+    throw new Error(
+      `conv1d: x [${x.shape}] and w [${w.shape}] do not fit ${groups} group(s) ` +
+        `(w must be [Cout, Cin/groups, K] with Cin and Cout divisible by groups)`,
+    );
+  }
+  checkBias("conv1d", b, cout);
+  const outLen = Math.floor((len + 2 * padding - dilation * (k - 1) - 1) / stride) + 1;
+  if (outLen < 1) {
+    throw new Error(
+      `conv1d: input length ${len} is too short for kernel ${k} (dilation ` +
+        `${dilation}, padding ${padding})`,
+    );
+  }
+  const geo: ConvGeometry = {
+    batch,
+    cin,
+    cout,
+    groups,
+    inH: 1,
+    inW: len,
+    outH: 1,
+    outW: outLen,
+    kH: 1,
+    kW: k,
+    strideH: 1,
+    strideW: stride,
+    padH: 0,
+    padW: padding,
+    dilH: 1,
+    dilW: dilation,
+  };
+  return convolution("conv1d", geo, x, w, b, [batch, cout, outLen], [0, 2]);
+}
+
+/**
+ * 2-D convolution (PyTorch `F.conv2d`): x [N, Cin, H, W], w [Cout, Cin/groups, KH, KW],
+ * b [Cout] or null → [N, Cout, Hout, Wout]. `stride`, `padding` and `dilation` are a number or a
+ * [height, width] pair. Differentiable in x, w and b.
+ *
+ * @example
+ * ```ts
+ * import * as ag from "../mod.ts";
+ * await ag.init();
+ * const x = ag.randn([1, 3, 16, 16], { seed: 1 });
+ * const w = ag.randn([8, 3, 3, 3], { seed: 2 });
+ * const y = ag.conv2d(x, w, null, { stride: 2, padding: 1 }); // [1, 8, 8, 8]
+ * ```
+ */
+export function conv2d(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null = null,
+  opts: Conv2dOptions = {},
+): Tensor {
+  const [strideH, strideW] = pair(opts.stride ?? 1, "stride");
+  const [padH, padW] = pair(opts.padding ?? 0, "padding");
+  const [dilH, dilW] = pair(opts.dilation ?? 1, "dilation");
+  const groups = opts.groups ?? 1;
+  checkPositive({ strideH, strideW, dilH, dilW, groups }, "conv2d");
+  if (x.ndim !== 4 || w.ndim !== 4) {
+    throw new Error(`conv2d: x [${x.shape}] and w [${w.shape}] must both be 4-D`);
+  }
+  const [batch, cin, inH, inW] = x.shape;
+  const [cout, cinG, kH, kW] = w.shape;
+  if (cin % groups !== 0 || cout % groups !== 0 || cinG * groups !== cin) {
+    throw new Error(
+      `conv2d: x [${x.shape}] and w [${w.shape}] do not fit ${groups} group(s) ` +
+        `(w must be [Cout, Cin/groups, KH, KW] with Cin and Cout divisible by groups)`,
+    );
+  }
+  checkBias("conv2d", b, cout);
+  const outH = Math.floor((inH + 2 * padH - dilH * (kH - 1) - 1) / strideH) + 1;
+  const outW = Math.floor((inW + 2 * padW - dilW * (kW - 1) - 1) / strideW) + 1;
+  if (outH < 1 || outW < 1) {
+    throw new Error(`conv2d: input ${inH}×${inW} is too small for kernel ${kH}×${kW}`);
+  }
+  const geo: ConvGeometry = {
+    batch,
+    cin,
+    cout,
+    groups,
+    inH,
+    inW,
+    outH,
+    outW,
+    kH,
+    kW,
+    strideH,
+    strideW,
+    padH,
+    padW,
+    dilH,
+    dilW,
+  };
+  return convolution("conv2d", geo, x, w, b, [batch, cout, outH, outW], [0, 2, 3]);
+}
+
+/**
+ * 1-D transposed convolution (PyTorch `F.conv_transpose1d`): x [N, Cin, L],
+ * w [Cin, Cout/groups, K], b [Cout] or null → [N, Cout, Lout] with
+ * Lout = (L − 1)·stride − 2·padding + dilation·(K − 1) + outputPadding + 1.
+ * It is the input gradient of `conv1d` with the same weight, and its own gradients are that
+ * conv1d's forward (for x) and weight gradient (for w). Differentiable in x, w and b.
+ *
+ * @example
+ * ```ts
+ * import * as ag from "../mod.ts";
+ * await ag.init();
+ * const z = ag.randn([2, 32, 16], { seed: 1 });
+ * const w = ag.randn([32, 64, 4], { seed: 2 });
+ * const y = ag.convTranspose1d(z, w, null, { stride: 2, padding: 1 }); // [2, 64, 32]
+ * ```
+ */
+export function convTranspose1d(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null = null,
+  opts: ConvTranspose1dOptions = {},
+): Tensor {
+  const { stride = 1, padding = 0, outputPadding = 0, dilation = 1, groups = 1 } = opts;
+  checkPositive({ stride, dilation, groups }, "convTranspose1d");
+  pair(padding, "padding");
+  pair(outputPadding, "outputPadding");
+  if (outputPadding >= Math.max(stride, dilation)) {
+    throw new Error(
+      `convTranspose1d: outputPadding ${outputPadding} must be smaller than stride or dilation`,
+    );
+  }
+  if (x.ndim !== 3 || w.ndim !== 3) {
+    throw new Error(`convTranspose1d: x [${x.shape}] and w [${w.shape}] must both be 3-D`);
+  }
+  const [batch, cin, len] = x.shape;
+  const [wIn, coutG, k] = w.shape;
+  if (wIn !== cin || cin % groups !== 0) {
+    throw new Error(
+      `convTranspose1d: x [${x.shape}] and w [${w.shape}] do not fit ${groups} group(s) ` +
+        `(w must be [Cin, Cout/groups, K] with Cin divisible by groups)`,
+    );
+  }
+  const cout = coutG * groups;
+  checkBias("convTranspose1d", b, cout);
+  const outLen = (len - 1) * stride - 2 * padding + dilation * (k - 1) + outputPadding + 1;
+  if (outLen < 1) throw new Error(`convTranspose1d: output length ${outLen} < 1`);
+  // The conv1d this transposes: it maps [N, Cout, outLen] to [N, Cin, len] with weight w.
+  const geo: ConvGeometry = {
+    batch,
+    cin: cout,
+    cout: cin,
+    groups,
+    inH: 1,
+    inW: outLen,
+    outH: 1,
+    outW: len,
+    kH: 1,
+    kW: k,
+    strideH: 1,
+    strideW: stride,
+    padH: 0,
+    padW: padding,
+    dilH: 1,
+    dilW: dilation,
+  };
+  const out = convInputGradRaw(geo, x, w, b, [batch, cout, outLen]);
+  return record(out, "convTranspose1d", b ? [x, w, b] : [x, w], (g) => [
+    x.requiresGrad ? convForwardRaw(geo, g, w, null, x.shape) : null,
+    w.requiresGrad ? convWeightGradRaw(geo, g, x, w.shape) : null,
+    b?.requiresGrad ? sum(g, [0, 2]) : null,
+  ]);
+}

@@ -1,0 +1,44 @@
+// One fused Adam / AdamW step for one parameter tensor, in place (PyTorch's update, written
+// out per element so param, m and v are each read and written once):
+//   g  = grad + l2 · p                     (Adam's coupled weight decay; l2 = 0 for AdamW)
+//   p  = p · decay                         (AdamW's decoupled decay: decay = 1 − lr·wd, else 1)
+//   m  = β1·m + (1 − β1)·g
+//   v  = β2·v + (1 − β2)·g²
+//   p  = p − step_size · m / (√v · inv_sqrt_bc2 + eps)
+// with step_size = lr / (1 − β1^t) and inv_sqrt_bc2 = 1 / √(1 − β2^t): the step count t lives on
+// the CPU and reaches the kernel only through these uniforms.
+// Layout: param, grad, m, v are flat f32 arrays of n elements (any contiguous tensor).
+// Workgroup 256, one element per invocation; 2-D grid for large tensors (grid1d in runtime.ts).
+// Dispatched by engine/optim/adam.ts.
+struct Params {
+  n: u32,
+  step_size: f32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  l2: f32,
+  decay: f32,
+  inv_sqrt_bc2: f32,
+}
+@group(0) @binding(0) var<storage, read_write> param: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (i >= params.n) {
+    return;
+  }
+  let p = param[i];
+  let g = grad[i] + params.l2 * p;
+  let mi = params.beta1 * m[i] + (1.0 - params.beta1) * g;
+  let vi = params.beta2 * v[i] + (1.0 - params.beta2) * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  let denom = sqrt(vi) * params.inv_sqrt_bc2 + params.eps;
+  param[i] = p * params.decay - params.step_size * mi / denom;
+}

@@ -1,0 +1,212 @@
+// Real FFTs along the last axis, batched over rows: forward `rfft` and inverse `irfft` entry
+// points, dispatched by engine/ops/fft.ts (rfftRaw / irfftRaw; the autograd rules of rfft and
+// irfft are each the other kernel with different bin weights, so both directions live here).
+//
+// An n-point real FFT is done as an M = n/2-point complex FFT of z[j] = x[2j] + i·x[2j+1] plus
+// a twiddle pass that separates the spectra of the even and odd samples:
+//   E[k] = (Z[k] + conj Z[M−k]) / 2,  O[k] = (Z[k] − conj Z[M−k]) / 2i,  X[k] = E[k] + W^k O[k]
+// with W = exp(−2πi/n), and the irfft runs the same steps backwards (E, O from X[k] and
+// conj X[M−k], then Z = E + i·O, inverse FFT, ×1/M). Halving the transform is what lets
+// n = 4096 fit: M complex f32 values must fit workgroup memory, whose limit here is 16 KiB
+// (2048 vec2f).
+//
+// Complex FFT: Stockham autosort (Govindaraju et al. 2008), radix 4 while a radix-4 stage fits,
+// then one radix-2 stage when log2(M) is odd. Stockham needs a second buffer to be out of place;
+// instead each stage reads its butterflies' inputs from workgroup memory into registers, a
+// barrier, then writes the outputs back, so one 16 KiB buffer serves. Twiddles are computed with
+// cos/sin of an angle first reduced to [−π, π] by integer arithmetic (f32 error ~1e-7).
+//
+// Bindings (all row-major, rows contiguous):
+//   rfft:  src = x, [rows, n] f32 read as [rows, M] vec2f;
+//          dst = X, [rows, M+1] vec2f (real, imag), like view_as_real(torch.fft.rfft(x)).
+//   irfft: src = X, [rows, M+1] vec2f (imag of bins 0 and M ignored);
+//          dst = x, [rows, M] vec2f = [rows, n] f32.
+//   params: half_n = M (a power of two, 1..2048), rows, rows_per_group (rows sharing one
+//          workgroup: M·rows_per_group ≤ 2048, so small transforms are batched), edge_scale /
+//          mid_scale = weights of bins {0, M} / bins 1..M−1 (rfft: applied to its outputs; irfft:
+//          to its inputs). 1 and 1 for the plain transforms; the gradients use other values.
+// Workgroup: WORKGROUP_SIZE (override, 128 or 256; default 256, the most invocations a
+// workgroup may have) threads; each holds at most 2048 / WORKGROUP_SIZE points of a stage in
+// registers. Grid: ceil(rows / rows_per_group) workgroups, 2-D (grid1d) for large batches.
+struct Params {
+  half_n: u32,
+  rows: u32,
+  rows_per_group: u32,
+  edge_scale: f32,
+  mid_scale: f32,
+}
+@group(0) @binding(0) var<storage, read> src: array<vec2f>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec2f>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+override WORKGROUP_SIZE: u32 = 256u;
+
+/** Complex points held in workgroup memory: 16 KiB, the device's limit. */
+const POINTS: u32 = 2048u;
+/** Register slots per thread: POINTS / 128, the smallest allowed workgroup. */
+const MAX_REGS: u32 = 16u;
+const TAU: f32 = 6.283185307179586;
+
+var<workgroup> buf: array<vec2f, POINTS>;
+
+fn cmul(a: vec2f, b: vec2f) -> vec2f {
+  return vec2f(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+
+fn conj(a: vec2f) -> vec2f {
+  return vec2f(a.x, -a.y);
+}
+
+/** exp(sign · 2πi · num / den) for den a power of two (≤ 4096). */
+fn twiddle(num: u32, den: u32, sign: f32) -> vec2f {
+  let k = num & (den - 1u);
+  // Map to (−den/2, den/2] so the angle stays in [−π, π], where cos/sin are most accurate.
+  var kf = f32(k);
+  if (2u * k > den) {
+    kf = kf - f32(den);
+  }
+  let angle = sign * TAU * (kf / f32(den));
+  return vec2f(cos(angle), sin(angle));
+}
+
+/** Multiplies by i·sign. */
+fn rot(a: vec2f, sign: f32) -> vec2f {
+  return vec2f(-sign * a.y, sign * a.x);
+}
+
+/**
+ * In-place complex FFT of `rows_here` rows of length m held contiguously in `buf`, with kernel
+ * exp(sign·2πi·jk/m) (sign −1 forward, +1 inverse, unnormalised). Called in uniform control
+ * flow; returns after a barrier, so `buf` holds the result in natural order.
+ */
+fn fft_rows(tid: u32, m: u32, rows_here: u32, sign: f32) {
+  var regs: array<vec2f, MAX_REGS>;
+  var ns = 1u;
+  loop {
+    if (ns >= m) {
+      break;
+    }
+    let radix = select(2u, 4u, ns * 4u <= m);
+    let span = m / radix; // butterflies per row; input stride of a butterfly's points
+    let total = rows_here * span;
+    var slot = 0u;
+    for (var t = tid; t < total; t += WORKGROUP_SIZE) {
+      let base = (t / span) * m;
+      let j = t % span;
+      let k = j % ns;
+      if (radix == 4u) {
+        let v0 = buf[base + j];
+        let v1 = cmul(buf[base + j + span], twiddle(k, 4u * ns, sign));
+        let v2 = cmul(buf[base + j + 2u * span], twiddle(2u * k, 4u * ns, sign));
+        let v3 = cmul(buf[base + j + 3u * span], twiddle(3u * k, 4u * ns, sign));
+        let a0 = v0 + v2;
+        let a1 = v0 - v2;
+        let b0 = v1 + v3;
+        let b1 = rot(v1 - v3, sign);
+        regs[slot] = a0 + b0;
+        regs[slot + 1u] = a1 + b1;
+        regs[slot + 2u] = a0 - b0;
+        regs[slot + 3u] = a1 - b1;
+      } else {
+        let v0 = buf[base + j];
+        let v1 = cmul(buf[base + j + span], twiddle(k, 2u * ns, sign));
+        regs[slot] = v0 + v1;
+        regs[slot + 1u] = v0 - v1;
+      }
+      slot += radix;
+    }
+    workgroupBarrier();
+    slot = 0u;
+    for (var t = tid; t < total; t += WORKGROUP_SIZE) {
+      let j = t % span;
+      let k = j % ns;
+      let out = (t / span) * m + (j / ns) * ns * radix + k;
+      for (var r = 0u; r < radix; r++) {
+        buf[out + r * ns] = regs[slot + r];
+      }
+      slot += radix;
+    }
+    workgroupBarrier();
+    ns *= radix;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn rfft(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+) {
+  let row0 = (wid.y * nwg.x + wid.x) * params.rows_per_group;
+  if (row0 >= params.rows) {
+    return;
+  }
+  let m = params.half_n;
+  let rows_here = min(params.rows_per_group, params.rows - row0);
+  // Rows are contiguous, so the group's input is one run of rows_here·m complex values.
+  for (var i = tid; i < rows_here * m; i += WORKGROUP_SIZE) {
+    buf[i] = src[row0 * m + i];
+  }
+  workgroupBarrier();
+  fft_rows(tid, m, rows_here, -1.0);
+  let bins = m + 1u;
+  for (var i = tid; i < rows_here * bins; i += WORKGROUP_SIZE) {
+    let r = i / bins;
+    let k = i % bins;
+    let base = r * m;
+    var x: vec2f;
+    if (k == 0u || k == m) {
+      // DC and Nyquist are real: E[0] = Re Z[0], O[0] = Im Z[0], W^0 = 1, W^M = −1.
+      let z0 = buf[base];
+      x = vec2f(select(z0.x - z0.y, z0.x + z0.y, k == 0u) * params.edge_scale, 0.0);
+    } else {
+      let a = buf[base + k];
+      let b = conj(buf[base + m - k]);
+      let e = 0.5 * (a + b);
+      let d = 0.5 * (a - b);
+      let o = vec2f(d.y, -d.x); // d / i
+      x = (e + cmul(twiddle(k, 2u * m, -1.0), o)) * params.mid_scale;
+    }
+    dst[(row0 + r) * bins + k] = x;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn irfft(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+) {
+  let row0 = (wid.y * nwg.x + wid.x) * params.rows_per_group;
+  if (row0 >= params.rows) {
+    return;
+  }
+  let m = params.half_n;
+  let bins = m + 1u;
+  let rows_here = min(params.rows_per_group, params.rows - row0);
+  for (var i = tid; i < rows_here * m; i += WORKGROUP_SIZE) {
+    let r = i / m;
+    let k = i % m;
+    let base = (row0 + r) * bins;
+    var z: vec2f;
+    if (k == 0u) {
+      // Hermitian input: the imaginary parts of bins 0 and M are ignored (as torch does).
+      let x0 = src[base].x * params.edge_scale;
+      let xm = src[base + m].x * params.edge_scale;
+      z = vec2f(0.5 * (x0 + xm), 0.5 * (x0 - xm));
+    } else {
+      let a = src[base + k] * params.mid_scale;
+      let b = conj(src[base + m - k]) * params.mid_scale;
+      let e = 0.5 * (a + b);
+      let o = cmul(0.5 * (a - b), twiddle(k, 2u * m, 1.0)); // (a − b) / 2W^k
+      z = e + rot(o, 1.0);
+    }
+    buf[i] = z;
+  }
+  workgroupBarrier();
+  fft_rows(tid, m, rows_here, 1.0);
+  let inv = 1.0 / f32(m);
+  for (var i = tid; i < rows_here * m; i += WORKGROUP_SIZE) {
+    dst[row0 * m + i] = buf[i] * inv;
+  }
+}

@@ -1,0 +1,364 @@
+import assert from "node:assert/strict";
+import * as ag from "../../mod.ts";
+import { assertClose, checkOp, randomArray, setup, size } from "../util.ts";
+
+// ---- float64 references, written from the definitions ----
+
+interface Conv1dCase {
+  n: number;
+  cin: number;
+  cout: number;
+  len: number;
+  k: number;
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  groups?: number;
+  bias?: boolean;
+}
+
+/** y[n, co, o] = b[co] + Σ_{ci in co's group, t} w[co, ci, t] · x[n, ci, o·s − p + t·d]. */
+function conv1dRef(c: Required<Conv1dCase>, x: Float64Array, w: Float64Array, b?: Float64Array) {
+  const { n, cin, cout, len, k, stride: s, padding: p, dilation: d, groups } = c;
+  const cinG = cin / groups, coutG = cout / groups;
+  const outLen = Math.floor((len + 2 * p - d * (k - 1) - 1) / s) + 1;
+  const y = new Float64Array(n * cout * outLen);
+  for (let nb = 0; nb < n; nb++) {
+    for (let co = 0; co < cout; co++) {
+      const g = Math.floor(co / coutG);
+      for (let o = 0; o < outLen; o++) {
+        let acc = b ? b[co] : 0;
+        for (let ci = 0; ci < cinG; ci++) {
+          for (let t = 0; t < k; t++) {
+            const i = o * s - p + t * d;
+            if (i < 0 || i >= len) continue;
+            acc += w[(co * cinG + ci) * k + t] * x[(nb * cin + g * cinG + ci) * len + i];
+          }
+        }
+        y[(nb * cout + co) * outLen + o] = acc;
+      }
+    }
+  }
+  return y;
+}
+
+interface ConvT1dCase extends Conv1dCase {
+  outputPadding?: number;
+}
+
+/** Scatter form: every x[n, ci, i] adds w[ci, co, t] · x to y[n, co, i·s − p + t·d]. */
+function convTranspose1dRef(
+  c: Required<ConvT1dCase>,
+  x: Float64Array,
+  w: Float64Array,
+  b?: Float64Array,
+) {
+  const { n, cin, cout, len, k, stride: s, padding: p, dilation: d, groups, outputPadding } = c;
+  const cinG = cin / groups, coutG = cout / groups;
+  const outLen = (len - 1) * s - 2 * p + d * (k - 1) + outputPadding + 1;
+  const y = new Float64Array(n * cout * outLen);
+  for (let nb = 0; nb < n; nb++) {
+    for (let co = 0; co < cout; co++) {
+      for (let o = 0; o < outLen; o++) y[(nb * cout + co) * outLen + o] = b ? b[co] : 0;
+    }
+    for (let ci = 0; ci < cin; ci++) {
+      const g = Math.floor(ci / cinG);
+      for (let i = 0; i < len; i++) {
+        const xv = x[(nb * cin + ci) * len + i];
+        for (let cog = 0; cog < coutG; cog++) {
+          for (let t = 0; t < k; t++) {
+            const o = i * s - p + t * d;
+            if (o < 0 || o >= outLen) continue;
+            y[(nb * cout + g * coutG + cog) * outLen + o] += xv * w[(ci * coutG + cog) * k + t];
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
+interface Conv2dCase {
+  n: number;
+  cin: number;
+  cout: number;
+  h: number;
+  w: number;
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+  bias: boolean;
+}
+
+function conv2dOut(c: Conv2dCase): [number, number] {
+  const o = (axis: 0 | 1, len: number) =>
+    Math.floor(
+      (len + 2 * c.padding[axis] - c.dilation[axis] * (c.kernel[axis] - 1) - 1) /
+        c.stride[axis],
+    ) + 1;
+  return [o(0, c.h), o(1, c.w)];
+}
+
+function conv2dRef(c: Conv2dCase, x: Float64Array, w: Float64Array, b?: Float64Array) {
+  const [kh, kw] = c.kernel;
+  const cinG = c.cin / c.groups, coutG = c.cout / c.groups;
+  const [oh, ow] = conv2dOut(c);
+  const y = new Float64Array(c.n * c.cout * oh * ow);
+  for (let nb = 0; nb < c.n; nb++) {
+    for (let co = 0; co < c.cout; co++) {
+      const g = Math.floor(co / coutG);
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let acc = b ? b[co] : 0;
+          for (let ci = 0; ci < cinG; ci++) {
+            for (let i = 0; i < kh; i++) {
+              const iy = oy * c.stride[0] - c.padding[0] + i * c.dilation[0];
+              if (iy < 0 || iy >= c.h) continue;
+              for (let j = 0; j < kw; j++) {
+                const ix = ox * c.stride[1] - c.padding[1] + j * c.dilation[1];
+                if (ix < 0 || ix >= c.w) continue;
+                acc += w[((co * cinG + ci) * kh + i) * kw + j] *
+                  x[((nb * c.cin + g * cinG + ci) * c.h + iy) * c.w + ix];
+              }
+            }
+          }
+          y[((nb * c.cout + co) * oh + oy) * ow + ox] = acc;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+// ---- cases ----
+
+function full1d(c: ConvT1dCase): Required<ConvT1dCase> {
+  return { stride: 1, padding: 0, dilation: 1, groups: 1, bias: true, outputPadding: 0, ...c };
+}
+
+function label(c: object): string {
+  return Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" ");
+}
+
+async function checkConv1d(raw: Conv1dCase, seed: number, grad = true): Promise<void> {
+  const c = full1d(raw);
+  const inputs = [
+    { data: randomArray(c.n * c.cin * c.len, seed), shape: [c.n, c.cin, c.len] },
+    {
+      data: randomArray(c.cout * (c.cin / c.groups) * c.k, seed + 1),
+      shape: [c.cout, c.cin / c.groups, c.k],
+    },
+  ];
+  if (c.bias) inputs.push({ data: randomArray(c.cout, seed + 2), shape: [c.cout] });
+  const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+  await checkOp(
+    `conv1d ${label(raw)}`,
+    inputs,
+    (x, w, b) => ag.conv1d(x, w, b ?? null, opts),
+    (x, w, b) => conv1dRef(c, x, w, b),
+    { grad },
+  );
+}
+
+async function checkConvTranspose1d(raw: ConvT1dCase, seed: number, grad = true) {
+  const c = full1d(raw);
+  const inputs = [
+    { data: randomArray(c.n * c.cin * c.len, seed), shape: [c.n, c.cin, c.len] },
+    {
+      data: randomArray(c.cin * (c.cout / c.groups) * c.k, seed + 1),
+      shape: [c.cin, c.cout / c.groups, c.k],
+    },
+  ];
+  if (c.bias) inputs.push({ data: randomArray(c.cout, seed + 2), shape: [c.cout] });
+  const opts = {
+    stride: c.stride,
+    padding: c.padding,
+    outputPadding: c.outputPadding,
+    dilation: c.dilation,
+    groups: c.groups,
+  };
+  await checkOp(
+    `convTranspose1d ${label(raw)}`,
+    inputs,
+    (x, w, b) => ag.convTranspose1d(x, w, b ?? null, opts),
+    (x, w, b) => convTranspose1dRef(c, x, w, b),
+    { grad },
+  );
+}
+
+async function checkConv2d(c: Conv2dCase, seed: number): Promise<void> {
+  const wShape = [c.cout, c.cin / c.groups, ...c.kernel];
+  const inputs = [
+    { data: randomArray(c.n * c.cin * c.h * c.w, seed), shape: [c.n, c.cin, c.h, c.w] },
+    { data: randomArray(size(wShape), seed + 1), shape: wShape },
+  ];
+  if (c.bias) inputs.push({ data: randomArray(c.cout, seed + 2), shape: [c.cout] });
+  const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+  await checkOp(
+    `conv2d ${label(c)}`,
+    inputs,
+    (x, w, b) => ag.conv2d(x, w, b ?? null, opts),
+    (x, w, b) => conv2dRef(c, x, w, b),
+  );
+}
+
+// ---- tests ----
+
+Deno.test("conv1d: kernel sizes, strides, padding, dilation, bias", async () => {
+  await setup();
+  const base = { n: 2, cin: 3, cout: 5, len: 37 };
+  await checkConv1d({ ...base, k: 3 }, 1);
+  await checkConv1d({ ...base, k: 4, stride: 2, padding: 1, bias: false }, 11);
+  await checkConv1d({ ...base, k: 5, stride: 3, padding: 2, dilation: 2 }, 21);
+  await checkConv1d({ ...base, k: 3, stride: 2, padding: 3, dilation: 2, bias: false }, 31);
+});
+
+Deno.test("conv1d: groups and depthwise", async () => {
+  await setup();
+  await checkConv1d(
+    { n: 2, cin: 4, cout: 6, len: 23, k: 3, padding: 1, dilation: 2, groups: 2 },
+    41,
+  );
+  await checkConv1d(
+    { n: 1, cin: 3, cout: 6, len: 19, k: 4, stride: 2, groups: 3, bias: false },
+    51,
+  );
+});
+
+Deno.test("conv1d: channels across several row tiles", async () => {
+  await setup();
+  // Cout 67 > 64 rows and 2·35 = 70 > 64 columns: two tiles each way, both ragged.
+  await checkConv1d({ n: 2, cin: 6, cout: 67, len: 37, k: 3, padding: 0 }, 61);
+});
+
+Deno.test("convTranspose1d: stride, padding, outputPadding, dilation, groups", async () => {
+  await setup();
+  const base = { n: 2, cin: 3, cout: 5, len: 17 };
+  await checkConvTranspose1d({ ...base, k: 4, stride: 2, padding: 1, outputPadding: 1 }, 71);
+  await checkConvTranspose1d(
+    { ...base, k: 3, stride: 3, dilation: 2, outputPadding: 2, bias: false },
+    81,
+  );
+  // outputPadding ≥ stride is allowed when smaller than dilation.
+  await checkConvTranspose1d({ ...base, k: 3, dilation: 2, padding: 1, outputPadding: 1 }, 91);
+  await checkConvTranspose1d(
+    { n: 2, cin: 4, cout: 6, len: 13, k: 3, stride: 2, padding: 1, groups: 2 },
+    101,
+  );
+});
+
+Deno.test("conv2d: non-square kernels, strides, padding, dilation, groups", async () => {
+  await setup();
+  await checkConv2d({
+    n: 2,
+    cin: 3,
+    cout: 5,
+    h: 9,
+    w: 11,
+    kernel: [3, 2],
+    stride: [2, 1],
+    padding: [1, 0],
+    dilation: [1, 2],
+    groups: 1,
+    bias: true,
+  }, 111);
+  await checkConv2d({
+    n: 1,
+    cin: 3,
+    cout: 6,
+    h: 8,
+    w: 7,
+    kernel: [3, 3],
+    stride: [2, 2],
+    padding: [1, 1],
+    dilation: [1, 1],
+    groups: 3,
+    bias: false,
+  }, 121);
+  await checkConv2d({
+    n: 2,
+    cin: 2,
+    cout: 3,
+    h: 10,
+    w: 9,
+    kernel: [2, 3],
+    stride: [1, 3],
+    padding: [2, 1],
+    dilation: [2, 1],
+    groups: 1,
+    bias: true,
+  }, 131);
+});
+
+Deno.test("conv2d: scalar options match pairs", async () => {
+  await setup();
+  await ag.tidy(async () => {
+    const x = ag.randn([1, 2, 6, 5], { seed: 3 });
+    const w = ag.randn([4, 2, 3, 3], { seed: 4 });
+    const a = await ag.conv2d(x, w, null, { stride: 2, padding: 1 }).toArray();
+    const b = await ag.conv2d(x, w, null, { stride: [2, 2], padding: [1, 1] }).toArray();
+    assert.deepEqual(a, b);
+  });
+});
+
+Deno.test("conv1d and convTranspose1d at the audio model's shapes (forward)", async () => {
+  await setup();
+  await checkConv1d({ n: 2, cin: 80, cout: 64, len: 64, k: 5, padding: 2 }, 141, false);
+  await checkConv1d({ n: 2, cin: 64, cout: 64, len: 64, k: 4, stride: 2, padding: 1 }, 151, false);
+  await checkConvTranspose1d(
+    { n: 2, cin: 64, cout: 80, len: 32, k: 4, stride: 2, padding: 1 },
+    161,
+    false,
+  );
+});
+
+Deno.test("conv: gradients at the audio model's shape match the reference's", async () => {
+  await setup();
+  // Finite differences are too slow at this size; compare with the exact adjoint instead:
+  // Σ conv1d(x, w) · g = Σ x · convTranspose1d(g, w), so dx must equal the transposed conv.
+  const c = full1d({ n: 2, cin: 80, cout: 64, len: 64, k: 5, padding: 2, bias: false });
+  const x64 = randomArray(c.n * c.cin * c.len, 171);
+  const w64 = randomArray(c.cout * c.cin * c.k, 172);
+  const g64 = randomArray(c.n * c.cout * c.len, 173);
+  await ag.tidy(async () => {
+    const x = ag.tensor(Float32Array.from(x64), [c.n, c.cin, c.len], { requiresGrad: true });
+    const w = ag.tensor(Float32Array.from(w64), [c.cout, c.cin, c.k], { requiresGrad: true });
+    const y = ag.conv1d(x, w, null, { padding: 2 });
+    await y.backward(ag.tensor(Float32Array.from(g64), y.shape));
+    const t = full1d({ n: c.n, cin: c.cout, cout: c.cin, len: c.len, k: c.k, padding: 2 });
+    const dxRef = convTranspose1dRef({ ...t, bias: false }, g64, w64);
+    assertClose(await x.grad!.toArray(), dxRef, 1e-4, "conv1d dx at [2, 80, 64]");
+    // dw[co, ci, t] = Σ_n,o g[n, co, o] · x[n, ci, o − 2 + t]
+    const dwRef = new Float64Array(w64.length);
+    for (let co = 0; co < c.cout; co++) {
+      for (let ci = 0; ci < c.cin; ci++) {
+        for (let t2 = 0; t2 < c.k; t2++) {
+          let s = 0;
+          for (let nb = 0; nb < c.n; nb++) {
+            for (let o = 0; o < c.len; o++) {
+              const i = o - 2 + t2;
+              if (i < 0 || i >= c.len) continue;
+              s += g64[(nb * c.cout + co) * c.len + o] * x64[(nb * c.cin + ci) * c.len + i];
+            }
+          }
+          dwRef[(co * c.cin + ci) * c.k + t2] = s;
+        }
+      }
+    }
+    assertClose(await w.grad!.toArray(), dwRef, 1e-4, "conv1d dw at [2, 80, 64]");
+    x.grad!.dispose();
+    w.grad!.dispose();
+  });
+});
+
+Deno.test("conv: shape errors name the shapes", () => {
+  const x = { ndim: 3, shape: [2, 3, 10] } as unknown as ag.Tensor;
+  const w = { ndim: 3, shape: [4, 2, 3] } as unknown as ag.Tensor;
+  assert.throws(() => ag.conv1d(x, w), /\[2,3,10\].*\[4,2,3\].*group/);
+  assert.throws(
+    () => ag.convTranspose1d(x, w, null, { stride: 2, outputPadding: 2 }),
+    /outputPadding/,
+  );
+});

@@ -1,0 +1,96 @@
+/**
+ * The `.safetensors` format (readable by PyTorch, JAX and friends), f32 only: an 8-byte
+ * little-endian header length, a JSON header `{ name: { dtype: "F32", shape, data_offsets } ,
+ * "__metadata__": { key: string } }` padded with spaces to a multiple of 8, then the raw
+ * little-endian data. Pure and portable: bytes in, bytes out.
+ * @module
+ */
+
+/** One tensor's values and shape on the CPU. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** The contents of a safetensors file. */
+export interface SafetensorsContents {
+  tensors: Map<string, HostTensor>;
+  metadata: Record<string, string>;
+}
+
+/** Raised for a file that is not valid safetensors; names the file and the problem. */
+export class SafetensorsError extends Error {
+  constructor(file: string, problem: string) {
+    super(`${file}: not a valid .safetensors file: ${problem}`);
+    this.name = "SafetensorsError";
+  }
+}
+
+/** Serialises tensors (in name order) and string metadata. */
+export function encodeSafetensors(contents: SafetensorsContents): Uint8Array {
+  const names = [...contents.tensors.keys()].sort();
+  const header: Record<string, unknown> = {};
+  if (Object.keys(contents.metadata).length) header.__metadata__ = contents.metadata;
+  let offset = 0;
+  for (const name of names) {
+    const t = contents.tensors.get(name)!;
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    if (size !== t.data.length) {
+      throw new Error(`safetensors: ${name} has ${t.data.length} values for [${t.shape}]`);
+    }
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + size * 4] };
+    offset += size * 4;
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const name of names) {
+    const d = contents.tensors.get(name)!.data;
+    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
+    at += d.byteLength;
+  }
+  return out;
+}
+
+/** Parses safetensors bytes; `file` names the source in errors. */
+export function decodeSafetensors(bytes: Uint8Array, file = "<bytes>"): SafetensorsContents {
+  if (bytes.length < 8) throw new SafetensorsError(file, `only ${bytes.length} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Number(view.getBigUint64(0, true));
+  if (n > bytes.length - 8) {
+    throw new SafetensorsError(file, `header length ${n} runs past the end (truncated?)`);
+  }
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    throw new SafetensorsError(file, `header is not JSON (${(e as Error).message})`);
+  }
+  const dataStart = 8 + n;
+  const dataBytes = bytes.length - dataStart;
+  const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
+  const tensors = new Map<string, HostTensor>();
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    if (info.dtype !== "F32") {
+      throw new SafetensorsError(file, `${name} has dtype ${info.dtype}; only F32 is supported`);
+    }
+    const [begin, end] = info.data_offsets;
+    const size = info.shape.reduce((a, b) => a * b, 1);
+    if (end - begin !== size * 4 || end > dataBytes || begin < 0) {
+      throw new SafetensorsError(
+        file,
+        `${name}: offsets [${begin}, ${end}] do not fit shape [${info.shape}] in ${dataBytes} data bytes`,
+      );
+    }
+    // Copy: the source bytes may not be 4-byte aligned.
+    const data = new Float32Array(size);
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+    tensors.set(name, { shape: info.shape, data });
+  }
+  return { tensors, metadata };
+}

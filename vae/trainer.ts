@@ -1,0 +1,176 @@
+/**
+ * One training step and one evaluation pass of the mel VAE, with the numerical-safety rule:
+ * a step whose loss or gradient norm is not finite is skipped (no optimizer update) and counted;
+ * too many in a row stop training with {@link NonFiniteError}. Portable: engine only.
+ * @module
+ */
+import * as ag from "../engine/mod.ts";
+import { melCepstralDistortion, melLsd } from "../audio/metrics.ts";
+import type { TrainConfig } from "./config.ts";
+import { type CropSampler, type MelClip, writeCropChannelsFirst } from "./data.ts";
+import { activeDims, betaAt, elboTerms } from "./elbo.ts";
+import type { MelVae } from "./model.ts";
+
+/** What one training step measured (per mel frame). */
+export interface StepStats {
+  step: number;
+  loss: number;
+  recon: number;
+  kl: number;
+  /** −(recon + kl): the ELBO per frame (higher is better). */
+  elbo: number;
+  gradNorm: number;
+  beta: number;
+  skipped: boolean;
+}
+
+/** Evaluation of a set of clips (means per frame over all their frames). */
+export interface EvalStats {
+  recon: number;
+  kl: number;
+  elbo: number;
+  /** KL per latent dimension, nats per latent step. */
+  klPerDim: number[];
+  activeDims: number;
+  /** Mean over clips of the mel log-spectral distance (dB, TARGETS.md) with z = μ. */
+  melLsd: number;
+  /** Mean mel-cepstral distortion (dB) with z = μ. */
+  mcd: number;
+  clips: number;
+  frames: number;
+}
+
+/** Raised when training produced too many non-finite steps in a row. */
+export class NonFiniteError extends Error {
+  constructor(count: number, step: number) {
+    super(
+      `training stopped at step ${step}: ${count} steps in a row had a non-finite loss or gradient. ` +
+        "The last good checkpoint is kept; try a lower --lr or a smaller --batch.",
+    );
+    this.name = "NonFiniteError";
+  }
+}
+
+/** Owns the optimizer and the random streams of a run. */
+export class VaeTrainer {
+  readonly optimizer: ag.AdamW;
+  readonly gpuRng: ag.Generator;
+  step = 0;
+  skippedSteps = 0;
+  #nonFiniteInARow = 0;
+  /** Test hook: called with each step's loss tensor before it is read (e.g. to poison it). */
+  lossHook: ((loss: ag.Tensor) => ag.Tensor) | null = null;
+
+  constructor(readonly model: MelVae, readonly config: TrainConfig, readonly sampler: CropSampler) {
+    this.optimizer = new ag.AdamW(model.namedParameters(), {
+      lr: config.lr,
+      weightDecay: config.weightDecay,
+    });
+    this.gpuRng = new ag.Generator(config.seed + 1);
+  }
+
+  /** One step on a fresh batch of crops. */
+  async trainStep(): Promise<StepStats> {
+    const { batch, cropFrames, freeBits, gradClip } = this.config;
+    const nMels = this.model.config.features.nMels;
+    const data = this.sampler.next();
+    const beta = betaAt(this.step, this.config);
+    const values = await ag.tidy(async () => {
+      const x = this.model.normalize(ag.tensor(data, [batch, nMels, cropFrames]));
+      const t = elboTerms(this.model, x, { beta, freeBits, generator: this.gpuRng, sample: true });
+      const loss = this.lossHook ? this.lossHook(t.loss) : t.loss;
+      await loss.backward();
+      const norm = ag.clipGradNorm(this.model.parameters(), gradClip);
+      const packed = ag.concat([loss, t.recon, t.kl, norm].map((s) => s.reshape([1])));
+      const v = await packed.toArray();
+      if ([...v].every(Number.isFinite)) this.optimizer.step();
+      this.optimizer.zeroGrad();
+      return v;
+    });
+    const [loss, recon, kl, gradNorm] = values;
+    const skipped = !values.every(Number.isFinite);
+    this.step++;
+    if (skipped) {
+      this.skippedSteps++;
+      if (++this.#nonFiniteInARow >= this.config.maxNonFiniteSteps) {
+        throw new NonFiniteError(this.#nonFiniteInARow, this.step);
+      }
+    } else this.#nonFiniteInARow = 0;
+    return { step: this.step, loss, recon, kl, elbo: -(recon + kl), gradNorm, beta, skipped };
+  }
+
+  /** Evaluates whole clips (each cut to a multiple of the latent hop) with z = μ. */
+  evaluate(clips: readonly MelClip[]): Promise<EvalStats> {
+    return evaluateClips(this.model, clips);
+  }
+}
+
+/** Reconstruction (z = μ) of one clip: input and output log-mels [frames, nMels]. */
+export async function reconstructClip(
+  model: MelVae,
+  clip: MelClip,
+): Promise<{ input: Float32Array; output: Float32Array; frames: number }> {
+  const nMels = model.config.features.nMels;
+  const frames = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
+  const chFirst = new Float32Array(nMels * frames);
+  writeCropChannelsFirst(clip, nMels, 0, frames, chFirst, 0);
+  const out = await ag.tidy(() =>
+    ag.noGrad(() => {
+      const x = model.normalize(ag.tensor(chFirst, [1, nMels, frames]));
+      const { mu } = model.encoder.encode(x);
+      return model.denormalize(model.decoder.forward(mu)).transpose(1, 2);
+    }).toArray()
+  );
+  return { input: clip.mel.slice(0, frames * nMels), output: out, frames };
+}
+
+/** ELBO terms, active dimensions, mel-LSD and MCD over clips (z = μ for the distances). */
+export async function evaluateClips(model: MelVae, clips: readonly MelClip[]): Promise<EvalStats> {
+  const nMels = model.config.features.nMels;
+  const latent = model.config.latentDim;
+  const floor = model.config.features.logFloor;
+  let recon = 0, kl = 0, frames = 0, lsdSum = 0, mcdSum = 0, used = 0;
+  const klPerDim = new Float64Array(latent);
+  let latentSteps = 0;
+  for (const clip of clips) {
+    const n = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
+    if (n === 0) continue;
+    const chFirst = new Float32Array(nMels * n);
+    writeCropChannelsFirst(clip, nMels, 0, n, chFirst, 0);
+    const [r, k, perDim, output] = await ag.tidy(async () => {
+      const x = model.normalize(ag.tensor(chFirst, [1, nMels, n]));
+      const t = ag.noGrad(() => elboTerms(model, x, { beta: 1, freeBits: 0, sample: false }));
+      const out = ag.noGrad(() => model.denormalize(t.xHat).transpose(1, 2));
+      return [
+        await t.recon.item(),
+        await t.kl.item(),
+        await t.klPerDim.toArray(),
+        await out.toArray(),
+      ] as const;
+    });
+    recon += r * n;
+    kl += k * n;
+    frames += n;
+    const steps = n / model.hopFactor;
+    perDim.forEach((v, d) => klPerDim[d] += v * steps);
+    latentSteps += steps;
+    const input = clip.mel.subarray(0, n * nMels);
+    const power = (logMel: Float32Array) => logMel.map((v) => Math.max(Math.exp(v) - floor, 0));
+    lsdSum += melLsd(power(input), power(output), nMels);
+    mcdSum += melCepstralDistortion(input, output, nMels);
+    used++;
+  }
+  if (used === 0) throw new Error("evaluate: no clip is long enough to evaluate");
+  const perDim = [...klPerDim].map((v) => v / latentSteps);
+  return {
+    recon: recon / frames,
+    kl: kl / frames,
+    elbo: -(recon + kl) / frames,
+    klPerDim: perDim,
+    activeDims: activeDims(perDim),
+    melLsd: lsdSum / used,
+    mcd: mcdSum / used,
+    clips: used,
+    frames,
+  };
+}
