@@ -64,7 +64,7 @@ function conv1dCase(
   };
 }
 
-/** The cases, shared with bench/report.ts: the VAE encoder's first and middle layers. */
+/** The cases, shared with bench/report.ts: the VAE encoder's first layer and a 256→256 k3 layer. */
 export const cases: BenchCase[] = [
   conv1dCase(16, 80, 256, 5, 256, 2),
   conv1dCase(16, 256, 256, 3, 256, 1),

@@ -10,7 +10,7 @@
  * inside the timed region on both sides (it is cheap bookkeeping).
  *
  * The peer runs on its own `GPUDevice` acquired by tfjs-backend-webgpu from the default
- * `navigator.gpu` adapter; {@link initBoth} checks that it is the same adapter as ours.
+ * `navigator.gpu` adapter; {@link initBoth} reports both adapters and warns if they differ.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -42,6 +42,9 @@ export function initBoth(): Promise<BenchEnv> {
     // tfjs asks for a high-performance adapter; with one adapter both sides get the same one.
     const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
     const peer = adapter?.info?.description ?? "?";
+    if (peer !== report.description) {
+      console.warn(`bench: tfjs's adapter (${peer}) is not ours (${report.description})`);
+    }
     return { ours: report.description, peer };
   })();
   return envPromise;

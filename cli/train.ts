@@ -33,6 +33,7 @@ import {
 } from "../vae/checkpoint.ts";
 import { CropSampler, type MelClip, normalizationStats } from "../vae/data.ts";
 import { MelVae } from "../vae/model.ts";
+import { samplePrior } from "../vae/sampling.ts";
 import {
   type EvalStats,
   NonFiniteError,
@@ -55,7 +56,8 @@ import { Progress } from "./progress.ts";
 export const EXIT_USAGE = 64;
 
 const USAGE = `usage: deno task train [--data DIR] [--out DIR] [--steps N | --epochs N] [--batch N]
-                       [--lr X] [--seed N] [--config FILE.json] [--resume] [--no-gpu]
+                       [--lr X] [--seed N] [--config FILE.json] [--resume] [--no-report]
+                       [--eval-every N] [--checkpoint-every N] [--quiet] [--no-gpu]
   --data     a Common Voice language folder (prepared into OUT/cache), or a prepared cache
              folder (index.json); default: the bundled sample corpus audio/sample/en
   --config   JSON {"model": {...}, "train": {...}} overlaid on the defaults (vae/config.ts)
@@ -71,6 +73,8 @@ export interface TrainArgs {
   train: TrainConfig;
   epochs: number | null;
   reportClips: number;
+  /** Write report.html and sample.wav at the end (Griffin-Lim takes a few seconds). */
+  report: boolean;
   quiet: boolean;
 }
 
@@ -93,6 +97,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
         "eval-every": { type: "string" },
         "checkpoint-every": { type: "string" },
         "report-clips": { type: "string", default: "3" },
+        "no-report": { type: "boolean", default: false },
         resume: { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
         "no-gpu": { type: "boolean", default: false },
@@ -161,6 +166,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     train,
     epochs,
     reportClips: num("report-clips", values["report-clips"]) ?? 3,
+    report: !values["no-report"],
     quiet: values.quiet!,
   };
 }
@@ -309,17 +315,19 @@ export async function train(
     await save();
     console.error(`\ninterrupted: saved ${ckptPath} at step ${trainer.step}`);
   } else if (!args.quiet) progress.done(trainer.step);
-  await writeReport(
-    args,
-    model,
-    trainConfig,
-    data,
-    history,
-    evals,
-    lastEval,
-    ckptPath,
-    trainer.step,
-  );
+  if (args.report) {
+    await writeReport(
+      args,
+      model,
+      trainConfig,
+      data,
+      history,
+      evals,
+      lastEval,
+      ckptPath,
+      trainer.step,
+    );
+  }
   return { eval: lastEval, trainer };
 }
 
@@ -374,15 +382,10 @@ async function writeReport(
     });
   }
   const samples: ReportSample[] = [];
-  const latentSteps = 64;
+  const seconds = 4;
   for (let i = 0; i < 2; i++) {
-    const mel = await ag.tidy(() =>
-      ag.noGrad(() => {
-        const z = ag.randn([1, model.config.latentDim, latentSteps], { seed: 1000 + i });
-        return model.denormalize(model.decoder.forward(z)).transpose(1, 2).toArray();
-      })
-    );
-    const frames = latentSteps * model.hopFactor;
+    const mel = await ag.tidy(() => samplePrior(model, seconds, 1000 + i).toArray());
+    const frames = mel.length / nMels;
     samples.push({
       name: `prior sample ${i + 1}`,
       nMels,

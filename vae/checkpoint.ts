@@ -9,7 +9,7 @@
 import * as ag from "../engine/mod.ts";
 import { writeFileAtomic } from "../audio/atomic_file.ts";
 import { ConfigError, type ModelConfig, type TrainConfig } from "./config.ts";
-import type { MelVae } from "./model.ts";
+import { MelVae } from "./model.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
 
 /** Identifies our checkpoints among other safetensors files. */
@@ -154,4 +154,15 @@ export function loadOptimizerState(optimizer: ag.Adam, ckpt: LoadedCheckpoint): 
     const { lr, betas, eps, weightDecay } = ckpt.optimizer!;
     optimizer.loadState({ lr, betas, eps, weightDecay, params });
   });
+}
+
+/** A model rebuilt from a checkpoint's config and weights (for generate, eval, listen). */
+export async function loadModel(
+  path: string,
+): Promise<{ model: MelVae; checkpoint: LoadedCheckpoint }> {
+  const checkpoint = await loadCheckpoint(path);
+  if (!checkpoint.model) throw new ConfigError(`${path}: no model_config in its metadata`);
+  const model = new MelVae(checkpoint.model);
+  loadModelWeights(model, checkpoint);
+  return { model, checkpoint };
 }

@@ -12,7 +12,8 @@ import { broadcastShapes, sumToShape } from "./broadcast.ts";
 import { expand } from "./movement.ts";
 
 const kernel = new Kernel("matmul", source);
-const TILE = 64;
+const WG = 64;
+const TM = 16;
 
 /**
  * out[b] = op(a[b]) · op(b[b]) on 3-D contiguous operands, where a batch of 1 is shared by all.
@@ -34,8 +35,8 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
     kernel,
     { a: a.buffer, b: b.buffer, out: out.buffer },
     { m, n, k, a_batch_stride: ba === 1 ? 0 : m * k, b_batch_stride: bb === 1 ? 0 : k * n },
-    [Math.ceil(n / TILE), Math.ceil(m / TILE), batch],
-    { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+    [Math.ceil(n / WG), Math.ceil(m / TM), batch],
+    { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, WG },
   );
   return out;
 }

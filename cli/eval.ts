@@ -1,0 +1,104 @@
+/**
+ * `deno task eval --checkpoint CKPT --data DIR [--split dev]`: evaluates a trained VAE on one
+ * split — mean reconstruction log-likelihood and KL per frame, the ELBO, active latent
+ * dimensions, mel log-spectral distance (dB) and mel-cepstral distortion (dB) between input and
+ * reconstructed mels (z = μ). DIR is a Common Voice folder (featurized into a cache first) or a
+ * prepared cache (index.json).
+ * @module
+ */
+import * as nodePath from "node:path";
+import { parseArgs } from "node:util";
+import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
+import { ConfigError } from "../vae/config.ts";
+import { loadModel } from "../vae/checkpoint.ts";
+import type { MelClip } from "../vae/data.ts";
+import { type EvalStats, evaluateClips } from "../vae/trainer.ts";
+import { initOrExit } from "./device_flags.ts";
+import { parsePrepareArgs, prepare } from "./prepare.ts";
+
+const USAGE =
+  `usage: deno task eval --checkpoint CKPT --data DIR [--split dev] [--cache DIR] [--json]`;
+
+/** Options of one eval run. */
+export interface EvalOptions {
+  checkpoint: string;
+  data: string;
+  split: string;
+  cache: string;
+  json: boolean;
+}
+
+/** Parses the command line (throws ConfigError before any work). */
+export function parseEvalArgs(args: string[]): EvalOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+        data: { type: "string", default: "audio/sample/en" },
+        split: { type: "string", default: "dev" },
+        cache: { type: "string" },
+        json: { type: "boolean", default: false },
+        "no-gpu": { type: "boolean", default: false },
+      },
+    }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const name = nodePath.basename(nodePath.resolve(values.data!));
+  return {
+    checkpoint: values.checkpoint!,
+    data: values.data!,
+    split: values.split!,
+    cache: values.cache ?? nodePath.join("out", "cache", "eval", `${name}-${values.split}`),
+    json: values.json!,
+  };
+}
+
+/** Loads (preparing if needed) the split and evaluates the checkpoint on it. */
+export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
+  const { model } = await loadModel(opts.checkpoint);
+  const features = model.config.features;
+  let dir = opts.data;
+  if (!(await readCacheIndex(opts.data))) {
+    const p = parsePrepareArgs(["--data", opts.data, "--split", opts.split, "--out", opts.cache]);
+    p.features = features;
+    await prepare(p);
+    dir = opts.cache;
+  }
+  const clips: MelClip[] = (await loadCache(dir, features)).map((c) => ({
+    name: c.path,
+    frames: c.frames,
+    mel: c.mel,
+  }));
+  return await evaluateClips(model, clips);
+}
+
+if (import.meta.main) {
+  let opts: EvalOptions;
+  try {
+    opts = parseEvalArgs(Deno.args);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`eval: ${e.message}\n${USAGE}`);
+    Deno.exit(64);
+  }
+  await initOrExit(Deno.args);
+  try {
+    const e = await evaluate(opts);
+    if (opts.json) console.log(JSON.stringify(e));
+    else {
+      console.log(`${opts.data} [${opts.split}]: ${e.clips} clips, ${e.frames} frames`);
+      console.log(`  reconstruction log-likelihood ${(-e.recon).toFixed(3)} nats/frame`);
+      console.log(`  KL                            ${e.kl.toFixed(3)} nats/frame`);
+      console.log(`  ELBO                          ${e.elbo.toFixed(3)} nats/frame`);
+      console.log(`  active latent dims            ${e.activeDims}/${e.klPerDim.length}`);
+      console.log(`  mel log-spectral distance     ${e.melLsd.toFixed(2)} dB`);
+      console.log(`  mel-cepstral distortion       ${e.mcd.toFixed(2)} dB`);
+    }
+  } catch (e) {
+    console.error(`eval: ${(e as Error).message}`);
+    Deno.exit(e instanceof ConfigError ? 64 : 1);
+  }
+}
