@@ -64,8 +64,11 @@ export class LogMel {
   melPower(signals: ag.Tensor, center = true): ag.Tensor {
     const { nFft, hop } = this.config;
     const spec = ag.stft(signals, { nFft, hop, window: "hann", center });
-    const power = spec.square().sum(-1);
-    return power.matmul(this.filterbankT);
+    const [batch, frames, bins] = spec.shape;
+    // One [B·frames, bins] × [bins, nMels] product: a single tall matmul tiles far better than
+    // B short ones.
+    const power = spec.square().sum(-1).reshape([batch * frames, bins]);
+    return power.matmul(this.filterbankT).reshape([batch, frames, this.config.nMels]);
   }
 
   /** Log-mel features [B, frames, nMels] (time-major, as stored in the feature cache). */

@@ -209,7 +209,7 @@ async function featurizeShards(
 }
 
 /** Log-mels of several clips in one GPU batch; returns the shard's data and its entries. */
-async function featurizeBatch(
+export async function featurizeBatch(
   logMel: LogMel,
   clips: { row: { path: string; clientId: string; sentence: string }; samples: Float32Array }[],
   nFft: number,

@@ -1,30 +1,32 @@
-// Convolution as an implicit GEMM: a tiled matrix product whose operand loads compute the
-// im2col / col2im index on the fly, so the unfolded matrix never exists in memory.
+// Convolution as an implicit GEMM: a register-blocked matrix product whose operand loads compute
+// the im2col / col2im index on the fly, so the unfolded matrix never exists in memory.
 // One kernel family for the three products of a (grouped, strided, padded, dilated) 2-D
-// convolution; 1-D convolutions run as H = 1. Per group g (grid z), with KK = k_h·k_w:
+// convolution; 1-D convolutions run as H = 1. Per group g, with T = k_h·k_w taps:
 //
-//   MODE 0, forward:        y[n, g·cout_g + r, oy, ox] = Σ_k W(r, k) · im2col(k; n, oy, ox)
-//     a = weight  [cout, cin_g, k_h, k_w]          row r = out channel, k = (ci, i, j)
-//     b = x       [batch, cin, in_h, in_w]
-//     out = y     [batch, cout, out_h, out_w]      column = (n, oy, ox); + bias[cout] if has_bias
-//   MODE 1, input gradient (= transposed convolution forward):
-//                           dx[n, g·cin_g + r, iy, ix] = Σ_k Wᵀ(r, k) · gather(k; n, iy, ix)
-//     a = weight  [cout, cin_g, k_h, k_w]          row r = in channel, k = (co, i, j)
-//     b = dy      [batch, cout, out_h, out_w]      read where iy = oy·s − p + i·d for an integer oy
-//     out = dx    [batch, cin, in_h, in_w]         column = (n, iy, ix); + bias[cin] if has_bias
-//   MODE 2, weight gradient: dw[g·cout_g + r, (ci, i, j)] = Σ_k dY(r, k) · im2col((ci, i, j); k)
-//     a = dy      [batch, cout, out_h, out_w]      row r = out channel, k = (n, oy, ox)
-//     b = x       [batch, cin, in_h, in_w]
-//     out = dw    [cout, cin_g, k_h, k_w]          column = (ci, i, j)
-// All tensors are contiguous row-major f32. Every output element is written exactly once by a
-// gather (the batch sum of MODE 2 runs inside the k loop), so no float atomics are needed.
+//   MODE 0, forward:        y[n, g·cout_g + r, oy, ox] = Σ_(tap, ci) W(r, tap, ci) · x(...)
+//     a = weight permuted [cout, T, cin_g]            row r = out channel
+//     b4 = x channels-last [batch, in_h·in_w, cin]    read at iy = oy·s − p + i·d (0 outside)
+//     out = y [batch, cout, out_h, out_w]              column = (n, oy, ox); + bias if has_bias
+//   MODE 1, input gradient (= transposed convolution forward), one grid-z slice per output
+//   phase (py, px) = (iy mod stride_h, ix mod stride_w): only the taps with
+//   (py + p − i·d) mod s = 0 feed that phase, so they are the only ones visited.
+//     a = weight permuted [groups, cin_g, T, cout_g]  row r = in channel
+//     b4 = dy channels-last [batch, out_h·out_w, cout] read at oy = (iy + p − i·d) / s
+//     out = dx [batch, cin, in_h, in_w]                column = (n, qy, qx), iy = qy·s + py
+//   MODE 2, weight gradient: dw[g·cout_g + r, (ci, i, j)] = Σ_(n, oy, ox) dy · im2col
+//     a = dy [batch, cout, out_h, out_w]               row r = out channel, k = (n, pos)
+//     b = x [batch, cin, in_h, in_w]                   column = (ci, i, j)
+//     out = dw [cout, cin_g, k_h, k_w]
+// engine/ops/conv.ts makes the permuted / channels-last copies (small strided copies). Every
+// output element is written exactly once (MODE 2's batch sum runs inside the k loop): no atomics.
 //
-// Tiling: a workgroup computes a TILE_M × TILE_N tile of the GEMM output; each of its
-// (TILE_N/4) × (TILE_M/4) invocations holds a 4 × 4 block in registers. k advances TK at a time
-// through two k-major tiles in workgroup memory. TILE_M is an override so that layers with few
-// channels (M = 5, 16, 32) do not waste most of a 64-row tile; TILE_N stays 64 because the
-// column count (batch × positions) is large. Grid: (ceil(n/TILE_N), ceil(m/TILE_M), groups).
-// Dispatched by engine/ops/conv.ts (conv1d, conv2d, convTranspose1d and their gradients).
+// Tiling: on lavapipe every storage load is a loop over the SIMD lanes (a vec4 costs about one
+// scalar) and barriers are expensive, so there is no workgroup memory: each invocation holds an
+// 8 × 8 block (8 rows, 8 columns; 16 vec4 accumulators) and k advances 4 at a time with vec4
+// loads of a along k and (MODES 0/1) of b along channels. A_VEC / B_VEC = 1 when those runs are
+// 4-aligned; otherwise the vec4 is gathered from scalars. Workgroup WG_X × WG_Y = 8 × (1..8)
+// invocations (WG_Y shrinks for layers with few rows); grid (ceil(n/64), ceil(m/(8·WG_Y)),
+// groups · phases). Dispatched by engine/ops/conv.ts (conv1d, conv2d, convTranspose1d, grads).
 struct Params {
   batch: u32,
   cin: u32,
@@ -43,168 +45,239 @@ struct Params {
   pad_w: u32,
   dil_h: u32,
   dil_w: u32,
-  // GEMM sizes: rows, columns and reduction length of this mode's product (per group).
   m: u32,
   n: u32,
   k: u32,
   has_bias: u32,
+  phases: u32,
+  q_h: u32,
+  q_w: u32,
 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
 
 override MODE: u32 = 0u;
-override TILE_M: u32 = 64u;
-override TILE_N: u32 = 64u;
-override TK: u32 = 16u;
-// Invocations per workgroup along x (columns) and y (rows): one per 4 × 4 block of the tile.
-// Named overrides because the reflection parser reads only names or literals in @workgroup_size.
-override WG_X: u32 = TILE_N / 4u;
-override WG_Y: u32 = TILE_M / 4u;
-override THREADS: u32 = WG_X * WG_Y;
+override A_VEC: u32 = 0u;
+override B_VEC: u32 = 0u;
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
 
-var<workgroup> a_tile: array<f32, TK * TILE_M>; // [TK][TILE_M]
-var<workgroup> b_tile: array<f32, TK * TILE_N>; // [TK][TILE_N]
-
-// Element (kidx = (ci, i, j), col = (n, oy, ox)) of group g's unfolded input; 0 in the padding.
-fn im2col(g: u32, kidx: u32, col: u32) -> f32 {
-  let kk = params.k_h * params.k_w;
-  let ci = kidx / kk;
-  let tap = kidx % kk;
-  let hw = params.out_h * params.out_w;
-  let nb = col / hw;
-  let pos = col % hw;
-  let iy = i32((pos / params.out_w) * params.stride_h + (tap / params.k_w) * params.dil_h) -
-    i32(params.pad_h);
-  let ix = i32((pos % params.out_w) * params.stride_w + (tap % params.k_w) * params.dil_w) -
-    i32(params.pad_w);
-  if (iy < 0 || ix < 0 || iy >= i32(params.in_h) || ix >= i32(params.in_w)) {
-    return 0.0;
-  }
-  return b[((nb * params.cin + g * params.cin_g + ci) * params.in_h + u32(iy)) * params.in_w +
-    u32(ix)];
+fn a_at(idx: u32) -> f32 {
+  return a[idx / 4u][idx % 4u];
 }
 
-// The dy element that tap (co, i, j) carries to input position col = (n, iy, ix), or 0 where no
-// output position oy·s − p + i·d lands on iy (and likewise for x).
-fn col2im_gather(g: u32, kidx: u32, col: u32) -> f32 {
-  let kk = params.k_h * params.k_w;
-  let co = kidx / kk;
-  let tap = kidx % kk;
-  let hw = params.in_h * params.in_w;
-  let nb = col / hw;
-  let pos = col % hw;
-  let ty = i32(pos / params.in_w + params.pad_h) - i32((tap / params.k_w) * params.dil_h);
-  let tx = i32(pos % params.in_w + params.pad_w) - i32((tap % params.k_w) * params.dil_w);
-  if (ty < 0 || tx < 0) {
-    return 0.0;
+fn a4(idx: u32) -> vec4<f32> {
+  if (A_VEC == 1u) {
+    return a[idx / 4u];
   }
-  let oy = u32(ty) / params.stride_h;
-  let ox = u32(tx) / params.stride_w;
-  if (oy * params.stride_h != u32(ty) || ox * params.stride_w != u32(tx) ||
-      oy >= params.out_h || ox >= params.out_w) {
-    return 0.0;
-  }
-  return b[((nb * params.cout + g * params.cout_g + co) * params.out_h + oy) * params.out_w + ox];
+  return vec4<f32>(a_at(idx), a_at(idx + 1u), a_at(idx + 2u), a_at(idx + 3u));
 }
 
-fn load_a(g: u32, row: u32, kidx: u32) -> f32 {
-  if (row >= params.m || kidx >= params.k) {
-    return 0.0;
-  }
-  if (MODE == 0u) {
-    return a[(g * params.cout_g + row) * params.k + kidx];
-  }
-  if (MODE == 1u) {
-    let kk = params.k_h * params.k_w;
-    return a[((g * params.cout_g + kidx / kk) * params.cin_g + row) * kk + kidx % kk];
-  }
-  let hw = params.out_h * params.out_w;
-  return a[((kidx / hw) * params.cout + g * params.cout_g + row) * hw + kidx % hw];
+fn b4_at(idx: u32) -> f32 {
+  return b4[idx / 4u][idx % 4u];
 }
 
-fn load_b(g: u32, kidx: u32, col: u32) -> f32 {
-  if (kidx >= params.k || col >= params.n) {
-    return 0.0;
+// Channels c0 .. c0 + 3 of the channels-last source at element offset idx (c0 excluded).
+fn b4_chans(idx: u32, c0: u32, chans: u32) -> vec4<f32> {
+  if (B_VEC == 1u) {
+    return b4[(idx + c0) / 4u];
   }
-  if (MODE == 0u) {
-    return im2col(g, kidx, col);
-  }
-  if (MODE == 1u) {
-    return col2im_gather(g, kidx, col);
-  }
-  return im2col(g, col, kidx);
+  let last = chans - 1u;
+  return vec4<f32>(
+    b4_at(idx + min(c0, last)),
+    b4_at(idx + min(c0 + 1u, last)),
+    b4_at(idx + min(c0 + 2u, last)),
+    b4_at(idx + min(c0 + 3u, last)),
+  );
 }
 
-fn store(g: u32, row: u32, col: u32, value: f32) {
-  if (MODE == 2u) {
-    out[(g * params.cout_g + row) * params.n + col] = value;
-    return;
+fn fma_block(acc: ptr<function, array<vec4<f32>, 16>>, av: ptr<function, array<vec4<f32>, 8>>,
+             bv: ptr<function, array<vec4<f32>, 8>>) {
+  for (var t = 0u; t < 4u; t++) {
+    let b_lo = vec4<f32>((*bv)[0][t], (*bv)[1][t], (*bv)[2][t], (*bv)[3][t]);
+    let b_hi = vec4<f32>((*bv)[4][t], (*bv)[5][t], (*bv)[6][t], (*bv)[7][t]);
+    for (var i = 0u; i < 8u; i++) {
+      let ai = vec4<f32>((*av)[i][t]);
+      (*acc)[2u * i] = fma(ai, b_lo, (*acc)[2u * i]);
+      (*acc)[2u * i + 1u] = fma(ai, b_hi, (*acc)[2u * i + 1u]);
+    }
   }
-  // MODE 0 writes out channels of y, MODE 1 in channels of dx; both are [batch, C, H·W].
-  var channels = params.cout;
-  var ch = g * params.cout_g + row;
-  var hw = params.out_h * params.out_w;
-  if (MODE == 1u) {
-    channels = params.cin;
-    ch = g * params.cin_g + row;
-    hw = params.in_h * params.in_w;
-  }
-  var v = value;
-  if (params.has_bias != 0u) {
-    v += bias[ch];
-  }
-  out[((col / hw) * channels + ch) * hw + col % hw] = v;
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let g = wid.z;
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  let tid = lid.y * WG_X + lid.x;
-  var acc: array<f32, 16>;
-  for (var k0 = 0u; k0 < params.k; k0 += TK) {
-    // Consecutive invocations read consecutive addresses: k is the contiguous axis of a in
-    // every mode, and of b in MODE 2 (positions); otherwise b's columns are.
-    for (var e = tid; e < TK * TILE_M; e += THREADS) {
-      let kk = e % TK;
-      let mm = e / TK;
-      a_tile[kk * TILE_M + mm] = load_a(g, row0 + mm, k0 + kk);
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let row0 = gid.y * 8u;
+  let col0 = gid.x * 8u;
+  var acc: array<vec4<f32>, 16>;
+  var av: array<vec4<f32>, 8>;
+  var bv: array<vec4<f32>, 8>; // bv[j][t]: column j, k step t
+  if (MODE == 2u) {
+    let g = gid.z;
+    let kk = params.k_h * params.k_w;
+    let in_hw = params.in_h * params.in_w;
+    let hw = params.out_h * params.out_w;
+    var cbase: array<u32, 8>;
+    var ty: array<i32, 8>;
+    var tx: array<i32, 8>;
+    for (var j = 0u; j < 8u; j++) {
+      let col = min(col0 + j, params.n - 1u);
+      let tap = col % kk;
+      cbase[j] = (g * params.cin_g + col / kk) * in_hw;
+      ty[j] = i32((tap / params.k_w) * params.dil_h) - i32(params.pad_h);
+      tx[j] = i32((tap % params.k_w) * params.dil_w) - i32(params.pad_w);
     }
-    for (var e = tid; e < TK * TILE_N; e += THREADS) {
-      var kk = e / TILE_N;
-      var nn = e % TILE_N;
-      if (MODE == 2u) {
-        kk = e % TK;
-        nn = e / TK;
+    for (var nb = 0u; nb < params.batch; nb++) {
+      let x_base = nb * params.cin * in_hw;
+      let dy_base = (nb * params.cout + g * params.cout_g) * hw;
+      for (var p0 = 0u; p0 < hw; p0 += 4u) {
+        let kmask = vec4<u32>(p0, p0 + 1u, p0 + 2u, p0 + 3u) < vec4<u32>(hw);
+        for (var i = 0u; i < 8u; i++) {
+          let row = min(row0 + i, params.m - 1u);
+          av[i] = select(vec4<f32>(0.0), a4(dy_base + row * hw + p0), kmask);
+        }
+        for (var t = 0u; t < 4u; t++) {
+          let pos = min(p0 + t, hw - 1u);
+          let sy0 = i32((pos / params.out_w) * params.stride_h);
+          let sx0 = i32((pos % params.out_w) * params.stride_w);
+          for (var j = 0u; j < 8u; j++) {
+            let sy = sy0 + ty[j];
+            let sx = sx0 + tx[j];
+            let ok = kmask[t] && sy >= 0 && sx >= 0 && u32(sy) < params.in_h &&
+              u32(sx) < params.in_w;
+            let idx = select(0u, x_base + cbase[j] + u32(sy) * params.in_w + u32(sx), ok);
+            bv[j][t] = select(0.0, b[idx], ok);
+          }
+        }
+        fma_block(&acc, &av, &bv);
       }
-      b_tile[kk * TILE_N + nn] = load_b(g, k0 + kk, col0 + nn);
     }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      var av: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        av[i] = a_tile[kk * TILE_M + lid.y * 4u + i];
-        bv[i] = b_tile[kk * TILE_N + lid.x * 4u + i];
-      }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-          acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
+    for (var i = 0u; i < 8u; i++) {
+      let row = row0 + i;
+      for (var j = 0u; j < 8u; j++) {
+        let col = col0 + j;
+        if (row < params.m && col < params.n) {
+          out[(g * params.cout_g + row) * params.n + col] = acc[2u * i + j / 4u][j % 4u];
         }
       }
     }
-    workgroupBarrier();
+    return;
   }
-  for (var i = 0u; i < 4u; i++) {
-    let row = row0 + lid.y * 4u + i;
-    for (var j = 0u; j < 4u; j++) {
-      let col = col0 + lid.x * 4u + j;
-      if (row < params.m && col < params.n) {
-        store(g, row, col, acc[i * 4u + j]);
+  // MODES 0 and 1: k = (tap, c); a is the weight permuted to [group, row, tap, c].
+  let g = gid.z / params.phases;
+  let ph = gid.z % params.phases;
+  let py = ph / params.stride_w;
+  let px = ph % params.stride_w;
+  let kk = params.k_h * params.k_w;
+  var chans = params.cin_g; // C: channels summed per tap
+  var src_ch = params.cin;
+  var src_h = params.in_h;
+  var src_w = params.in_w;
+  var col_h = params.out_h; // column grid per batch item
+  var col_w = params.out_w;
+  if (MODE == 1u) {
+    chans = params.cout_g;
+    src_ch = params.cout;
+    src_h = params.out_h;
+    src_w = params.out_w;
+    col_h = params.q_h;
+    col_w = params.q_w;
+  }
+  let src_hw = src_h * src_w;
+  let col_hw = col_h * col_w;
+  var cbase: array<u32, 8>;
+  var cy: array<i32, 8>;
+  var cx: array<i32, 8>;
+  for (var j = 0u; j < 8u; j++) {
+    let col = min(col0 + j, params.n - 1u);
+    let nb = col / col_hw;
+    let pos = col % col_hw;
+    cbase[j] = nb * src_hw * src_ch + g * chans;
+    if (MODE == 0u) {
+      cy[j] = i32((pos / col_w) * params.stride_h) - i32(params.pad_h);
+      cx[j] = i32((pos % col_w) * params.stride_w) - i32(params.pad_w);
+    } else {
+      cy[j] = i32(pos / col_w);
+      cx[j] = i32(pos % col_w);
+    }
+  }
+  var offs: array<u32, 8>;
+  var oks: array<bool, 8>;
+  for (var ti = 0u; ti < params.k_h; ti++) {
+    var dy = i32(ti * params.dil_h);
+    if (MODE == 1u) {
+      // Input row iy = qy·s + py is fed by output row (iy + p − ti·d) / s when that divides.
+      let num = i32(py + params.pad_h) - dy;
+      if (num % i32(params.stride_h) != 0) {
+        continue;
+      }
+      dy = num / i32(params.stride_h);
+    }
+    for (var tj = 0u; tj < params.k_w; tj++) {
+      var dx = i32(tj * params.dil_w);
+      if (MODE == 1u) {
+        let num = i32(px + params.pad_w) - dx;
+        if (num % i32(params.stride_w) != 0) {
+          continue;
+        }
+        dx = num / i32(params.stride_w);
+      }
+      for (var j = 0u; j < 8u; j++) {
+        let sy = cy[j] + dy;
+        let sx = cx[j] + dx;
+        oks[j] = sy >= 0 && sx >= 0 && u32(sy) < src_h && u32(sx) < src_w;
+        offs[j] = select(0u, cbase[j] + (u32(sy) * src_w + u32(sx)) * src_ch, oks[j]);
+      }
+      let tap = ti * params.k_w + tj;
+      for (var c0 = 0u; c0 < chans; c0 += 4u) {
+        let kmask = vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(chans);
+        for (var i = 0u; i < 8u; i++) {
+          let row = min(row0 + i, params.m - 1u);
+          av[i] = select(vec4<f32>(0.0), a4(((g * params.m + row) * kk + tap) * chans + c0), kmask);
+        }
+        for (var j = 0u; j < 8u; j++) {
+          let v = select(vec4<f32>(0.0), b4_chans(offs[j], c0, chans), kmask);
+          bv[j] = select(vec4<f32>(0.0), v, oks[j]);
+        }
+        fma_block(&acc, &av, &bv);
+      }
+    }
+  }
+  var channels = params.cout;
+  var hw = params.out_h * params.out_w;
+  if (MODE == 1u) {
+    channels = params.cin;
+    hw = params.in_h * params.in_w;
+  }
+  for (var j = 0u; j < 8u; j++) {
+    let col = col0 + j;
+    if (col >= params.n) {
+      continue;
+    }
+    let nb = col / col_hw;
+    let pos = col % col_hw;
+    var y = pos / col_w;
+    var x = pos % col_w;
+    if (MODE == 1u) {
+      y = y * params.stride_h + py;
+      x = x * params.stride_w + px;
+      if (y >= params.in_h || x >= params.in_w) {
+        continue;
+      }
+    }
+    let w_out = select(params.out_w, params.in_w, MODE == 1u);
+    for (var i = 0u; i < 8u; i++) {
+      let row = row0 + i;
+      if (row < params.m) {
+        let ch = g * params.m + row;
+        var v = acc[2u * i + j / 4u][j % 4u];
+        if (params.has_bias != 0u) {
+          v += bias[ch];
+        }
+        out[((nb * channels + ch) * hw) + y * w_out + x] = v;
       }
     }
   }

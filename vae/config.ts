@@ -55,12 +55,12 @@ export const DEFAULT_MODEL: Readonly<ModelConfig> = Object.freeze({
 
 /** Defaults of training: a few minutes on the bundled sample with the software driver. */
 export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
-  steps: 300,
-  batch: 16,
+  steps: 150,
+  batch: 8,
   cropFrames: 128,
   lr: 1e-3,
   weightDecay: 0,
-  klWarmupSteps: 150,
+  klWarmupSteps: 100,
   freeBits: 0.05,
   gradClip: 5,
   seed: 1,

@@ -12,11 +12,13 @@
 import source from "../../shaders/conv.wgsl" with { type: "text" };
 import { Kernel } from "../kernel.ts";
 import { rt } from "../runtime.ts";
-import { record, type Shape, Tensor } from "../tensor.ts";
+import { record, type Shape, stridesOf, Tensor } from "../tensor.ts";
+import { stridedCopy } from "./movement.ts";
 import { sum } from "./reduce.ts";
 
 const kernel = new Kernel("conv_implicit_gemm", source);
-const TILE_N = 64;
+/** Output columns per workgroup: 8 invocations across, 8 columns each. */
+const COLS = 64;
 const MAX_GROUPS_X = 65535;
 
 /** The products of shaders/conv.wgsl (its `MODE` override). */
@@ -64,6 +66,29 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
+/**
+ * The weight in the order the kernel's k loop reads it, contiguous along the summed channels:
+ * MODE 0 [cout, taps, cin_g], MODE 1 [groups, cin_g, taps, cout_g] (from [cout, cin_g, taps]).
+ */
+function permutedWeight(mode: number, geo: ConvGeometry, w: Tensor): Tensor {
+  const cinG = geo.cin / geo.groups, coutG = geo.cout / geo.groups, taps = geo.kH * geo.kW;
+  const [shape, strides] = mode === MODE.forward
+    ? [[geo.cout, taps, cinG], [cinG * taps, 1, taps]]
+    : [[geo.groups, cinG, taps, coutG], [coutG * cinG * taps, taps, 1, cinG * taps]];
+  const out = Tensor.empty(shape);
+  stridedCopy(w, 0, strides, out, 0, stridesOf(shape), shape);
+  return out;
+}
+
+/** [batch, C, H, W] (or [batch, C, L]) copied to [batch, H·W, C]: channels contiguous. */
+function channelsLast(x: Tensor): Tensor {
+  const [batch, ch] = x.shape;
+  const hw = x.size / Math.max(1, batch * ch);
+  const out = Tensor.empty([batch, hw, ch]);
+  stridedCopy(x, 0, [ch * hw, 1, hw], out, 0, [hw * ch, ch, 1], [batch, hw, ch]);
+  return out;
+}
+
 /** Runs one product of shaders/conv.wgsl into `out` (no graph). */
 function dispatchConv(
   mode: number,
@@ -77,20 +102,38 @@ function dispatchConv(
   const cinG = geo.cin / geo.groups;
   const coutG = geo.cout / geo.groups;
   const taps = geo.kH * geo.kW;
+  // MODE 1 runs one dispatch slice per output phase (iy mod stride_h, ix mod stride_w), so
+  // every tap it visits contributes: the stride never makes it multiply a zero.
+  const phases = mode === MODE.inputGrad ? geo.strideH * geo.strideW : 1;
+  const qH = Math.ceil(geo.inH / geo.strideH), qW = Math.ceil(geo.inW / geo.strideW);
   const [m, n, k] = mode === MODE.forward
     ? [coutG, geo.batch * geo.outH * geo.outW, cinG * taps]
     : mode === MODE.inputGrad
-    ? [cinG, geo.batch * geo.inH * geo.inW, coutG * taps]
+    ? [cinG, geo.batch * qH * qW, coutG * taps]
     : [coutG, cinG * taps, geo.batch * geo.outH * geo.outW];
-  // A reduction of length 0 (an empty input) still has to write its zeros: the loop just ends.
-  const tileM = m <= 16 ? 16 : m <= 32 ? 32 : 64;
-  const groupsX = Math.ceil(n / TILE_N);
+  const groupsX = Math.ceil(n / COLS);
   if (groupsX > MAX_GROUPS_X) {
-    throw new Error(`conv: ${n} output columns exceed one dispatch (${MAX_GROUPS_X * TILE_N})`);
+    throw new Error(`conv: ${n} output columns exceed one dispatch (${MAX_GROUPS_X * COLS})`);
   }
+  const wgY = m <= 8 ? 1 : m <= 16 ? 2 : m <= 32 ? 4 : 8;
+  const aVec = mode === MODE.forward
+    ? cinG % 4 === 0
+    : mode === MODE.inputGrad
+    ? coutG % 4 === 0
+    : (geo.outH * geo.outW) % 4 === 0;
+  const wp = mode === MODE.weightGrad ? null : permutedWeight(mode, geo, a);
+  const bt = mode === MODE.weightGrad ? null : channelsLast(b);
+  const srcCh = b.shape[1];
+  const bVec = srcCh % 4 === 0 && (mode === MODE.forward ? cinG : coutG) % 4 === 0;
   rt().dispatch(
     kernel,
-    { a: a.buffer, b: b.buffer, bias: (bias ?? a).buffer, out: out.buffer },
+    {
+      a: (wp ?? a).buffer,
+      b: b.buffer,
+      b4: (bt ?? b).buffer,
+      bias: (bias ?? a).buffer,
+      out: out.buffer,
+    },
     {
       batch: geo.batch,
       cin: geo.cin,
@@ -113,10 +156,15 @@ function dispatchConv(
       n,
       k,
       has_bias: bias ? 1 : 0,
+      phases,
+      q_h: qH,
+      q_w: qW,
     },
-    [groupsX, Math.ceil(m / tileM), geo.groups],
-    { MODE: mode, TILE_M: tileM, TILE_N },
+    [groupsX, Math.ceil(m / (8 * wgY)), geo.groups * phases],
+    { MODE: mode, A_VEC: aVec ? 1 : 0, B_VEC: bVec ? 1 : 0, WG_Y: wgY },
   );
+  wp?.dispose();
+  bt?.dispose();
   return out;
 }
 

@@ -12,8 +12,8 @@ import { broadcastShapes, sumToShape } from "./broadcast.ts";
 import { expand } from "./movement.ts";
 
 const kernel = new Kernel("matmul", source);
-const WG = 64;
-const TM = 16;
+const WG = 8;
+const BLOCK = 8;
 
 /**
  * out[b] = op(a[b]) · op(b[b]) on 3-D contiguous operands, where a batch of 1 is shared by all.
@@ -35,8 +35,13 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
     kernel,
     { a: a.buffer, b: b.buffer, out: out.buffer },
     { m, n, k, a_batch_stride: ba === 1 ? 0 : m * k, b_batch_stride: bb === 1 ? 0 : k * n },
-    [Math.ceil(n / WG), Math.ceil(m / TM), batch],
-    { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, WG },
+    [Math.ceil(n / (WG * BLOCK)), Math.ceil(m / (WG * BLOCK)), batch],
+    {
+      TRANS_A: transA ? 1 : 0,
+      TRANS_B: transB ? 1 : 0,
+      ALIGN_A: (transA ? m : k) % 4 === 0 ? 1 : 0,
+      ALIGN_B: (transB ? k : n) % 4 === 0 ? 1 : 0,
+    },
   );
   return out;
 }
