@@ -63,7 +63,11 @@ export class AlsaSource implements AudioSource {
 export class FileSource implements AudioSource {
   readonly overruns = 0;
   #pos = 0;
-  private constructor(readonly name: string, readonly rate: number, readonly samples: Float32Array) {}
+  private constructor(
+    readonly name: string,
+    readonly rate: number,
+    readonly samples: Float32Array,
+  ) {}
   static async open(path: string): Promise<FileSource> {
     const a = await loadAudio(path);
     return new FileSource(path, a.sampleRate, a.samples);

@@ -1,7 +1,8 @@
 /**
- * Voice activity detection: frame energy (dBFS, DC removed) against an adaptive noise floor.
+ * Voice activity detection: frame energy (dBFS, frame mean removed) against an adaptive noise floor.
  * The floor is a minimum statistic: the lowest frame energy of the last `floorWindowSeconds`,
- * so it follows a steady noise within that window (a hum or fan stops counting as voice) while
+ * so it follows a steady noise within that window (a hum or fan that starts stops counting as
+ * voice after at most the window) while
  * the short pauses of speech keep it down. A frame is voiced when its energy is `thresholdDb`
  * above the floor and above an absolute gate; voiced runs are extended by a hangover and must
  * last `minVoicedSeconds`, so clicks are not learned. Portable: typed arrays only.
@@ -37,7 +38,6 @@ export class EnergyVad {
   /** Frames of the current voiced run (not yet long enough to be released). */
   #run: Float32Array[] = [];
   #released = false;
-  #dc = 0;
   /** Frames seen and voiced frames released. */
   frames = 0;
   voicedFrames = 0;
@@ -67,14 +67,13 @@ export class EnergyVad {
     return { heard: this.frames * f, voiced: this.voicedFrames * f };
   }
 
-  /** Energy of one frame in dBFS (DC removed with a slow tracker). */
+  /** Energy of one frame in dBFS (the frame's mean removed). */
   #energyDb(x: Float32Array): number {
+    let m = 0;
+    for (let i = 0; i < x.length; i++) m += x[i];
+    m /= x.length;
     let s = 0;
-    for (let i = 0; i < x.length; i++) {
-      this.#dc += 0.001 * (x[i] - this.#dc);
-      const v = x[i] - this.#dc;
-      s += v * v;
-    }
+    for (let i = 0; i < x.length; i++) s += (x[i] - m) ** 2;
     return 10 * Math.log10(s / x.length + 1e-12) + 3.01; // + 3 dB: a full-scale sine is 0 dBFS
   }
 

@@ -61,7 +61,8 @@ const USAGE = `usage: deno task train [--data DIR] [--out DIR] [--steps N | --ep
   --data     a Common Voice language folder (prepared into OUT/cache), or a prepared cache
              folder (index.json); default: the bundled sample corpus audio/sample/en
   --config   JSON {"model": {...}, "train": {...}} overlaid on the defaults (vae/config.ts)
-  --resume   continue from OUT/checkpoint.safetensors exactly where it stopped`;
+  --resume   continue from OUT/checkpoint.safetensors exactly where it stopped (without
+             --config, the checkpoint's own model config is used)`;
 
 /** A parsed, validated train command line. */
 export interface TrainArgs {
@@ -69,6 +70,8 @@ export interface TrainArgs {
   dev: string | null;
   out: string;
   resume: boolean;
+  /** The --config file, or null when none was given (then --resume uses the checkpoint's). */
+  configFile: string | null;
   model: ModelConfig;
   train: TrainConfig;
   epochs: number | null;
@@ -162,6 +165,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     dev: values.dev ?? null,
     out: values.out!,
     resume: values.resume!,
+    configFile: values.config ?? null,
     model,
     train,
     epochs,
@@ -174,8 +178,8 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
 /** Train and dev clips, from a prepared cache or by preparing a Common Voice folder. */
 async function loadData(
   args: TrainArgs,
+  features: ModelConfig["features"],
 ): Promise<{ train: MelClip[]; dev: MelClip[]; audioDir: string | null }> {
-  const features = args.model.features;
   const asClips = (loaded: Awaited<ReturnType<typeof loadCache>>) =>
     loaded.map((c) => ({ name: c.path, frames: c.frames, mel: c.mel }));
   if (await readCacheIndex(args.data)) {
@@ -217,21 +221,52 @@ function formatStats(s: StepStats): string[] {
   ];
 }
 
+/** Files this command writes atomically (their temp files are `NAME.PID.tmp`). */
+const OUTPUT_FILES = ["checkpoint.safetensors", "report.html", "sample.wav"];
+
+/**
+ * Removes temp files that a killed earlier run left beside its outputs (writeFileAtomic's
+ * `NAME.PID.tmp`); they are never read, but would otherwise pile up, one per kill.
+ */
+async function removeStaleTempFiles(out: string): Promise<void> {
+  for await (const e of Deno.readDir(out)) {
+    const m = /^(.+)\.(\d+)\.tmp$/.exec(e.name);
+    if (!e.isFile || !m || !OUTPUT_FILES.includes(m[1]) || Number(m[2]) === Deno.pid) continue;
+    await Deno.remove(nodePath.join(out, e.name)).catch(() => {});
+  }
+}
+
+/** In-process hooks for tests. */
+export interface TrainHooks {
+  /** Installed as the trainer's {@link VaeTrainer.lossHook} (e.g. to poison some steps). */
+  lossHook?: (loss: ag.Tensor, step: number) => ag.Tensor;
+}
+
 /** Runs training; returns the final eval (if a dev split exists). */
 export async function train(
   args: TrainArgs,
+  hooks: TrainHooks = {},
 ): Promise<{ eval: EvalStats | null; trainer: VaeTrainer }> {
   await Deno.mkdir(args.out, { recursive: true });
+  await removeStaleTempFiles(args.out);
   const ckptPath = nodePath.join(args.out, "checkpoint.safetensors");
   const resumed = args.resume ? await loadCheckpoint(ckptPath) : null;
-  let trainConfig = args.train;
+  let trainConfig: TrainConfig = { ...args.train };
+  let modelConfig = args.model;
   if (resumed) {
-    checkModelConfig(resumed, args.model);
+    if (!resumed.state) {
+      throw new ConfigError(`${ckptPath} holds no training state; cannot resume from it`);
+    }
+    // Without --config the checkpoint's own architecture is used; with one it must match.
+    if (args.configFile === null) {
+      modelConfig = resumed.model;
+      validateModelConfig(modelConfig, `${ckptPath}: model config`);
+    } else checkModelConfig(resumed, args.model);
     // Keep the run's own settings; only the step budget may be extended on resume.
     trainConfig = { ...(resumed.train ?? args.train), steps: args.train.steps };
   }
-  const data = await loadData(args);
-  const features = args.model.features;
+  const features = modelConfig.features;
+  const data = await loadData(args, features);
   if (args.epochs !== null) {
     const frames = data.train.reduce((n, c) => n + c.frames, 0);
     trainConfig.steps = Math.max(
@@ -239,7 +274,7 @@ export async function train(
       Math.ceil((args.epochs * frames) / (trainConfig.batch * trainConfig.cropFrames)),
     );
   }
-  const model = new MelVae(args.model, trainConfig.seed);
+  const model = new MelVae(modelConfig, trainConfig.seed);
   const sampler = new CropSampler(
     data.train,
     features.nMels,
@@ -248,6 +283,8 @@ export async function train(
     trainConfig.seed,
   );
   const trainer = new VaeTrainer(model, trainConfig, sampler);
+  const lossHook = hooks.lossHook;
+  if (lossHook) trainer.lossHook = (loss) => lossHook(loss, trainer.step);
   let history: TrainPoint[] = [];
   let evals: EvalPoint[] = [];
   if (resumed) {
@@ -435,6 +472,7 @@ if (import.meta.main) {
   await initOrExit(Deno.args);
   try {
     const { eval: e, trainer } = await train(args);
+    const latentDim = trainer.model.config.latentDim;
     const where = nodePath.join(args.out, "checkpoint.safetensors");
     console.log(`trained ${trainer.step} steps (${trainer.skippedSteps} skipped) → ${where}`);
     if (e) {
@@ -442,16 +480,18 @@ if (import.meta.main) {
         `dev: elbo ${e.elbo.toFixed(2)} nats/frame, recon ${e.recon.toFixed(2)}, kl ${
           e.kl.toFixed(3)
         }, ` +
-          `active dims ${e.activeDims}/${args.model.latentDim}, mel-LSD ${
-            e.melLsd.toFixed(2)
-          } dB, MCD ${e.mcd.toFixed(2)} dB`,
+          `active dims ${e.activeDims}/${latentDim}, mel-LSD ${e.melLsd.toFixed(2)} dB, MCD ${
+            e.mcd.toFixed(2)
+          } dB`,
       );
     }
-    console.log(
-      `report: ${nodePath.join(args.out, "report.html")}  sample: ${
-        nodePath.join(args.out, "sample.wav")
-      }`,
-    );
+    if (args.report) {
+      console.log(
+        `report: ${nodePath.join(args.out, "report.html")}  sample: ${
+          nodePath.join(args.out, "sample.wav")
+        }`,
+      );
+    }
   } catch (e) {
     console.error(`train: ${(e as Error).message}`);
     Deno.exit(e instanceof ConfigError ? EXIT_USAGE : 1);

@@ -97,9 +97,11 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
       throw new ConfigError(`${path}: metadata ${key} is not valid JSON`);
     }
   };
+  const model = parse<ModelConfig>("model_config");
+  if (!model) throw new ConfigError(`${path}: checkpoint metadata has no model_config`);
   return {
     path,
-    model: parse<ModelConfig>("model_config")!,
+    model,
     train: parse<TrainConfig>("train_config"),
     state: parse<TrainingState>("training_state"),
     optimizer: parse("optimizer"),

@@ -94,7 +94,21 @@ function nonNegative(where: string, name: string, v: unknown): void {
 /** Throws {@link ConfigError} naming the first bad field of a model config. */
 export function validateModelConfig(c: ModelConfig, where = "model config"): void {
   for (const k of ["channels", "latentDim", "edgeKernel"] as const) positiveInt(where, k, c[k]);
-  nonNegative(where, "downsampleStages", c.downsampleStages);
+  if (
+    typeof c.downsampleStages !== "number" || !Number.isInteger(c.downsampleStages) ||
+    c.downsampleStages < 0
+  ) {
+    throw new ConfigError(
+      `${where}: downsampleStages must be an integer >= 0, got ${
+        JSON.stringify(c.downsampleStages)
+      }`,
+    );
+  }
+  if (typeof c.learnScale !== "boolean") {
+    throw new ConfigError(
+      `${where}: learnScale must be true or false, got ${JSON.stringify(c.learnScale)}`,
+    );
+  }
   if (!["gaussian", "laplace"].includes(c.likelihood)) {
     throw new ConfigError(
       `${where}: likelihood must be "gaussian" or "laplace", got ${JSON.stringify(c.likelihood)}`,

@@ -70,12 +70,29 @@ export function decodeSafetensors(bytes: Uint8Array, file = "<bytes>"): Safetens
   } catch (e) {
     throw new SafetensorsError(file, `header is not JSON (${(e as Error).message})`);
   }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    throw new SafetensorsError(file, "header is not an object");
+  }
   const dataStart = 8 + n;
   const dataBytes = bytes.length - dataStart;
   const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
+  if (
+    typeof metadata !== "object" || Array.isArray(metadata) ||
+    !Object.values(metadata).every((v) => typeof v === "string")
+  ) {
+    throw new SafetensorsError(file, "__metadata__ must map names to strings");
+  }
   const tensors = new Map<string, HostTensor>();
   for (const [name, info] of Object.entries(header)) {
     if (name === "__metadata__") continue;
+    const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (
+      !info || typeof info !== "object" || !Array.isArray(info.shape) ||
+      !info.shape.every(isCount) || !Array.isArray(info.data_offsets) ||
+      info.data_offsets.length !== 2 || !info.data_offsets.every(Number.isSafeInteger)
+    ) {
+      throw new SafetensorsError(file, `${name}: malformed entry ${JSON.stringify(info)}`);
+    }
     if (info.dtype !== "F32") {
       throw new SafetensorsError(file, `${name} has dtype ${info.dtype}; only F32 is supported`);
     }

@@ -124,6 +124,35 @@ export async function reconstructClip(
   return { input: clip.mel.slice(0, frames * nMels), output: out, frames };
 }
 
+/**
+ * Mean squared error of the normalised log-mel reconstruction with z = μ, over every frame and
+ * band of the clips (each cut to a multiple of the latent hop). Unlike the reconstruction NLL it
+ * does not depend on the learned likelihood scale, so ratios of it are meaningful (the NLL goes
+ * negative once the scale shrinks below ~0.4).
+ */
+export async function reconstructionMse(
+  model: MelVae,
+  clips: readonly MelClip[],
+): Promise<number> {
+  const nMels = model.config.features.nMels;
+  let sum = 0, count = 0;
+  for (const clip of clips) {
+    const n = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
+    if (n === 0) continue;
+    const chFirst = new Float32Array(nMels * n);
+    writeCropChannelsFirst(clip, nMels, 0, n, chFirst, 0);
+    sum += await ag.tidy(() =>
+      ag.noGrad(() => {
+        const x = model.normalize(ag.tensor(chFirst, [1, nMels, n]));
+        return model.decoder.forward(model.encoder.encode(x).mu).sub(x).square().sum();
+      }).item()
+    );
+    count += n * nMels;
+  }
+  if (count === 0) throw new Error("reconstructionMse: no clip is long enough to evaluate");
+  return sum / count;
+}
+
 /** ELBO terms, active dimensions, mel-LSD and MCD over clips (z = μ for the distances). */
 export async function evaluateClips(model: MelVae, clips: readonly MelClip[]): Promise<EvalStats> {
   const nMels = model.config.features.nMels;

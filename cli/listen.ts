@@ -1,0 +1,330 @@
+/**
+ * `deno task listen`: learns your voice from the microphone. Audio is captured from an ALSA
+ * device through FFI (`--device`, default `default`, which on a desktop goes through
+ * PulseAudio/PipeWire), or read from `--input file.wav` / `--input -` (raw S16_LE mono on stdin,
+ * at `--rate`), resampled to the model rate, gated by voice activity, and used to fine-tune a
+ * pretrained checkpoint's decoder live (vae/adapt.ts). A status line shows seconds heard and
+ * voiced, steps, the held-out reconstruction loss (base → now), overruns and the real-time
+ * factor. `adapted.safetensors` is saved atomically every `--save-every` seconds, at the end, on
+ * Ctrl-C / SIGTERM, and before exiting on a device error.
+ *
+ * Exit codes: 0 done, 3 no WebGPU adapter, 4 ALSA library or device unavailable at start,
+ * 5 the device failed mid-stream (what was learned is saved first), 64 bad command line.
+ * @module
+ */
+import * as nodePath from "node:path";
+import { parseArgs } from "node:util";
+import { AlsaDeviceError, AlsaLibraryError, DEFAULT_ALSA_LIBRARY } from "../audio/alsa.ts";
+import {
+  AlsaSource,
+  type AudioSource,
+  Capture,
+  FileSource,
+  RawS16Source,
+} from "../audio/capture.ts";
+import { EnergyVad } from "../audio/vad.ts";
+import { loadAudio } from "../audio/decode.ts";
+import { LogMel } from "../audio/features.ts";
+import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
+import { ConfigError, type ModelConfig } from "../vae/config.ts";
+import { loadModel, saveCheckpoint } from "../vae/checkpoint.ts";
+import type { MelClip } from "../vae/data.ts";
+import { type AdaptConfig, DEFAULT_ADAPT, melClip, VoiceAdapter } from "../vae/adapt.ts";
+import { initOrExit } from "./device_flags.ts";
+import { formatDuration } from "./progress.ts";
+
+export const EXIT_USAGE = 64;
+export const EXIT_NO_AUDIO = 4;
+export const EXIT_DEVICE_FAILED = 5;
+
+const USAGE =
+  `usage: deno task listen [--checkpoint CKPT] [--out adapted.safetensors] [--device NAME]
+                        [--input file.wav | --input -] [--rate HZ] [--seconds N]
+                        [--save-every S] [--replay DIR] [--encoder-layers K] [--lr X]
+                        [--steps-per-second K] [--held-out-seconds S] [--alsa-lib LIB] [--quiet]
+  --checkpoint  pretrained model (default out/run/checkpoint.safetensors, from deno task train)
+  --out         where the adapted model goes (default out/listen/adapted.safetensors)
+  --device      ALSA capture device (default "default"; see arecord -L)
+  --input       an audio file (WAV/MP3), or - for raw S16_LE mono on stdin (at --rate)
+  --rate        rate asked of the device / of raw stdin (default 48000 / 16000 Hz)
+  --seconds     stop after this many seconds of audio (default: until Ctrl-C)
+  --replay      pretraining features to rehearse: a prepared cache (index.json) or a corpus
+                folder with train.tsv (default out/run/cache/train, else audio/sample/en)
+  --encoder-layers  also fine-tune the encoder's last K layers (default 0: decoder only)
+  --steps-per-second  adaptation steps per second of voiced audio (default 4)`;
+
+/** A parsed listen command line. */
+export interface ListenOptions {
+  checkpoint: string;
+  out: string;
+  device: string;
+  input: string | null;
+  rate: number | null;
+  seconds: number | null;
+  saveEvery: number;
+  replay: string | null;
+  alsaLib: string;
+  stepsPerSecond: number;
+  quiet: boolean;
+  adapt: AdaptConfig;
+}
+
+/** Parses and checks the command line (throws ConfigError before any work). */
+export function parseListenArgs(args: string[]): ListenOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+        out: { type: "string", default: "out/listen/adapted.safetensors" },
+        device: { type: "string", default: "default" },
+        input: { type: "string" },
+        rate: { type: "string" },
+        seconds: { type: "string" },
+        "save-every": { type: "string", default: "30" },
+        replay: { type: "string" },
+        "alsa-lib": { type: "string", default: DEFAULT_ALSA_LIBRARY },
+        "encoder-layers": { type: "string", default: "0" },
+        lr: { type: "string" },
+        "steps-per-second": { type: "string", default: "4" },
+        "held-out-seconds": { type: "string" },
+        seed: { type: "string" },
+        quiet: { type: "boolean", default: false },
+        "no-gpu": { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  if (values.help) throw new ConfigError("");
+  const num = (name: string, v: string | undefined, min: number, integer = false) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+      throw new ConfigError(
+        `--${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got '${v}'`,
+      );
+    }
+    return n;
+  };
+  const adapt: AdaptConfig = {
+    ...DEFAULT_ADAPT,
+    encoderLayers: num("encoder-layers", values["encoder-layers"], 0, true)!,
+    lr: num("lr", values.lr, 1e-9) ?? DEFAULT_ADAPT.lr,
+    heldOutSeconds: num("held-out-seconds", values["held-out-seconds"], 0) ??
+      DEFAULT_ADAPT.heldOutSeconds,
+    seed: num("seed", values.seed, 0, true) ?? DEFAULT_ADAPT.seed,
+  };
+  return {
+    checkpoint: values.checkpoint!,
+    out: values.out!,
+    device: values.device!,
+    input: values.input ?? null,
+    rate: num("rate", values.rate, 1000, true) ?? null,
+    seconds: num("seconds", values.seconds, 0.1) ?? null,
+    saveEvery: num("save-every", values["save-every"], 0.1)!,
+    replay: values.replay ?? null,
+    alsaLib: values["alsa-lib"]!,
+    stepsPerSecond: num("steps-per-second", values["steps-per-second"], 0)!,
+    quiet: values.quiet!,
+    adapt,
+  };
+}
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/** Replay features: a prepared cache, or the train split of a corpus folder (decoded here). */
+export async function loadReplay(
+  dir: string | null,
+  model: ModelConfig,
+  maxClips = 64,
+): Promise<{ clips: MelClip[]; from: string }> {
+  const candidates = dir ? [dir] : ["out/run/cache/train", "audio/sample/en"];
+  for (const d of candidates) {
+    if (await readCacheIndex(d).catch(() => null)) {
+      const clips = (await loadCache(d, model.features)).slice(0, maxClips)
+        .map((c) => ({ name: c.path, frames: c.frames, mel: c.mel }));
+      return { clips, from: d };
+    }
+    const tsv = nodePath.join(d, "train.tsv");
+    if (await exists(tsv)) {
+      const rows = (await Deno.readTextFile(tsv)).trim().split("\n").slice(1);
+      const names = rows.map((r) => r.split("\t")[1]).filter(Boolean).slice(0, maxClips);
+      const logMel = new LogMel(model.features);
+      try {
+        const clips: MelClip[] = [];
+        for (const n of names) {
+          const a = await loadAudio(nodePath.join(d, "clips", n), {
+            sampleRate: model.features.sampleRate,
+          });
+          clips.push(await melClip(logMel, a.samples, n));
+        }
+        return { clips, from: d };
+      } finally {
+        logMel.dispose();
+      }
+    }
+    if (dir) {
+      throw new ConfigError(
+        `--replay ${dir}: neither a prepared feature cache (index.json) nor a corpus with train.tsv`,
+      );
+    }
+  }
+  console.error("listen: no replay features found; adapting without replay (may forget)");
+  return { clips: [], from: "none" };
+}
+
+async function openSource(opts: ListenOptions): Promise<AudioSource> {
+  if (opts.input === "-") {
+    return new RawS16Source("stdin", opts.rate ?? 16000, Deno.stdin.readable);
+  }
+  if (opts.input) return await FileSource.open(opts.input);
+  return AlsaSource.open(opts.device, opts.rate ?? 48000, opts.alsaLib);
+}
+
+/** What a listen run did. */
+export interface ListenSummary {
+  heard: number;
+  voiced: number;
+  steps: number;
+  overruns: number;
+  heldOut: { base: number; now: number };
+  wallSeconds: number;
+  realTimeFactor: number;
+  saved: string;
+  deviceRate: number;
+  error: Error | null;
+  interrupted: boolean;
+}
+
+/** Runs the adaptation loop until the input ends, `--seconds`, a signal, or a device error. */
+export async function listen(opts: ListenOptions): Promise<ListenSummary> {
+  const { model } = await loadModel(opts.checkpoint);
+  const { model: base } = await loadModel(opts.checkpoint);
+  const replay = await loadReplay(opts.replay, model.config);
+  const source = await openSource(opts);
+  const rate = model.config.features.sampleRate;
+  const adapter = new VoiceAdapter(model, base, replay.clips, opts.adapt);
+  const vad = new EnergyVad(rate);
+  const capture = new Capture(source, rate, { limitSeconds: opts.seconds ?? undefined });
+  await Deno.mkdir(nodePath.dirname(opts.out) || ".", { recursive: true });
+  if (!opts.quiet) {
+    console.error(
+      `listening on ${source.name} at ${source.rate} Hz → ${rate} Hz; adapting ${opts.checkpoint} ` +
+        `(${adapter.trainable.size} tensors; replay: ${replay.clips.length} clips from ${replay.from})`,
+    );
+  }
+  let interrupted = false;
+  const onSignal = () => interrupted = true;
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  const start = performance.now();
+  let lastSave = start, savedSteps = -1;
+  let error: Error | null = null;
+  let heldOut = { base: NaN, now: NaN };
+  const tty = Deno.stderr.isTerminal();
+  let lastStatus = 0;
+  const save = async () => {
+    await saveCheckpoint(opts.out, model);
+    savedSteps = adapter.step;
+    lastSave = performance.now();
+  };
+  const status = async (force = false) => {
+    const now = performance.now();
+    if (opts.quiet || (!force && now - lastStatus < (tty ? 500 : 5000))) return;
+    lastStatus = now;
+    heldOut = await adapter.heldOutLoss();
+    Deno.stderr.writeSync(new TextEncoder().encode(statusText(now) + (tty ? "" : "\n")));
+  };
+  const statusText = (now: number) => {
+    const wall = (now - start) / 1000;
+    const { heard, voiced } = vad.seconds;
+    const ho = Number.isFinite(heldOut.now)
+      ? `held-out ${heldOut.base.toFixed(3)}→${heldOut.now.toFixed(3)}`
+      : "held-out –";
+    const line = `heard ${formatDuration(heard)}  voiced ${voiced.toFixed(1)} s  steps ` +
+      `${adapter.step}  ${ho}  overruns ${capture.stats.overruns}  RTF ${
+        (heard / Math.max(wall, 1e-9)).toFixed(2)
+      }`;
+    return tty ? `\r\x1b[2K${line}` : line;
+  };
+  try {
+    while (!interrupted) {
+      let x: Float32Array;
+      try {
+        x = capture.take();
+      } catch (e) {
+        error = e as Error;
+        break;
+      }
+      if (x.length) await adapter.addVoiced(vad.push(x));
+      const target = Math.floor(opts.stepsPerSecond * adapter.seconds.pool);
+      if (adapter.ready && adapter.step < target) await adapter.adaptStep();
+      else if (capture.done) break;
+      else await capture.wait(200);
+      if ((performance.now() - lastSave) / 1000 >= opts.saveEvery && adapter.step !== savedSteps) {
+        await save();
+      }
+      await status();
+    }
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    await capture.stop().catch(() => {});
+    await save();
+  }
+  await status(true);
+  if (!opts.quiet && tty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  heldOut = await adapter.heldOutLoss();
+  const wallSeconds = (performance.now() - start) / 1000;
+  const summary: ListenSummary = {
+    heard: vad.seconds.heard,
+    voiced: vad.seconds.voiced,
+    steps: adapter.step,
+    overruns: capture.stats.overruns,
+    heldOut,
+    wallSeconds,
+    realTimeFactor: vad.seconds.heard / wallSeconds,
+    saved: opts.out,
+    deviceRate: source.rate,
+    error,
+    interrupted,
+  };
+  adapter.dispose();
+  model.dispose();
+  base.dispose();
+  return summary;
+}
+
+if (import.meta.main) {
+  let opts: ListenOptions;
+  try {
+    opts = parseListenArgs(Deno.args);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (e.message) console.error(`listen: ${e.message}`);
+    console.error(USAGE);
+    Deno.exit(EXIT_USAGE);
+  }
+  await initOrExit(Deno.args);
+  let s: ListenSummary;
+  try {
+    s = await listen(opts);
+  } catch (e) {
+    console.error(`listen: ${(e as Error).message}`);
+    if (e instanceof AlsaLibraryError || e instanceof AlsaDeviceError) Deno.exit(EXIT_NO_AUDIO);
+    Deno.exit(e instanceof ConfigError ? EXIT_USAGE : 1);
+  }
+  const pct = (s.heldOut.now / s.heldOut.base - 1) * 100;
+  console.log(
+    `heard ${s.heard.toFixed(1)} s (${s.voiced.toFixed(1)} s voiced), ${s.steps} steps, ` +
+      `held-out loss ${s.heldOut.base.toFixed(4)} → ${s.heldOut.now.toFixed(4)} (${
+        Number.isFinite(pct) ? pct.toFixed(1) : "?"
+      }%), overruns ${s.overruns}, RTF ${s.realTimeFactor.toFixed(2)} → saved ${s.saved}`,
+  );
+  if (s.error) {
+    console.error(`listen: ${s.error.message}\nlisten: what was learned is saved in ${s.saved}`);
+    Deno.exit(EXIT_DEVICE_FAILED);
+  }
+}
