@@ -19,3 +19,19 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
   await Deno.rename(tmp, path);
 }
+
+/**
+ * Removes the temp files (`NAME.PID.tmp`) that a killed earlier run left in `dir` for targets
+ * accepted by `isTarget(NAME)`; they are never read, but would otherwise pile up, one per kill.
+ * This process's own temp files are kept.
+ */
+export async function removeStaleTempFiles(
+  dir: string,
+  isTarget: (name: string) => boolean,
+): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    const m = /^(.+)\.(\d+)\.tmp$/.exec(e.name);
+    if (!e.isFile || !m || !isTarget(m[1]) || Number(m[2]) === Deno.pid) continue;
+    await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+  }
+}

@@ -14,6 +14,7 @@ const suites: Record<string, () => Promise<BenchCase[]>> = {
   matmul: async () => (await import("./matmul_bench.ts")).cases,
   conv1d: async () => (await import("./conv1d_bench.ts")).cases,
   rfft: async () => (await import("./rfft_bench.ts")).cases,
+  train_step: async () => (await import("./train_step_bench.ts")).cases,
 };
 
 function fmt(x: number): string {

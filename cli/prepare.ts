@@ -13,6 +13,7 @@ import * as ag from "../engine/mod.ts";
 import { formatSkipSummary, readCommonVoiceSplit, type SkippedItem } from "../audio/commonvoice.ts";
 import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
 import { DecodePool } from "../audio/decode_pool.ts";
+import { removeStaleTempFiles } from "../audio/atomic_file.ts";
 import {
   CACHE_FORMAT_VERSION,
   type CachedClip,
@@ -136,6 +137,10 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareSummary> {
     max: opts.maxSeconds,
   }));
   await Deno.mkdir(opts.out, { recursive: true });
+  await removeStaleTempFiles(
+    opts.out,
+    (name) => name === "index.json" || /^shard-\d+\.f32$/.test(name),
+  );
   let index = await readCacheIndex(opts.out);
   if (index) checkCacheMatches(opts.out, index, opts.features, plan);
   index ??= {

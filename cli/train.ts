@@ -13,7 +13,7 @@ import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
-import { writeFileAtomic } from "../audio/atomic_file.ts";
+import { removeStaleTempFiles, writeFileAtomic } from "../audio/atomic_file.ts";
 import {
   ConfigError,
   DEFAULT_MODEL,
@@ -224,18 +224,6 @@ function formatStats(s: StepStats): string[] {
 /** Files this command writes atomically (their temp files are `NAME.PID.tmp`). */
 const OUTPUT_FILES = ["checkpoint.safetensors", "report.html", "sample.wav"];
 
-/**
- * Removes temp files that a killed earlier run left beside its outputs (writeFileAtomic's
- * `NAME.PID.tmp`); they are never read, but would otherwise pile up, one per kill.
- */
-async function removeStaleTempFiles(out: string): Promise<void> {
-  for await (const e of Deno.readDir(out)) {
-    const m = /^(.+)\.(\d+)\.tmp$/.exec(e.name);
-    if (!e.isFile || !m || !OUTPUT_FILES.includes(m[1]) || Number(m[2]) === Deno.pid) continue;
-    await Deno.remove(nodePath.join(out, e.name)).catch(() => {});
-  }
-}
-
 /** In-process hooks for tests. */
 export interface TrainHooks {
   /** Installed as the trainer's {@link VaeTrainer.lossHook} (e.g. to poison some steps). */
@@ -248,7 +236,7 @@ export async function train(
   hooks: TrainHooks = {},
 ): Promise<{ eval: EvalStats | null; trainer: VaeTrainer }> {
   await Deno.mkdir(args.out, { recursive: true });
-  await removeStaleTempFiles(args.out);
+  await removeStaleTempFiles(args.out, (name) => OUTPUT_FILES.includes(name));
   const ckptPath = nodePath.join(args.out, "checkpoint.safetensors");
   const resumed = args.resume ? await loadCheckpoint(ckptPath) : null;
   let trainConfig: TrainConfig = { ...args.train };

@@ -112,3 +112,8 @@ export async function adapterReport(): Promise<AdapterReport> {
   await getDevice();
   return adapterInfo!;
 }
+
+/** The adapter report once the device has been acquired, else null (no waiting). */
+export function currentAdapter(): AdapterReport | null {
+  return adapterInfo;
+}

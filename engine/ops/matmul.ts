@@ -5,6 +5,8 @@
  * @module
  */
 import source from "../../shaders/matmul.wgsl" with { type: "text" };
+import tiledSource from "../../shaders/matmul_tiled.wgsl" with { type: "text" };
+import { currentAdapter } from "../device.ts";
 import { Kernel } from "../kernel.ts";
 import { rt } from "../runtime.ts";
 import { numel, record, Tensor } from "../tensor.ts";
@@ -12,8 +14,34 @@ import { broadcastShapes, sumToShape } from "./broadcast.ts";
 import { expand } from "./movement.ts";
 
 const kernel = new Kernel("matmul", source);
+const tiledKernel = new Kernel("matmul_tiled", tiledSource);
 const WG = 8;
 const BLOCK = 8;
+const TILED_TILE = 64;
+
+/**
+ * Which matmul kernel runs: "registers" (shaders/matmul.wgsl: 8×8 register blocks, vec4 loads,
+ * no workgroup memory — fastest on CPU drivers such as lavapipe, where every workgroup-memory
+ * access and barrier is a loop over SIMD lanes) or "workgroup" (shaders/matmul_tiled.wgsl: the
+ * textbook 64×64 tiles staged through workgroup memory, for GPUs).
+ */
+export type MatmulVariant = "registers" | "workgroup";
+
+let variant: MatmulVariant | null = null;
+
+/** Forces a matmul variant (tests run both); `null` restores the per-adapter choice. */
+export function setMatmulVariant(v: MatmulVariant | null): void {
+  variant = v;
+}
+
+/** The variant in use: forced, else "registers" on a CPU (fallback) adapter, else "workgroup". */
+export function matmulVariant(): MatmulVariant {
+  if (variant) return variant;
+  const info = currentAdapter();
+  const cpu = info?.isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader|software/i.test(info?.description ?? "");
+  return cpu ? "registers" : "workgroup";
+}
 
 /**
  * out[b] = op(a[b]) · op(b[b]) on 3-D contiguous operands, where a batch of 1 is shared by all.
@@ -31,10 +59,27 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
   const batch = Math.max(ba, bb);
   const out = Tensor.empty([batch, m, n]);
   if (out.size === 0) return out;
+  const params = {
+    m,
+    n,
+    k,
+    a_batch_stride: ba === 1 ? 0 : m * k,
+    b_batch_stride: bb === 1 ? 0 : k * n,
+  };
+  if (matmulVariant() === "workgroup") {
+    rt().dispatch(
+      tiledKernel,
+      { a: a.buffer, b: b.buffer, out: out.buffer },
+      params,
+      [Math.ceil(n / TILED_TILE), Math.ceil(m / TILED_TILE), batch],
+      { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+    );
+    return out;
+  }
   rt().dispatch(
     kernel,
     { a: a.buffer, b: b.buffer, out: out.buffer },
-    { m, n, k, a_batch_stride: ba === 1 ? 0 : m * k, b_batch_stride: bb === 1 ? 0 : k * n },
+    params,
     [Math.ceil(n / (WG * BLOCK)), Math.ceil(m / (WG * BLOCK)), batch],
     {
       TRANS_A: transA ? 1 : 0,

@@ -83,7 +83,8 @@ Deno.test("SIGKILL half way, then a rerun, gives the same cache as one uninterru
   let shards = 0;
   for (let i = 0; i < 600 && shards < 4; i++) {
     await new Promise((r) => setTimeout(r, 50));
-    shards = [...(await readDir(resumed)).keys()].filter((n) => n.endsWith(".f32")).length;
+    shards = 0;
+    for await (const e of Deno.readDir(resumed)) if (e.name.endsWith(".f32")) shards++;
   }
   child.kill("SIGKILL");
   const status = await child.status;

@@ -6,7 +6,22 @@
  */
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
+import { setMatmulVariant } from "../../engine/ops/matmul.ts";
 import { assertClose, type CheckInput, checkOp, randomArray, setup, size } from "../util.ts";
+
+/** Registers `fn` once per matmul kernel variant (register-blocked and workgroup-tiled). */
+function variantTest(name: string, fn: () => Promise<void>): void {
+  for (const v of ["registers", "workgroup"] as const) {
+    Deno.test(`${name} [${v}]`, async () => {
+      setMatmulVariant(v);
+      try {
+        await fn();
+      } finally {
+        setMatmulVariant(null);
+      }
+    });
+  }
+}
 
 function inp(shape: number[], seed: number): CheckInput {
   return { data: randomArray(size(shape), seed), shape };
@@ -78,7 +93,7 @@ function checkMatmul(aShape: number[], bShape: number[], grad: boolean, seed = 1
   );
 }
 
-Deno.test("matmul 2-D forward: 1×1×1 and sizes crossing 64-tiles", async () => {
+variantTest("matmul 2-D forward: 1×1×1 and sizes crossing 64-tiles", async () => {
   await setup();
   for (
     const [m, k, n] of [[1, 1, 1], [67, 33, 71], [130, 65, 129], [64, 16, 64], [3, 200, 2]]
@@ -87,14 +102,14 @@ Deno.test("matmul 2-D forward: 1×1×1 and sizes crossing 64-tiles", async () =>
   }
 });
 
-Deno.test("matmul 2-D gradient (finite differences)", async () => {
+variantTest("matmul 2-D gradient (finite differences)", async () => {
   await setup();
   for (const [m, k, n] of [[1, 1, 1], [5, 7, 3], [9, 17, 4], [2, 1, 6]]) {
     await checkMatmul([m, k], [k, n], true, m * k * n);
   }
 });
 
-Deno.test("matmul batched and broadcast-batched forward", async () => {
+variantTest("matmul batched and broadcast-batched forward", async () => {
   await setup();
   await checkMatmul([3, 17, 19], [3, 19, 23], false);
   await checkMatmul([2, 1, 5, 6], [4, 6, 7], false);
@@ -104,7 +119,7 @@ Deno.test("matmul batched and broadcast-batched forward", async () => {
   await checkMatmul([3, 1, 67, 9], [1, 2, 9, 70], false);
 });
 
-Deno.test("matmul batched and broadcast-batched gradient", async () => {
+variantTest("matmul batched and broadcast-batched gradient", async () => {
   await setup();
   await checkMatmul([3, 4, 5], [3, 5, 2], true);
   await checkMatmul([2, 1, 3, 4], [3, 4, 2], true);
@@ -113,7 +128,7 @@ Deno.test("matmul batched and broadcast-batched gradient", async () => {
   await checkMatmul([1, 3, 4], [2, 4, 3], true);
 });
 
-Deno.test("matmul with 1-D operands", async () => {
+variantTest("matmul with 1-D operands", async () => {
   await setup();
   await checkMatmul([7], [7, 5], true); // → [5]
   await checkMatmul([5, 7], [7], true); // → [5]
@@ -123,7 +138,7 @@ Deno.test("matmul with 1-D operands", async () => {
   await checkMatmul([70], [70, 129], false);
 });
 
-Deno.test("matmul gradients across tiles equal g·Bᵀ and Aᵀ·g", async () => {
+variantTest("matmul gradients across tiles equal g·Bᵀ and Aᵀ·g", async () => {
   await setup();
   // Sizes multiple of 4 take the aligned vec4 loads; the others the shifted ones.
   for (
@@ -175,7 +190,7 @@ Deno.test("matmul rejects mismatched shapes with a clear error", async () => {
   });
 });
 
-Deno.test("matmul with a zero-size inner dimension gives zeros", async () => {
+variantTest("matmul with a zero-size inner dimension gives zeros", async () => {
   await setup();
   await ag.tidy(async () => {
     const y = ag.zeros([3, 0]).matmul(ag.zeros([0, 2]));
