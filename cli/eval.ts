@@ -7,12 +7,11 @@
  * @module
  */
 import * as nodePath from "node:path";
-import { parseArgs } from "node:util";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
-import { ConfigError } from "../vae/config.ts";
 import { loadModel } from "../vae/checkpoint.ts";
 import type { MelClip } from "../vae/data.ts";
 import { type EvalStats, evaluateClips } from "../vae/trainer.ts";
+import { parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { parsePrepareArgs, prepare } from "./prepare.ts";
 
@@ -28,31 +27,22 @@ export interface EvalOptions {
   json: boolean;
 }
 
-/** Parses the command line (throws ConfigError before any work). */
+/** Parses the command line (throws UsageError before any work). */
 export function parseEvalArgs(args: string[]): EvalOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
-        data: { type: "string", default: "audio/sample/en" },
-        split: { type: "string", default: "dev" },
-        cache: { type: "string" },
-        json: { type: "boolean", default: false },
-        "no-gpu": { type: "boolean", default: false },
-      },
-    }));
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  const name = nodePath.basename(nodePath.resolve(values.data!));
+  const values = parseFlags(args, {
+    checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+    data: { type: "string", default: "audio/sample/en" },
+    split: { type: "string", default: "dev" },
+    cache: { type: "string" },
+    json: { type: "boolean", default: false },
+  });
+  const name = nodePath.basename(nodePath.resolve(values.data));
   return {
-    checkpoint: values.checkpoint!,
-    data: values.data!,
-    split: values.split!,
+    checkpoint: values.checkpoint,
+    data: values.data,
+    split: values.split,
     cache: values.cache ?? nodePath.join("out", "cache", "eval", `${name}-${values.split}`),
-    json: values.json!,
+    json: values.json,
   };
 }
 
@@ -76,29 +66,20 @@ export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
 }
 
 if (import.meta.main) {
-  let opts: EvalOptions;
-  try {
-    opts = parseEvalArgs(Deno.args);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    console.error(`eval: ${e.message}\n${USAGE}`);
-    Deno.exit(64);
-  }
-  await initOrExit(Deno.args);
-  try {
+  await runCommand("eval", USAGE, async () => {
+    const opts = parseEvalArgs(Deno.args);
+    await initOrExit(Deno.args);
     const e = await evaluate(opts);
-    if (opts.json) console.log(JSON.stringify(e));
-    else {
-      console.log(`${opts.data} [${opts.split}]: ${e.clips} clips, ${e.frames} frames`);
-      console.log(`  reconstruction log-likelihood ${(-e.recon).toFixed(3)} nats/frame`);
-      console.log(`  KL                            ${e.kl.toFixed(3)} nats/frame`);
-      console.log(`  ELBO                          ${e.elbo.toFixed(3)} nats/frame`);
-      console.log(`  active latent dims            ${e.activeDims}/${e.klPerDim.length}`);
-      console.log(`  mel log-spectral distance     ${e.melLsd.toFixed(2)} dB`);
-      console.log(`  mel-cepstral distortion       ${e.mcd.toFixed(2)} dB`);
+    if (opts.json) {
+      console.log(JSON.stringify(e));
+      return;
     }
-  } catch (e) {
-    console.error(`eval: ${(e as Error).message}`);
-    Deno.exit(e instanceof ConfigError ? 64 : 1);
-  }
+    console.log(`${opts.data} [${opts.split}]: ${e.clips} clips, ${e.frames} frames`);
+    console.log(`  reconstruction log-likelihood ${(-e.recon).toFixed(3)} nats/frame`);
+    console.log(`  KL                            ${e.kl.toFixed(3)} nats/frame`);
+    console.log(`  ELBO                          ${e.elbo.toFixed(3)} nats/frame`);
+    console.log(`  active latent dims            ${e.activeDims}/${e.klPerDim.length}`);
+    console.log(`  mel log-spectral distance     ${e.melLsd.toFixed(2)} dB`);
+    console.log(`  mel-cepstral distortion       ${e.mcd.toFixed(2)} dB`);
+  });
 }

@@ -4,15 +4,14 @@
  * reconstructs that audio through the model (z = μ). Both go mel → Griffin-Lim → WAV.
  * @module
  */
-import { parseArgs } from "node:util";
 import * as ag from "../engine/mod.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
 import { writeFileAtomic } from "../audio/atomic_file.ts";
-import { ConfigError } from "../vae/config.ts";
 import { loadModel } from "../vae/checkpoint.ts";
 import { reconstructAudio, samplePrior } from "../vae/sampling.ts";
+import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 
 const USAGE = `usage: deno task generate --checkpoint CKPT [--input in.wav|in.mp3] [--seconds 4]
@@ -29,41 +28,25 @@ export interface GenerateOptions {
   out: string;
 }
 
-/** Parses and checks the command line (throws ConfigError before any work). */
+/** Parses and checks the command line (throws UsageError before any work). */
 export function parseGenerateArgs(args: string[]): GenerateOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
-        input: { type: "string" },
-        seconds: { type: "string", default: "4" },
-        seed: { type: "string", default: "0" },
-        iterations: { type: "string", default: "32" },
-        temperature: { type: "string", default: "1" },
-        out: { type: "string" },
-        "no-gpu": { type: "boolean", default: false },
-      },
-    }));
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  if (!values.out) throw new ConfigError("--out out.wav is required");
-  const num = (name: string, v: string, min: number) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) {
-      throw new ConfigError(`--${name} must be a number >= ${min}, got '${v}'`);
-    }
-    return n;
-  };
+  const values = parseFlags(args, {
+    checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+    input: { type: "string" },
+    seconds: { type: "string", default: "4" },
+    seed: { type: "string", default: "0" },
+    iterations: { type: "string", default: "32" },
+    temperature: { type: "string", default: "1" },
+    out: { type: "string" },
+  });
+  if (!values.out) throw new UsageError("--out out.wav is required");
   return {
-    checkpoint: values.checkpoint!,
+    checkpoint: values.checkpoint,
     input: values.input ?? null,
-    seconds: num("seconds", values.seconds!, 0.1),
-    seed: num("seed", values.seed!, 0),
-    iterations: Math.round(num("iterations", values.iterations!, 1)),
-    temperature: num("temperature", values.temperature!, 0),
+    seconds: numberFlag("seconds", values.seconds, { min: 0.1 })!,
+    seed: numberFlag("seed", values.seed, { min: 0, integer: true })!,
+    iterations: numberFlag("iterations", values.iterations, { min: 1, integer: true })!,
+    temperature: numberFlag("temperature", values.temperature, { min: 0 })!,
     out: values.out,
   };
 }
@@ -88,23 +71,13 @@ export async function generate(opts: GenerateOptions): Promise<number> {
 }
 
 if (import.meta.main) {
-  let opts: GenerateOptions;
-  try {
-    opts = parseGenerateArgs(Deno.args);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    console.error(`generate: ${e.message}\n${USAGE}`);
-    Deno.exit(64);
-  }
-  await initOrExit(Deno.args);
-  try {
+  await runCommand("generate", USAGE, async () => {
+    const opts = parseGenerateArgs(Deno.args);
+    await initOrExit(Deno.args);
     const seconds = await generate(opts);
     const what = opts.input
       ? `reconstruction of ${opts.input}`
       : `prior sample (seed ${opts.seed})`;
     console.log(`wrote ${opts.out}: ${seconds.toFixed(2)} s, ${what}`);
-  } catch (e) {
-    console.error(`generate: ${(e as Error).message}`);
-    Deno.exit(e instanceof ConfigError ? 64 : 1);
-  }
+  });
 }

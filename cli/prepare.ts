@@ -8,7 +8,6 @@
  * @module
  */
 import * as nodePath from "node:path";
-import { parseArgs } from "node:util";
 import * as ag from "../engine/mod.ts";
 import { formatSkipSummary, readCommonVoiceSplit, type SkippedItem } from "../audio/commonvoice.ts";
 import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
@@ -31,13 +30,12 @@ import {
   frameCount,
   LogMel,
 } from "../audio/features.ts";
+import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { Progress } from "./progress.ts";
 
 /** Exit code when `--strict` and something was skipped. */
 export const EXIT_SKIPPED = 2;
-/** Exit code for a bad command line or config (refused before any work). */
-export const EXIT_USAGE = 64;
 
 const USAGE =
   `usage: deno task prepare [--data DIR] [--split train|dev|test|validated] [--out CACHE]
@@ -61,43 +59,32 @@ export interface PrepareOptions {
 
 /** Parses and checks the command line; throws a usage error before any work starts. */
 export function parsePrepareArgs(args: string[]): PrepareOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      data: { type: "string", default: "audio/sample/en" },
-      split: { type: "string", default: "train" },
-      out: { type: "string" },
-      "clips-per-shard": { type: "string", default: "16" },
-      "min-seconds": { type: "string", default: "0.3" },
-      "max-seconds": { type: "string", default: "20" },
-      limit: { type: "string", default: "0" },
-      strict: { type: "boolean", default: false },
-      "no-gpu": { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
+  const values = parseFlags(args, {
+    data: { type: "string", default: "audio/sample/en" },
+    split: { type: "string", default: "train" },
+    out: { type: "string" },
+    "clips-per-shard": { type: "string", default: "16" },
+    "min-seconds": { type: "string", default: "0.3" },
+    "max-seconds": { type: "string", default: "20" },
+    limit: { type: "string", default: "0" },
+    strict: { type: "boolean", default: false },
   });
-  if (values.help) throw new UsageError("");
   const splits = ["train", "dev", "test", "validated", "invalidated", "other"];
-  if (!splits.includes(values.split!)) {
+  if (!splits.includes(values.split)) {
     throw new UsageError(`--split must be one of ${splits.join(", ")}`);
   }
-  const num = (name: string, v: string, min: number) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) {
-      throw new UsageError(`--${name} must be a number >= ${min}, got '${v}'`);
-    }
-    return n;
-  };
   const opts: PrepareOptions = {
-    data: values.data!,
+    data: values.data,
     split: values.split as CommonVoiceSplit,
-    out: values.out ?? nodePath.join("out", "cache", values.split!),
-    clipsPerShard: Math.floor(num("clips-per-shard", values["clips-per-shard"]!, 1)),
-    minSeconds: num("min-seconds", values["min-seconds"]!, 0),
-    maxSeconds: num("max-seconds", values["max-seconds"]!, 0.1),
-    limit: Math.floor(num("limit", values.limit!, 0)),
-    strict: values.strict!,
+    out: values.out ?? nodePath.join("out", "cache", values.split),
+    clipsPerShard: numberFlag("clips-per-shard", values["clips-per-shard"], {
+      min: 1,
+      integer: true,
+    })!,
+    minSeconds: numberFlag("min-seconds", values["min-seconds"], { min: 0 })!,
+    maxSeconds: numberFlag("max-seconds", values["max-seconds"], { min: 0.1 })!,
+    limit: numberFlag("limit", values.limit, { min: 0, integer: true })!,
+    strict: values.strict,
     features: { ...DEFAULT_FEATURES },
   };
   if (opts.maxSeconds <= opts.minSeconds) {
@@ -105,9 +92,6 @@ export function parsePrepareArgs(args: string[]): PrepareOptions {
   }
   return opts;
 }
-
-/** A bad command line. */
-export class UsageError extends Error {}
 
 /** What a prepare run did. */
 export interface PrepareSummary {
@@ -252,32 +236,18 @@ export async function featurizeBatch(
 }
 
 if (import.meta.main) {
-  let opts: PrepareOptions;
-  try {
-    opts = parsePrepareArgs(Deno.args);
-  } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      if ((e as Error).message) console.error(`prepare: ${(e as Error).message}`);
-      console.error(USAGE);
-      Deno.exit(EXIT_USAGE);
-    }
-    throw e;
-  }
-  await initOrExit(Deno.args);
-  let summary: PrepareSummary;
-  try {
-    summary = await prepare(opts);
-  } catch (e) {
-    console.error(`prepare: ${(e as Error).message}`);
-    Deno.exit(e instanceof UsageError ? EXIT_USAGE : 1);
-  }
-  const clips = summary.index.shards.flatMap((s) => s.clips);
-  const hours = clips.reduce((t, c) => t + c.durationSeconds, 0) / 3600;
-  const frames = clips.reduce((t, c) => t + c.frames, 0);
-  console.log(
-    `prepared ${clips.length} clips (${hours.toFixed(3)} h, ${frames} frames) into ${opts.out}` +
-      (summary.resumedFromShard > 0 ? ` (resumed at shard ${summary.resumedFromShard})` : ""),
-  );
-  console.log(formatSkipSummary(summary.skipped));
-  if (opts.strict && summary.skipped.length > 0) Deno.exit(EXIT_SKIPPED);
+  await runCommand("prepare", USAGE, async () => {
+    const opts = parsePrepareArgs(Deno.args);
+    await initOrExit(Deno.args);
+    const summary = await prepare(opts);
+    const clips = summary.index.shards.flatMap((s) => s.clips);
+    const hours = clips.reduce((t, c) => t + c.durationSeconds, 0) / 3600;
+    const frames = clips.reduce((t, c) => t + c.frames, 0);
+    console.log(
+      `prepared ${clips.length} clips (${hours.toFixed(3)} h, ${frames} frames) into ${opts.out}` +
+        (summary.resumedFromShard > 0 ? ` (resumed at shard ${summary.resumedFromShard})` : ""),
+    );
+    console.log(formatSkipSummary(summary.skipped));
+    return opts.strict && summary.skipped.length > 0 ? EXIT_SKIPPED : 0;
+  });
 }

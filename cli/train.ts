@@ -7,7 +7,6 @@
  * @module
  */
 import * as nodePath from "node:path";
-import { parseArgs } from "node:util";
 import * as ag from "../engine/mod.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { loadAudio } from "../audio/decode.ts";
@@ -48,12 +47,12 @@ import {
   type ReportSample,
   type TrainPoint,
 } from "../vae/report.ts";
+import { EXIT_USAGE, numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { parsePrepareArgs, prepare } from "./prepare.ts";
 import { Progress } from "./progress.ts";
 
-/** Exit code for a bad command line or config (refused before any work). */
-export const EXIT_USAGE = 64;
+export { EXIT_USAGE };
 
 const USAGE = `usage: deno task train [--data DIR] [--out DIR] [--steps N | --epochs N] [--batch N]
                        [--lr X] [--seed N] [--config FILE.json] [--resume] [--no-report]
@@ -83,34 +82,23 @@ export interface TrainArgs {
 
 /** Parses and validates; throws ConfigError before any work starts. */
 export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        data: { type: "string", default: "audio/sample/en" },
-        dev: { type: "string" },
-        out: { type: "string", default: "out/run" },
-        steps: { type: "string" },
-        epochs: { type: "string" },
-        batch: { type: "string" },
-        lr: { type: "string" },
-        seed: { type: "string" },
-        config: { type: "string" },
-        "eval-every": { type: "string" },
-        "checkpoint-every": { type: "string" },
-        "report-clips": { type: "string", default: "3" },
-        "no-report": { type: "boolean", default: false },
-        resume: { type: "boolean", default: false },
-        quiet: { type: "boolean", default: false },
-        "no-gpu": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    }));
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  if (values.help) throw new ConfigError("");
+  const values = parseFlags(args, {
+    data: { type: "string", default: "audio/sample/en" },
+    dev: { type: "string" },
+    out: { type: "string", default: "out/run" },
+    steps: { type: "string" },
+    epochs: { type: "string" },
+    batch: { type: "string" },
+    lr: { type: "string" },
+    seed: { type: "string" },
+    config: { type: "string" },
+    "eval-every": { type: "string" },
+    "checkpoint-every": { type: "string" },
+    "report-clips": { type: "string", default: "3" },
+    "no-report": { type: "boolean", default: false },
+    resume: { type: "boolean", default: false },
+    quiet: { type: "boolean", default: false },
+  });
   let model: ModelConfig = { ...DEFAULT_MODEL };
   let train: TrainConfig = { ...DEFAULT_TRAIN };
   if (values.config) {
@@ -136,12 +124,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
       `${values.config}: train`,
     );
   }
-  const num = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new ConfigError(`--${name} must be a number, got '${v}'`);
-    return n;
-  };
+  const num = (name: string, v: string | undefined) => numberFlag(name, v);
   train.steps = num("steps", values.steps) ?? train.steps;
   train.batch = num("batch", values.batch) ?? train.batch;
   train.lr = num("lr", values.lr) ?? train.lr;
@@ -149,17 +132,15 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   train.evalEvery = num("eval-every", values["eval-every"]) ?? train.evalEvery;
   train.checkpointEvery = num("checkpoint-every", values["checkpoint-every"]) ??
     train.checkpointEvery;
-  const epochs = num("epochs", values.epochs) ?? null;
+  const epochs = numberFlag("epochs", values.epochs) ?? null;
   if (epochs !== null && values.steps !== undefined) {
-    throw new ConfigError("give --steps or --epochs, not both");
+    throw new UsageError("give --steps or --epochs, not both");
   }
-  if (epochs !== null && !(epochs > 0)) {
-    throw new ConfigError(`--epochs must be > 0, got ${epochs}`);
-  }
+  if (epochs !== null && !(epochs > 0)) throw new UsageError(`--epochs must be > 0, got ${epochs}`);
   validateModelConfig(model);
   validateTrainConfig(train, model);
-  const stat = await Deno.stat(values.data!).catch(() => null);
-  if (!stat?.isDirectory) throw new ConfigError(`--data ${values.data} is not a folder`);
+  const stat = await Deno.stat(values.data).catch(() => null);
+  if (!stat?.isDirectory) throw new UsageError(`--data ${values.data} is not a folder`);
   return {
     data: values.data!,
     dev: values.dev ?? null,
@@ -169,7 +150,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     model,
     train,
     epochs,
-    reportClips: num("report-clips", values["report-clips"]) ?? 3,
+    reportClips: numberFlag("report-clips", values["report-clips"], { min: 0, integer: true })!,
     report: !values["no-report"],
     quiet: values.quiet!,
   };
@@ -448,40 +429,23 @@ async function writeReport(
 }
 
 if (import.meta.main) {
-  let args: TrainArgs;
-  try {
-    args = await parseTrainArgs(Deno.args);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    if (e.message) console.error(`train: ${e.message}`);
-    console.error(USAGE);
-    Deno.exit(EXIT_USAGE);
-  }
-  await initOrExit(Deno.args);
-  try {
+  await runCommand("train", USAGE, async () => {
+    const args = await parseTrainArgs(Deno.args);
+    await initOrExit(Deno.args);
     const { eval: e, trainer } = await train(args);
     const latentDim = trainer.model.config.latentDim;
     const where = nodePath.join(args.out, "checkpoint.safetensors");
     console.log(`trained ${trainer.step} steps (${trainer.skippedSteps} skipped) → ${where}`);
     if (e) {
       console.log(
-        `dev: elbo ${e.elbo.toFixed(2)} nats/frame, recon ${e.recon.toFixed(2)}, kl ${
-          e.kl.toFixed(3)
-        }, ` +
-          `active dims ${e.activeDims}/${latentDim}, mel-LSD ${e.melLsd.toFixed(2)} dB, MCD ${
-            e.mcd.toFixed(2)
-          } dB`,
+        `dev: elbo ${e.elbo.toFixed(2)} nats/frame, recon ${e.recon.toFixed(2)}, ` +
+          `kl ${e.kl.toFixed(3)}, active dims ${e.activeDims}/${latentDim}, ` +
+          `mel-LSD ${e.melLsd.toFixed(2)} dB, MCD ${e.mcd.toFixed(2)} dB`,
       );
     }
     if (args.report) {
-      console.log(
-        `report: ${nodePath.join(args.out, "report.html")}  sample: ${
-          nodePath.join(args.out, "sample.wav")
-        }`,
-      );
+      const report = nodePath.join(args.out, "report.html");
+      console.log(`report: ${report}  sample: ${nodePath.join(args.out, "sample.wav")}`);
     }
-  } catch (e) {
-    console.error(`train: ${(e as Error).message}`);
-    Deno.exit(e instanceof ConfigError ? EXIT_USAGE : 1);
-  }
+  });
 }

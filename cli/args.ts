@@ -1,0 +1,90 @@
+/**
+ * Command-line plumbing shared by every command: flag parsing that turns any problem into a
+ * {@link UsageError} before work starts, number flags with range checks, and `runCommand`, which
+ * maps errors to exit codes (64 bad usage or config, 1 anything else) with one clear message.
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ConfigError } from "../vae/config.ts";
+
+/** Exit code for a bad command line or config (refused before any work). */
+export const EXIT_USAGE = 64;
+
+/** A bad command line; the command prints its usage after the message. */
+export class UsageError extends ConfigError {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Flags every command accepts. */
+const COMMON = {
+  "no-gpu": { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+} as const;
+
+/** Parses `args` strictly against `options` (plus --no-gpu and --help). */
+export function parseFlags<O extends Options>(args: string[], options: O) {
+  const config = {
+    args,
+    options: { ...options, ...COMMON },
+    strict: true as const,
+    allowPositionals: false as const,
+  };
+  let parsed: ReturnType<typeof parseArgs<typeof config>>;
+  try {
+    parsed = parseArgs(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if ((parsed.values as Record<string, unknown>).help) throw new UsageError("");
+  return parsed.values;
+}
+
+/**
+ * The number in flag `--name`, or undefined when the flag is absent. Refuses non-numbers,
+ * values below `min` and, with `integer`, fractions.
+ */
+export function numberFlag(
+  name: string,
+  value: string | boolean | undefined,
+  opts: { min?: number; integer?: boolean } = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const min = opts.min ?? -Infinity;
+  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(n) || n < min) {
+    throw new UsageError(
+      `--${name} must be a number${Number.isFinite(min) ? ` >= ${min}` : ""}, got '${value}'`,
+    );
+  }
+  if (opts.integer && !Number.isInteger(n)) {
+    throw new UsageError(`--${name} must be a whole number, got '${value}'`);
+  }
+  return n;
+}
+
+/**
+ * Runs a command's body and exits: 0 when it returns (or the code it returns), 64 with the usage
+ * text for a {@link ConfigError} (bad flags, config file or checkpoint config), 1 for anything
+ * else; each with one line `name: message` on stderr.
+ */
+export async function runCommand(
+  name: string,
+  usage: string,
+  body: () => Promise<number | void>,
+): Promise<never> {
+  let code: number;
+  try {
+    code = (await body()) ?? 0;
+  } catch (e) {
+    const message = (e as Error).message;
+    if (message) console.error(`${name}: ${message}`);
+    if (e instanceof ConfigError) console.error(usage);
+    code = e instanceof ConfigError ? EXIT_USAGE : 1;
+  }
+  Deno.exit(code);
+}
