@@ -22,6 +22,11 @@ export interface AudioSource {
   readonly overruns: number;
   /** The next samples in [-1, 1) (possibly empty), or null at the end of the input. */
   read(): Promise<Float32Array | null>;
+  /**
+   * Makes a read in flight resolve now (with null), for sources whose reads can wait
+   * indefinitely (a pipe that has gone quiet); absent where reads always return soon.
+   */
+  cancelRead?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -108,6 +113,10 @@ export class RawS16Source implements AudioSource {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = view.getInt16(2 * i, true) / 32768;
     return out;
+  }
+  /** Cancels the stream: a read waiting on a quiet pipe returns null (the end). */
+  cancelRead(): Promise<void> {
+    return this.close();
   }
   async close(): Promise<void> {
     await this.#reader.cancel().catch(() => {});
@@ -296,12 +305,16 @@ export class Capture {
     });
   }
 
-  /** Stops the pump and closes the source (after any read in flight). */
+  /**
+   * Stops the pump and closes the source: after any read in flight, which sources that can
+   * block indefinitely (a quiet stdin pipe) are asked to end at once.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     const r = this.#resume;
     this.#resume = null;
     r?.();
+    await this.source.cancelRead?.();
     await this.#pump;
     await this.source.close();
   }

@@ -19,18 +19,22 @@ const assertEquals = (a: unknown, b: unknown, msg?: string) => assert.equal(a, b
 const assertStringIncludes = (s: string, part: string) =>
   assert.ok(s.includes(part), `expected ${JSON.stringify(part)} in:\n${s}`);
 import { resample } from "../../audio/resample.ts";
-import { loadModel } from "../../vae/checkpoint.ts";
+import { Capture, RawS16Source } from "../../audio/capture.ts";
+import { decodeWav, encodeWav } from "../../audio/wav.ts";
+import { loadCheckpoint, loadModel } from "../../vae/checkpoint.ts";
 import { reconstructionError } from "../../vae/adapt.ts";
 import {
   clipAudio,
   clipsFeatures,
   initEngine,
   pretrainedCheckpoint,
+  SAMPLE_DIR,
   splitClips,
   toS16,
 } from "../vae/adapt_fixture.ts";
 
 const ROOT = nodePath.resolve(nodePath.dirname(new URL(import.meta.url).pathname), "../..");
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 /** Whether libasound loads here (probed in a child: this test may not read /usr). */
 const HAVE_ALSA = (await new Deno.Command("deno", {
   args: ["eval", "import { openAlsaLibrary } from './audio/alsa.ts'; openAlsaLibrary();"],
@@ -193,5 +197,281 @@ Deno.test({
       const { model } = await loadModel(out);
       model.dispose();
     });
+  },
+});
+
+Deno.test("Capture.stop() returns while a raw S16 pipe is open but quiet", async () => {
+  let cancelled = false;
+  const quiet = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array([0, 64, 0, 192, 7])); // 0.5, -0.5 and an odd byte
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const capture = new Capture(new RawS16Source("pipe", 16000, quiet), 16000);
+  await capture.wait(1000);
+  assert.deepEqual([...capture.take()], [0.5, -0.5]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopped = await Promise.race([
+    capture.stop().then(() => true),
+    new Promise<false>((r) => timer = setTimeout(() => r(false), 2000)),
+  ]);
+  clearTimeout(timer);
+  assert.ok(stopped, "stop() still waits on the quiet pipe after 2 s");
+  assert.ok(cancelled, "the pipe was not cancelled");
+  assert.ok(capture.done);
+});
+
+/** Reads a child's stream as text in the background; `until` waits for a pattern. */
+function textTap(stream: ReadableStream<Uint8Array>) {
+  let text = "";
+  const waiter: { wake: (() => void) | null } = { wake: null };
+  const done = (async () => {
+    const dec = new TextDecoder();
+    for await (const b of stream) {
+      text += dec.decode(b, { stream: true });
+      waiter.wake?.();
+    }
+    text += dec.decode();
+    waiter.wake?.();
+  })();
+  return {
+    get text() {
+      return text;
+    },
+    done,
+    /** The first match of `re` (global) accepted by `ok`, or null after `timeoutMs`. */
+    async until(re: RegExp, ok: (m: RegExpExecArray) => boolean, timeoutMs: number) {
+      const deadline = performance.now() + timeoutMs;
+      while (performance.now() < deadline) {
+        for (const m of text.matchAll(re)) if (ok(m)) return m;
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, Math.min(200, deadline - performance.now()));
+          waiter.wake = () => (clearTimeout(t), r());
+        });
+        waiter.wake = null;
+      }
+      return null;
+    },
+  };
+}
+
+/** The child's status, or null (and the child killed) after `timeoutMs`. */
+async function statusWithin(child: Deno.ChildProcess, timeoutMs: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), timeoutMs));
+  const s = await Promise.race([child.status, timeout]);
+  clearTimeout(timer);
+  if (s === null) {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+  return s;
+}
+
+/** `listen`'s final line: heard H s (V s voiced), N steps, held-out loss B → A (…%), … */
+function parseSummary(stdout: string) {
+  const m =
+    /heard ([\d.]+) s \(([\d.]+) s voiced\), (\d+) steps, held-out loss ([\d.]+) → ([\d.]+) \(([-\d.]+)%\), overruns (\d+), RTF ([\d.]+) → saved (.+)$/m
+      .exec(stdout);
+  assert.ok(m, `no summary line in:\n${stdout}`);
+  return {
+    heard: Number(m[1]),
+    voiced: Number(m[2]),
+    steps: Number(m[3]),
+    base: Number(m[4]),
+    now: Number(m[5]),
+    overruns: Number(m[7]),
+    rtf: Number(m[8]),
+    saved: m[9].trim(),
+  };
+}
+
+/**
+ * The adapted checkpoint: a valid audio-gen checkpoint with the base's tensors, the decoder's
+ * moved away from the base (it was trained), the frozen encoder's unchanged.
+ */
+async function assertAdaptedFrom(path: string, basePath: string): Promise<void> {
+  const [a, b] = [await loadCheckpoint(path), await loadCheckpoint(basePath)];
+  assertEquals(JSON.stringify(a.model), JSON.stringify(b.model));
+  assert.deepEqual([...a.tensors.keys()].sort(), [...b.tensors.keys()].sort());
+  let moved = 0, decoder = 0;
+  for (const [name, t] of b.tensors) {
+    const u = a.tensors.get(name)!;
+    assert.deepEqual(u.shape, t.shape, name);
+    assert.ok(u.data.every(Number.isFinite), `${name}: non-finite weights`);
+    const same = u.data.every((v, i) => v === t.data[i]);
+    if (name.startsWith("model.decoder.")) {
+      decoder++;
+      if (!same) moved++;
+    } else if (name.startsWith("model.encoder.")) {
+      assert.ok(same, `${name}: the frozen encoder changed`);
+    }
+  }
+  assert.ok(decoder > 0 && moved >= decoder / 2, `${moved} of ${decoder} decoder tensors moved`);
+}
+
+/** No `NAME.PID.tmp` left beside the saved files. */
+async function assertNoTempFiles(dir: string): Promise<void> {
+  const left = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name)
+    .filter((n) => n.endsWith(".tmp"));
+  assertEquals(left.length, 0, `temp files left: ${left}`);
+}
+
+/** A 16 kHz mono WAV of `samples` samples with finite, audible content. */
+function assertGeneratedWav(bytes: Uint8Array, samples: number, what: string): void {
+  const wav = decodeWav(bytes, what);
+  assertEquals(wav.sampleRate, 16000, `${what}: rate`);
+  assertEquals(wav.channels.length, 1, `${what}: channels`);
+  const x = wav.channels[0];
+  assertEquals(x.length, samples, `${what}: length`);
+  assert.ok(x.every(Number.isFinite), `${what}: non-finite samples`);
+  const rms = Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
+  assert.ok(rms > 1e-3, `${what}: silent (rms ${rms})`);
+}
+
+Deno.test({
+  name: "listen without a device: --input file.wav, SIGINT/SIGTERM save, speaking back",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await initEngine();
+    const { path: base } = await pretrainedCheckpoint();
+    const tmp = await Deno.makeTempDir({ prefix: "listen-input-test-" });
+    const test6 = await splitClips("test");
+    const common = ["--checkpoint", base, "--replay", "audio/sample/en"];
+    const { model: baseModel } = await loadModel(base);
+    const { hop, sampleRate } = baseModel.config.features;
+    const hopFactor = baseModel.hopFactor;
+    let adapted: string | null = null;
+
+    await t.step("--input file.wav adapts, saves and reports sane numbers", async () => {
+      const rec = await speakerRecording(test6.slice(0, 6), 48000);
+      const wav = nodePath.join(tmp, "speaker6.wav");
+      await Deno.writeFile(wav, encodeWav(rec, 48000));
+      const out = nodePath.join(tmp, "wav", "adapted.safetensors");
+      const r = await run(listenCmd([...common, "--input", wav, "--out", out], {}, tmp));
+      assertEquals(r.code, 0, r.stderr);
+      assertStringIncludes(r.stderr, `listening on ${wav} at 48000 Hz → 16000 Hz`);
+      const s = parseSummary(r.stdout);
+      console.log(r.stdout.trim());
+      const seconds = rec.length / 48000;
+      assert.ok(Math.abs(s.heard - seconds) <= 0.1, `heard ${s.heard} s of ${seconds} s`);
+      assert.ok(s.voiced > 3 && s.voiced < s.heard, `voiced ${s.voiced} of ${s.heard} s`);
+      // 4 steps per second of the training pool: voiced seconds less the 3 s held out.
+      assert.ok(
+        s.steps >= 4 * (s.voiced - 5) && s.steps <= 4.1 * s.voiced,
+        `${s.steps} steps for ${s.voiced} s voiced`,
+      );
+      assert.ok(s.base > 0 && s.now > 0, `held-out ${s.base} → ${s.now}`);
+      assert.ok(s.now < s.base, `held-out loss did not improve: ${s.base} → ${s.now}`);
+      assertEquals(s.overruns, 0);
+      assert.ok(s.rtf > 0, `RTF ${s.rtf}`);
+      assertEquals(s.saved, out);
+      await assertAdaptedFrom(out, base);
+      await assertNoTempFiles(nodePath.dirname(out));
+      // Same recording as the fake microphone's: the same ≥10% gain on the speaker's other clips.
+      const same = await clipsFeatures(test6.slice(6));
+      const { model: a } = await loadModel(out);
+      const [bs, as] = [
+        await reconstructionError(baseModel, same),
+        await reconstructionError(a, same),
+      ];
+      a.dispose();
+      assert.ok(as <= 0.9 * bs, `same speaker: ${as} vs base ${bs}`);
+      adapted = out;
+    });
+
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      await t.step(
+        `${signal} from a live stdin pipe saves the adapted model and exits 0`,
+        async () => {
+          const dir = nodePath.join(tmp, signal);
+          const out = nodePath.join(dir, "adapted.safetensors");
+          const child = listenCmd(
+            [...common, "--input", "-", "--rate", "16000", "--save-every", "3600", "--out", out],
+            {},
+            tmp,
+          ).spawn();
+          const stdout = textTap(child.stdout);
+          const stderr = textTap(child.stderr);
+          const w = child.stdin.getWriter();
+          try {
+            // ~10 s of speaker 6 in 0.5 s pieces, then the pipe stays open and silent.
+            const pcm = toS16(await speakerRecording(test6.slice(0, 4), 16000));
+            for (let i = 0; i < pcm.length; i += 16000) await w.write(pcm.subarray(i, i + 16000));
+            // Status lines (every 5 s without a terminal) show adaptation steps being taken.
+            const m = await stderr.until(/steps (\d+)/g, (m) => Number(m[1]) > 0, 30000);
+            assert.ok(m, `no adaptation steps reported:\n${stderr.text}`);
+            assert.ok(!await exists(out), "saved before the signal (--save-every 3600)");
+            child.kill(signal);
+            const status = await statusWithin(child, 20000);
+            assert.ok(status, `still running 20 s after ${signal}:\n${stderr.text}`);
+            await Promise.all([stdout.done, stderr.done]);
+            assertEquals(status.code, 0, stderr.text);
+            const s = parseSummary(stdout.text);
+            assert.ok(s.steps >= Number(m[1]), `${s.steps} steps, ${m[1]} reported before`);
+            assertEquals(s.saved, out);
+            await assertAdaptedFrom(out, base);
+            await assertNoTempFiles(dir);
+            (await loadModel(out)).model.dispose();
+          } finally {
+            await w.close().catch(() => {});
+            try {
+              child.kill("SIGKILL");
+            } catch { /* already exited */ }
+            await child.status;
+          }
+        },
+      );
+    }
+
+    /** generate with exactly its task's permissions, except writes go to /tmp. */
+    const generate = async (args: string[]) => {
+      const r = await run(
+        new Deno.Command("deno", {
+          args: [
+            "run",
+            "--allow-read",
+            "--allow-write=/tmp",
+            "--allow-env=AUDIO_GEN_NO_GPU",
+            "cli/generate.ts",
+            ...args,
+          ],
+          cwd: ROOT,
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }),
+      );
+      assertEquals(r.code, 0, r.stderr);
+      return r;
+    };
+
+    await t.step("speaks back: a prior sample from the adapted model", async () => {
+      assert.ok(adapted, "no adapted checkpoint (the --input file.wav step failed)");
+      const out = nodePath.join(tmp, "prior.wav");
+      const r = await generate(["--checkpoint", adapted, "--seconds", "1.5", "--out", out]);
+      assertStringIncludes(r.stdout, "prior sample");
+      // 1.5 s → ⌈1.5·16000 / hop / hopFactor⌉ latent steps, × hopFactor frames, (frames−1)·hop.
+      const frames = Math.ceil((1.5 * sampleRate) / hop / hopFactor) * hopFactor;
+      assertGeneratedWav(await Deno.readFile(out), (frames - 1) * hop, "prior sample");
+    });
+
+    await t.step("speaks back: the speaker's unseen clip through the adapted model", async () => {
+      assert.ok(adapted, "no adapted checkpoint (the --input file.wav step failed)");
+      const clip = nodePath.join(SAMPLE_DIR, "clips", test6[6]);
+      const out = nodePath.join(tmp, "recon.wav");
+      const r = await generate(["--checkpoint", adapted, "--input", clip, "--out", out]);
+      assertStringIncludes(r.stdout, "reconstruction of");
+      const n = (await clipAudio(test6[6])).length;
+      const frames = Math.floor((1 + Math.floor(n / hop)) / hopFactor) * hopFactor;
+      assertGeneratedWav(await Deno.readFile(out), (frames - 1) * hop, "reconstruction");
+    });
+
+    baseModel.dispose();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   },
 });
