@@ -1,6 +1,8 @@
 /**
- * Log-mel features on the GPU: STFT through the engine's FFT kernel → power |X|² → mel
- * filterbank (a matmul) → log(P + floor). Batched over clips. Portable (no Deno APIs).
+ * Log-mel features on the GPU: power spectrogram |STFT|² (one fused framing + FFT + square
+ * kernel, `ag.stftPower`) → mel filterbank (a banded sparse product, `ag.bandedMatmul`: each
+ * band spans a few bins) → log(P + floor). Batched over clips; differentiable. Portable (no
+ * Deno APIs).
  * @module
  */
 import * as ag from "../engine/mod.ts";
@@ -41,19 +43,14 @@ export function frameCount(samples: number, cfg: FeatureConfig = DEFAULT_FEATURE
 /** A reusable log-mel extractor; holds the filterbank on the GPU. Call `dispose()` when done. */
 export class LogMel {
   readonly config: FeatureConfig;
-  /** [nFft/2 + 1, nMels]: power spectrum (row vector) × this = mel power. */
-  readonly filterbankT: ag.Tensor;
+  /** The mel filterbank [nMels, nFft/2 + 1] (librosa's layout): mel power = power · Aᵀ. */
+  readonly filterbank: ag.BandedMatrix;
 
   constructor(config: Partial<FeatureConfig> = {}) {
     this.config = { ...DEFAULT_FEATURES, ...config };
     const { sampleRate, nFft, nMels, fMin, fMax, htk, norm } = this.config;
     const fb = melFilterbank({ sampleRate, nFft, nMels, fMin, fMax, htk, norm });
-    const nBins = nFft / 2 + 1;
-    const t = new Float32Array(nBins * nMels);
-    for (let m = 0; m < nMels; m++) {
-      for (let k = 0; k < nBins; k++) t[k * nMels + m] = fb[m * nBins + k];
-    }
-    this.filterbankT = ag.tensor(t, [nBins, nMels]).keep();
+    this.filterbank = ag.BandedMatrix.fromDense(fb, nMels, nFft / 2 + 1);
   }
 
   /**
@@ -63,12 +60,8 @@ export class LogMel {
    */
   melPower(signals: ag.Tensor, center = true): ag.Tensor {
     const { nFft, hop } = this.config;
-    const spec = ag.stft(signals, { nFft, hop, window: "hann", center });
-    const [batch, frames, bins] = spec.shape;
-    // One [B·frames, bins] × [bins, nMels] product: a single tall matmul tiles far better than
-    // B short ones.
-    const power = spec.square().sum(-1).reshape([batch * frames, bins]);
-    return power.matmul(this.filterbankT).reshape([batch, frames, this.config.nMels]);
+    const power = ag.stftPower(signals, { nFft, hop, window: "hann", center });
+    return ag.bandedMatmul(power, this.filterbank);
   }
 
   /** Log-mel features [B, frames, nMels] (time-major, as stored in the feature cache). */
@@ -83,7 +76,7 @@ export class LogMel {
 
   /** Frees the filterbank. */
   dispose(): void {
-    this.filterbankT.dispose();
+    this.filterbank.dispose();
   }
 }
 

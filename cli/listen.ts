@@ -13,7 +13,6 @@
  * @module
  */
 import * as nodePath from "node:path";
-import { parseArgs } from "node:util";
 import { AlsaDeviceError, AlsaLibraryError, DEFAULT_ALSA_LIBRARY } from "../audio/alsa.ts";
 import {
   AlsaSource,
@@ -23,18 +22,22 @@ import {
   RawS16Source,
 } from "../audio/capture.ts";
 import { EnergyVad } from "../audio/vad.ts";
-import { loadAudio } from "../audio/decode.ts";
 import { LogMel } from "../audio/features.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { ConfigError, type ModelConfig } from "../vae/config.ts";
 import { loadModel, saveCheckpoint } from "../vae/checkpoint.ts";
 import type { MelClip } from "../vae/data.ts";
 import { type AdaptConfig, DEFAULT_ADAPT, melClip, VoiceAdapter } from "../vae/adapt.ts";
+import { EXIT_USAGE, numberFlag, parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
+import { readCommonVoiceSplit } from "../audio/commonvoice.ts";
+import { decodeClips } from "../audio/clips.ts";
 import { formatDuration } from "./progress.ts";
 
-export const EXIT_USAGE = 64;
+export { EXIT_USAGE };
+/** Exit code when the ALSA library or device cannot be opened. */
 export const EXIT_NO_AUDIO = 4;
+/** Exit code when the device fails mid-stream (after saving what was learned). */
 export const EXIT_DEVICE_FAILED = 5;
 
 const USAGE =
@@ -69,66 +72,48 @@ export interface ListenOptions {
   adapt: AdaptConfig;
 }
 
-/** Parses and checks the command line (throws ConfigError before any work). */
+/** Parses and checks the command line (throws UsageError before any work). */
 export function parseListenArgs(args: string[]): ListenOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
-        out: { type: "string", default: "out/listen/adapted.safetensors" },
-        device: { type: "string", default: "default" },
-        input: { type: "string" },
-        rate: { type: "string" },
-        seconds: { type: "string" },
-        "save-every": { type: "string", default: "30" },
-        replay: { type: "string" },
-        "alsa-lib": { type: "string", default: DEFAULT_ALSA_LIBRARY },
-        "encoder-layers": { type: "string", default: "0" },
-        lr: { type: "string" },
-        "steps-per-second": { type: "string", default: "4" },
-        "held-out-seconds": { type: "string" },
-        seed: { type: "string" },
-        quiet: { type: "boolean", default: false },
-        "no-gpu": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    }));
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  if (values.help) throw new ConfigError("");
-  const num = (name: string, v: string | undefined, min: number, integer = false) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
-      throw new ConfigError(
-        `--${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got '${v}'`,
-      );
-    }
-    return n;
-  };
+  const values = parseFlags(args, {
+    checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+    out: { type: "string", default: "out/listen/adapted.safetensors" },
+    device: { type: "string", default: "default" },
+    input: { type: "string" },
+    rate: { type: "string" },
+    seconds: { type: "string" },
+    "save-every": { type: "string", default: "30" },
+    replay: { type: "string" },
+    "alsa-lib": { type: "string", default: DEFAULT_ALSA_LIBRARY },
+    "encoder-layers": { type: "string", default: "0" },
+    lr: { type: "string" },
+    "steps-per-second": { type: "string", default: "4" },
+    "held-out-seconds": { type: "string" },
+    seed: { type: "string" },
+    quiet: { type: "boolean", default: false },
+  });
   const adapt: AdaptConfig = {
     ...DEFAULT_ADAPT,
-    encoderLayers: num("encoder-layers", values["encoder-layers"], 0, true)!,
-    lr: num("lr", values.lr, 1e-9) ?? DEFAULT_ADAPT.lr,
-    heldOutSeconds: num("held-out-seconds", values["held-out-seconds"], 0) ??
+    encoderLayers: numberFlag("encoder-layers", values["encoder-layers"], {
+      min: 0,
+      integer: true,
+    })!,
+    lr: numberFlag("lr", values.lr, { min: 1e-9 }) ?? DEFAULT_ADAPT.lr,
+    heldOutSeconds: numberFlag("held-out-seconds", values["held-out-seconds"], { min: 0 }) ??
       DEFAULT_ADAPT.heldOutSeconds,
-    seed: num("seed", values.seed, 0, true) ?? DEFAULT_ADAPT.seed,
+    seed: numberFlag("seed", values.seed, { min: 0, integer: true }) ?? DEFAULT_ADAPT.seed,
   };
   return {
-    checkpoint: values.checkpoint!,
-    out: values.out!,
-    device: values.device!,
+    checkpoint: values.checkpoint,
+    out: values.out,
+    device: values.device,
     input: values.input ?? null,
-    rate: num("rate", values.rate, 1000, true) ?? null,
-    seconds: num("seconds", values.seconds, 0.1) ?? null,
-    saveEvery: num("save-every", values["save-every"], 0.1)!,
+    rate: numberFlag("rate", values.rate, { min: 1000, integer: true }) ?? null,
+    seconds: numberFlag("seconds", values.seconds, { min: 0.1 }) ?? null,
+    saveEvery: numberFlag("save-every", values["save-every"], { min: 0.1 })!,
     replay: values.replay ?? null,
-    alsaLib: values["alsa-lib"]!,
-    stepsPerSecond: num("steps-per-second", values["steps-per-second"], 0)!,
-    quiet: values.quiet!,
+    alsaLib: values["alsa-lib"],
+    stepsPerSecond: numberFlag("steps-per-second", values["steps-per-second"], { min: 0 })!,
+    quiet: values.quiet,
     adapt,
   };
 }
@@ -148,18 +133,17 @@ export async function loadReplay(
         .map((c) => ({ name: c.path, frames: c.frames, mel: c.mel }));
       return { clips, from: d };
     }
-    const tsv = nodePath.join(d, "train.tsv");
-    if (await exists(tsv)) {
-      const rows = (await Deno.readTextFile(tsv)).trim().split("\n").slice(1);
-      const names = rows.map((r) => r.split("\t")[1]).filter(Boolean).slice(0, maxClips);
+    if (await exists(nodePath.join(d, "train.tsv"))) {
+      // A Common Voice folder: read its train split by header names, skipping broken clips.
+      const { clips: rows } = await readCommonVoiceSplit(d, "train");
       const logMel = new LogMel(model.features);
       try {
         const clips: MelClip[] = [];
-        for (const n of names) {
-          const a = await loadAudio(nodePath.join(d, "clips", n), {
-            sampleRate: model.features.sampleRate,
-          });
-          clips.push(await melClip(logMel, a.samples, n));
+        const decoded = decodeClips(rows.slice(0, maxClips), {
+          sampleRate: model.features.sampleRate,
+        });
+        for await (const { clip, samples } of decoded) {
+          clips.push(await melClip(logMel, samples, clip.path));
         }
         return { clips, from: d };
       } finally {
@@ -298,33 +282,26 @@ export async function listen(opts: ListenOptions): Promise<ListenSummary> {
 }
 
 if (import.meta.main) {
-  let opts: ListenOptions;
-  try {
-    opts = parseListenArgs(Deno.args);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    if (e.message) console.error(`listen: ${e.message}`);
-    console.error(USAGE);
-    Deno.exit(EXIT_USAGE);
-  }
-  await initOrExit(Deno.args);
-  let s: ListenSummary;
-  try {
-    s = await listen(opts);
-  } catch (e) {
-    console.error(`listen: ${(e as Error).message}`);
-    if (e instanceof AlsaLibraryError || e instanceof AlsaDeviceError) Deno.exit(EXIT_NO_AUDIO);
-    Deno.exit(e instanceof ConfigError ? EXIT_USAGE : 1);
-  }
-  const pct = (s.heldOut.now / s.heldOut.base - 1) * 100;
-  console.log(
-    `heard ${s.heard.toFixed(1)} s (${s.voiced.toFixed(1)} s voiced), ${s.steps} steps, ` +
-      `held-out loss ${s.heldOut.base.toFixed(4)} → ${s.heldOut.now.toFixed(4)} (${
-        Number.isFinite(pct) ? pct.toFixed(1) : "?"
-      }%), overruns ${s.overruns}, RTF ${s.realTimeFactor.toFixed(2)} → saved ${s.saved}`,
-  );
-  if (s.error) {
+  await runCommand("listen", USAGE, async () => {
+    const opts = parseListenArgs(Deno.args);
+    await initOrExit(Deno.args);
+    let s: ListenSummary;
+    try {
+      s = await listen(opts);
+    } catch (e) {
+      if (!(e instanceof AlsaLibraryError || e instanceof AlsaDeviceError)) throw e;
+      console.error(`listen: ${e.message}`);
+      return EXIT_NO_AUDIO;
+    }
+    const pct = (s.heldOut.now / s.heldOut.base - 1) * 100;
+    console.log(
+      `heard ${s.heard.toFixed(1)} s (${s.voiced.toFixed(1)} s voiced), ${s.steps} steps, ` +
+        `held-out loss ${s.heldOut.base.toFixed(4)} → ${s.heldOut.now.toFixed(4)} ` +
+        `(${Number.isFinite(pct) ? pct.toFixed(1) : "?"}%), overruns ${s.overruns}, ` +
+        `RTF ${s.realTimeFactor.toFixed(2)} → saved ${s.saved}`,
+    );
+    if (!s.error) return 0;
     console.error(`listen: ${s.error.message}\nlisten: what was learned is saved in ${s.saved}`);
-    Deno.exit(EXIT_DEVICE_FAILED);
-  }
+    return EXIT_DEVICE_FAILED;
+  });
 }

@@ -59,6 +59,7 @@ export {
   transpose,
 } from "./ops/movement.ts";
 export { matmul } from "./ops/matmul.ts";
+export { bandedMatmul, BandedMatrix } from "./ops/banded.ts";
 export { broadcastShapes } from "./ops/broadcast.ts";
 export {
   conv1d,
@@ -77,6 +78,7 @@ export {
   stft,
   stftFrames,
   type StftOptions,
+  stftPower,
   type WindowKind,
 } from "./ops/stft.ts";
 export * from "./nn/mod.ts";

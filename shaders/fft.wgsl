@@ -10,8 +10,9 @@
 // n = 4096 fit: M complex f32 values must fit workgroup memory, whose limit here is 16 KiB
 // (2048 vec2f).
 //
-// Complex FFT: Stockham autosort (Govindaraju et al. 2008), radix 4 while a radix-4 stage fits,
-// then one radix-2 stage when log2(M) is odd. Stockham needs a second buffer to be out of place;
+// Complex FFT: Stockham autosort (Govindaraju et al. 2008), radix 8 while a radix-8 stage fits,
+// then one radix-4 or radix-2 stage for what is left: fewer stages mean fewer barriers and
+// fewer passes over workgroup memory, the costs that dominate on CPU drivers (lavapipe). Stockham needs a second buffer to be out of place;
 // instead each stage reads its butterflies' inputs from workgroup memory into registers, a
 // barrier, then writes the outputs back, so one 16 KiB buffer serves. Twiddles are computed with
 // cos/sin of an angle first reduced to [−π, π] by integer arithmetic (f32 error ~1e-7).
@@ -21,10 +22,17 @@
 //          dst = X, [rows, M+1] vec2f (real, imag), like view_as_real(torch.fft.rfft(x)).
 //   irfft: src = X, [rows, M+1] vec2f (imag of bins 0 and M ignored);
 //          dst = x, [rows, M] vec2f = [rows, n] f32.
+//   stft_power: signal = x [batch, length] f32 (binding 3); power = [rows, M+1] f32 (binding 4),
+//          power[b·n_frames + f, k] = |rfft(x[b, f·hop .. f·hop + n) · window)[k]|², the
+//          framing (engine/ops/stft.ts stftFrames), the rfft and |X|² in one pass, so neither
+//          frames nor the complex spectrum are written out (engine/ops/stft.ts stftPower).
+//          WINDOW override: 0 rectangular, 1 periodic Hann (as shaders/fft_frames.wgsl).
 //   params: half_n = M (a power of two, 1..2048), rows, rows_per_group (rows sharing one
 //          workgroup: M·rows_per_group ≤ 2048, so small transforms are batched), edge_scale /
 //          mid_scale = weights of bins {0, M} / bins 1..M−1 (rfft: applied to its outputs; irfft:
 //          to its inputs). 1 and 1 for the plain transforms; the gradients use other values.
+//          hop, n_frames, length: stft_power's framing (frame starts f·hop, frames per signal,
+//          samples per signal); unused (0) by rfft and irfft.
 // Workgroup: WORKGROUP_SIZE (override, 128 or 256; default 256, the most invocations a
 // workgroup may have) threads; each holds at most 2048 / WORKGROUP_SIZE points of a stage in
 // registers. Grid: ceil(rows / rows_per_group) workgroups, 2-D (grid1d) for large batches.
@@ -34,12 +42,18 @@ struct Params {
   rows_per_group: u32,
   edge_scale: f32,
   mid_scale: f32,
+  hop: u32,
+  n_frames: u32,
+  length: u32,
 }
 @group(0) @binding(0) var<storage, read> src: array<vec2f>;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec2f>;
 @group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> signal: array<f32>;
+@group(0) @binding(4) var<storage, read_write> power: array<f32>;
 
 override WORKGROUP_SIZE: u32 = 256u;
+override WINDOW: u32 = 1u;
 
 /** Complex points held in workgroup memory: 16 KiB, the device's limit. */
 const POINTS: u32 = 2048u;
@@ -86,7 +100,12 @@ fn fft_rows(tid: u32, m: u32, rows_here: u32, sign: f32) {
     if (ns >= m) {
       break;
     }
-    let radix = select(2u, 4u, ns * 4u <= m);
+    var radix = 2u;
+    if (ns * 8u <= m) {
+      radix = 8u;
+    } else if (ns * 4u <= m) {
+      radix = 4u;
+    }
     let span = m / radix; // butterflies per row; input stride of a butterfly's points
     let total = rows_here * span;
     var slot = 0u;
@@ -94,7 +113,44 @@ fn fft_rows(tid: u32, m: u32, rows_here: u32, sign: f32) {
       let base = (t / span) * m;
       let j = t % span;
       let k = j % ns;
-      if (radix == 4u) {
+      if (radix == 8u) {
+        // 8-point DFT as two 4-point DFTs (even and odd inputs) joined by W_8^q, q = 0..3.
+        let tw = 8u * ns;
+        let v0 = buf[base + j];
+        let v1 = cmul(buf[base + j + span], twiddle(k, tw, sign));
+        let v2 = cmul(buf[base + j + 2u * span], twiddle(2u * k, tw, sign));
+        let v3 = cmul(buf[base + j + 3u * span], twiddle(3u * k, tw, sign));
+        let v4 = cmul(buf[base + j + 4u * span], twiddle(4u * k, tw, sign));
+        let v5 = cmul(buf[base + j + 5u * span], twiddle(5u * k, tw, sign));
+        let v6 = cmul(buf[base + j + 6u * span], twiddle(6u * k, tw, sign));
+        let v7 = cmul(buf[base + j + 7u * span], twiddle(7u * k, tw, sign));
+        // Even inputs' 4-point DFT e0..e3, odd inputs' o0..o3.
+        let ea0 = v0 + v4;
+        let ea1 = v0 - v4;
+        let eb0 = v2 + v6;
+        let eb1 = rot(v2 - v6, sign);
+        let oa0 = v1 + v5;
+        let oa1 = v1 - v5;
+        let ob0 = v3 + v7;
+        let ob1 = rot(v3 - v7, sign);
+        let e0 = ea0 + eb0;
+        let e1 = ea1 + eb1;
+        let e2 = ea0 - eb0;
+        let e3 = ea1 - eb1;
+        let o0 = oa0 + ob0;
+        let c = 0.7071067811865476;
+        let o1 = cmul(oa1 + ob1, vec2f(c, sign * c));
+        let o2 = rot(oa0 - ob0, sign);
+        let o3 = cmul(oa1 - ob1, vec2f(-c, sign * c));
+        regs[slot] = e0 + o0;
+        regs[slot + 1u] = e1 + o1;
+        regs[slot + 2u] = e2 + o2;
+        regs[slot + 3u] = e3 + o3;
+        regs[slot + 4u] = e0 - o0;
+        regs[slot + 5u] = e1 - o1;
+        regs[slot + 6u] = e2 - o2;
+        regs[slot + 7u] = e3 - o3;
+      } else if (radix == 4u) {
         let v0 = buf[base + j];
         let v1 = cmul(buf[base + j + span], twiddle(k, 4u * ns, sign));
         let v2 = cmul(buf[base + j + 2u * span], twiddle(2u * k, 4u * ns, sign));
@@ -131,6 +187,24 @@ fn fft_rows(tid: u32, m: u32, rows_here: u32, sign: f32) {
   }
 }
 
+/**
+ * Bin k (0..m) of the real FFT whose half-length complex FFT Z is held in buf[base .. base + m),
+ * weighted by edge_scale (bins 0 and m) or mid_scale.
+ */
+fn real_bin(base: u32, k: u32, m: u32) -> vec2f {
+  if (k == 0u || k == m) {
+    // DC and Nyquist are real: E[0] = Re Z[0], O[0] = Im Z[0], W^0 = 1, W^M = −1.
+    let z0 = buf[base];
+    return vec2f(select(z0.x - z0.y, z0.x + z0.y, k == 0u) * params.edge_scale, 0.0);
+  }
+  let a = buf[base + k];
+  let b = conj(buf[base + m - k]);
+  let e = 0.5 * (a + b);
+  let d = 0.5 * (a - b);
+  let o = vec2f(d.y, -d.x); // d / i
+  return (e + cmul(twiddle(k, 2u * m, -1.0), o)) * params.mid_scale;
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn rfft(
   @builtin(workgroup_id) wid: vec3u,
@@ -153,21 +227,7 @@ fn rfft(
   for (var i = tid; i < rows_here * bins; i += WORKGROUP_SIZE) {
     let r = i / bins;
     let k = i % bins;
-    let base = r * m;
-    var x: vec2f;
-    if (k == 0u || k == m) {
-      // DC and Nyquist are real: E[0] = Re Z[0], O[0] = Im Z[0], W^0 = 1, W^M = −1.
-      let z0 = buf[base];
-      x = vec2f(select(z0.x - z0.y, z0.x + z0.y, k == 0u) * params.edge_scale, 0.0);
-    } else {
-      let a = buf[base + k];
-      let b = conj(buf[base + m - k]);
-      let e = 0.5 * (a + b);
-      let d = 0.5 * (a - b);
-      let o = vec2f(d.y, -d.x); // d / i
-      x = (e + cmul(twiddle(k, 2u * m, -1.0), o)) * params.mid_scale;
-    }
-    dst[(row0 + r) * bins + k] = x;
+    dst[(row0 + r) * bins + k] = real_bin(r * m, k, m);
   }
 }
 
@@ -208,5 +268,45 @@ fn irfft(
   let inv = 1.0 / f32(m);
   for (var i = tid; i < rows_here * m; i += WORKGROUP_SIZE) {
     dst[row0 * m + i] = buf[i] * inv;
+  }
+}
+
+/** The analysis window at sample j of an n-sample frame (the formula of fft_frames.wgsl). */
+fn window(j: u32, n: u32) -> f32 {
+  if (WINDOW == 1u) {
+    return 0.5 - 0.5 * cos(TAU * (f32(j) / f32(n)));
+  }
+  return 1.0;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn stft_power(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+) {
+  let row0 = (wid.y * nwg.x + wid.x) * params.rows_per_group;
+  if (row0 >= params.rows) {
+    return;
+  }
+  let m = params.half_n;
+  let n = 2u * m;
+  let rows_here = min(params.rows_per_group, params.rows - row0);
+  // Frame f of signal b starts at sample f·hop; complex point j packs samples 2j and 2j + 1.
+  for (var i = tid; i < rows_here * m; i += WORKGROUP_SIZE) {
+    let row = row0 + i / m;
+    let j = 2u * (i % m);
+    let b = row / params.n_frames;
+    let s = b * params.length + (row - b * params.n_frames) * params.hop + j;
+    buf[i] = vec2f(signal[s] * window(j, n), signal[s + 1u] * window(j + 1u, n));
+  }
+  workgroupBarrier();
+  fft_rows(tid, m, rows_here, -1.0);
+  let bins = m + 1u;
+  for (var i = tid; i < rows_here * bins; i += WORKGROUP_SIZE) {
+    let r = i / bins;
+    let k = i % bins;
+    let x = real_bin(r * m, k, m);
+    power[(row0 + r) * bins + k] = dot(x, x);
   }
 }

@@ -30,13 +30,19 @@ const POINTS = 2048;
 /** Largest supported transform length. */
 export const MAX_FFT_SIZE = 2 * POINTS;
 
-function checkSize(op: string, n: number): void {
+/** Throws unless n is a supported transform length (a power of two, 2..MAX_FFT_SIZE). */
+export function checkSize(op: string, n: number): void {
   if (!Number.isInteger(n) || n < 2 || n > MAX_FFT_SIZE || (n & (n - 1)) !== 0) {
     throw new Error(
       `${op}: length ${n} is not supported; the FFT kernel needs a power of two from 2 to ` +
         `${MAX_FFT_SIZE} (pad or crop the signal to one)`,
     );
   }
+}
+
+/** Rows of an n-point transform that one workgroup of shaders/fft.wgsl takes at once. */
+export function fftRowsPerGroup(n: number, rows: number): number {
+  return Math.max(1, Math.min(rows, Math.floor(POINTS / (n / 2))));
 }
 
 function dispatchFft(
@@ -50,7 +56,7 @@ function dispatchFft(
 ): void {
   if (rows === 0) return;
   const half = n / 2;
-  const rowsPerGroup = Math.max(1, Math.min(rows, Math.floor(POINTS / half)));
+  const rowsPerGroup = fftRowsPerGroup(n, rows);
   rt().dispatch(
     kernel,
     { src: src.buffer, dst: dst.buffer },
@@ -60,6 +66,9 @@ function dispatchFft(
       rows_per_group: rowsPerGroup,
       edge_scale: edgeScale,
       mid_scale: midScale,
+      hop: 0,
+      n_frames: 0,
+      length: 0,
     },
     grid1d(Math.ceil(rows / rowsPerGroup), 1),
   );

@@ -3,18 +3,21 @@
  * FFT ({@link rfft}/{@link irfft}) and overlap-add (the framing's adjoint, also a gather), so
  * both are differentiable with no gradient of their own. Kernels: shaders/fft_frames.wgsl.
  * Frames follow torch.stft(center=True, pad_mode="reflect", onesided, normalized=False), with
- * the output laid out [..., frames, nFft/2+1, 2] (real, imaginary).
+ * the output laid out [..., frames, nFft/2+1, 2] (real, imaginary). {@link stftPower} is the
+ * power spectrogram |stft|² from one fused kernel (shaders/fft.wgsl `stft_power`).
  * @module
  */
 import source from "../../shaders/fft_frames.wgsl" with { type: "text" };
+import fftSource from "../../shaders/fft.wgsl" with { type: "text" };
 import { Kernel } from "../kernel.ts";
 import { grid1d, rt } from "../runtime.ts";
 import { record, Tensor } from "../tensor.ts";
-import { irfft, rfft } from "./fft.ts";
+import { checkSize, fftRowsPerGroup, irfft, irfftRaw, rfft, rfftRaw } from "./fft.ts";
 import { pad, slice } from "./movement.ts";
 
 const frameKernel = new Kernel("stft_frame", source, "frame");
 const overlapAddKernel = new Kernel("stft_overlap_add", source, "overlap_add");
+const powerKernel = new Kernel("stft_power", fftSource, "stft_power");
 
 /** A window applied to every frame: periodic Hann (like `torch.hann_window(n)`) or none. */
 export type WindowKind = "hann" | "rectangular";
@@ -159,6 +162,69 @@ export function stft(signal: Tensor, opts: StftOptions): Tensor {
   const padded = center ? pad(signal, [nFft / 2, nFft / 2].map(Math.floor), "reflect") : signal;
   const frames = stftFrames(padded, { nFft, hop, window: opts.window });
   return rfft(frames);
+}
+
+/** The stft_power kernel alone (no graph): x [..., T] → [..., nFrames, nFft/2+1]. */
+function stftPowerRaw(x: Tensor, nFrames: number, opts: FrameOptions): Tensor {
+  const length = x.shape[x.ndim - 1];
+  const bins = opts.nFft / 2 + 1;
+  const out = Tensor.empty([...x.shape.slice(0, -1), nFrames, bins]);
+  const rows = out.size / bins;
+  if (rows === 0) return out;
+  const rowsPerGroup = fftRowsPerGroup(opts.nFft, rows);
+  rt().dispatch(
+    powerKernel,
+    { signal: x.buffer, power: out.buffer },
+    {
+      half_n: opts.nFft / 2,
+      rows,
+      rows_per_group: rowsPerGroup,
+      edge_scale: 1,
+      mid_scale: 1,
+      hop: opts.hop,
+      n_frames: nFrames,
+      length,
+    },
+    grid1d(Math.ceil(rows / rowsPerGroup), 1),
+    { WINDOW: WINDOW_CODES[opts.window ?? "hann"] },
+  );
+  return out;
+}
+
+/**
+ * Power spectrogram |stft(signal)|²: signal [..., T] → [..., frames, nFft/2+1], equal to
+ * `stft(signal, opts).square().sum(-1)` but framed, transformed and squared in one kernel that
+ * writes neither the frames nor the complex spectrum. Differentiable: for upstream gradient g,
+ * ∂L/∂X = 2·g·X (X recomputed), carried back through rfft's and the framing's gradients.
+ *
+ * @example
+ * ```ts
+ * import * as ag from "../mod.ts";
+ * await ag.init();
+ * const x = ag.randn([16000], { seed: 1 });
+ * const power = ag.stftPower(x, { nFft: 1024, hop: 256 }); // [63, 513]
+ * console.log(power.shape);
+ * ```
+ */
+export function stftPower(signal: Tensor, opts: StftOptions): Tensor {
+  const { nFft, center = true } = opts;
+  checkSize("stftPower", nFft);
+  const hop = opts.hop ?? Math.floor(nFft / 4);
+  checkFraming("stftPower", nFft, hop);
+  if (signal.ndim === 0) throw new Error("stftPower: input must have at least one dimension");
+  const x = center ? pad(signal, [nFft / 2, nFft / 2], "reflect") : signal;
+  const length = x.shape[x.ndim - 1];
+  if (length < nFft) {
+    throw new Error(`stftPower: signal of ${length} samples is shorter than nFft ${nFft}`);
+  }
+  const framing: FrameOptions = { nFft, hop, window: opts.window };
+  const nFrames = 1 + Math.floor((length - nFft) / hop);
+  const out = stftPowerRaw(x, nFrames, framing);
+  return record(out, "stftPower", [x], (g) => {
+    const spec = rfftRaw(framesRaw(x, nFrames, framing));
+    const dSpec = spec.mul(g.mul(2).reshape([...g.shape, 1]));
+    return [overlapAddRaw(irfftRaw(dSpec, nFft, nFft, nFft / 2), length, framing)];
+  });
 }
 
 /** Options of {@link istft}. */

@@ -104,3 +104,24 @@ Deno.test("centerPad reflects without repeating the edge sample", () => {
   assert.deepEqual([...centerPad(x, 4)], [3, 2, 1, 2, 3, 4, 5, 6, 5, 4]);
   assert.throws(() => centerPad(Float32Array.from([1, 2]), 8), /too few/);
 });
+
+Deno.test("melPower stays differentiable: its gradient equals the dense stft composition's", async () => {
+  await setup();
+  const cfg = { sampleRate: 8000, nFft: 64, hop: 16, nMels: 8, fMax: 4000 };
+  const logMel = new LogMel(cfg);
+  const fb = melFilterbank({ ...cfg });
+  await ag.tidy(async () => {
+    const data = Float32Array.from(randomArray(2 * 300, 9));
+    const w = ag.tensor(Float32Array.from(randomArray(2 * 19 * 8, 4)), [2, 19, 8]);
+    const x1 = ag.tensor(data, [2, 300], { requiresGrad: true });
+    await logMel.melPower(x1).mul(w).sum().backward();
+    const x2 = ag.tensor(data, [2, 300], { requiresGrad: true });
+    const power = ag.stft(x2, { nFft: 64, hop: 16 }).square().sum(-1);
+    const dense = power.matmul(ag.tensor(Float32Array.from(fb), [8, 33]).transpose(0, 1));
+    await dense.mul(w).sum().backward();
+    assertClose(await x1.grad!.toArray(), await x2.grad!.toArray(), 1e-4, "melPower gradient");
+    x1.grad!.dispose();
+    x2.grad!.dispose();
+  });
+  logMel.dispose();
+});
