@@ -166,9 +166,16 @@ async function featurizeShards(
   );
   let done = index.shards.length * opts.clipsPerShard;
   try {
+    const shardRows = (s: number) =>
+      clips.slice(s * opts.clipsPerShard, (s + 1) * opts.clipsPerShard);
+    const decodeShard = (s: number) =>
+      Promise.all(shardRows(s).map((r) => pool.decode(r.audioPath, sampleRate)));
+    // The workers decode shard s + 1 while the GPU featurizes shard s.
+    let next = decodeShard(index.shards.length);
     for (let s = index.shards.length; s < shardCount; s++) {
-      const rows = clips.slice(s * opts.clipsPerShard, (s + 1) * opts.clipsPerShard);
-      const decoded = await Promise.all(rows.map((r) => pool.decode(r.audioPath, sampleRate)));
+      const rows = shardRows(s);
+      const decoded = await next;
+      next = decodeShard(s + 1);
       const skipped: SkippedItem[] = [];
       const ok: { row: typeof rows[number]; samples: Float32Array }[] = [];
       decoded.forEach((d, i) => {
