@@ -3,10 +3,13 @@
  * touches `Deno.*`, so flags and environment variables are read here and passed in.
  *
  * - `--no-gpu` or `AUDIO_GEN_NO_GPU=1` pretends no WebGPU adapter exists (tests the error path).
+ * - `AUDIO_GEN_AUTOTUNE=1` times kernel tile configurations for the shapes a command meets and
+ *   keeps the fastest per adapter under out/tune/ (commands call `tunePending()` after a step).
  * @module
  */
 import { type DeviceOptions, init, NoAdapterError } from "../engine/mod.ts";
 import type { Runtime } from "../engine/runtime.ts";
+import { autotuneFromEnv } from "./tune_store.ts";
 
 /** Exit code of a CLI when no WebGPU adapter can be had. */
 export const EXIT_NO_ADAPTER = 3;
@@ -33,7 +36,9 @@ export function deviceOptionsFromEnv(args: readonly string[] = Deno.args): Devic
  */
 export async function initOrExit(args: readonly string[] = Deno.args): Promise<Runtime> {
   try {
-    return await init(deviceOptionsFromEnv(args));
+    const runtime = await init(deviceOptionsFromEnv(args));
+    await autotuneFromEnv();
+    return runtime;
   } catch (e) {
     if (!(e instanceof NoAdapterError)) throw e;
     console.error(e.message);

@@ -293,6 +293,13 @@ export async function train(
   try {
     while (trainer.step < trainConfig.steps && !interrupted) {
       const s = await trainer.trainStep();
+      // With AUDIO_GEN_AUTOTUNE, the first step has met every shape: time the tile candidates.
+      if (trainer.step === startStep + 1) {
+        const tuned = await ag.tunePending();
+        if (Object.keys(tuned).length && !args.quiet) {
+          console.error(`autotuned: ${JSON.stringify(tuned)}`);
+        }
+      }
       if (s.skipped) console.error(`\nstep ${s.step}: non-finite loss or gradient, step skipped`);
       const fps = ((trainer.step - startStep) * trainConfig.batch * trainConfig.cropFrames) /
         ((performance.now() - start) / 1000);

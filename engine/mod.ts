@@ -81,5 +81,15 @@ export {
   stftPower,
   type WindowKind,
 } from "./ops/stft.ts";
+export {
+  type AutotuneOptions,
+  enableAutotune,
+  MemoryTuneStore,
+  resetAutotune,
+  tune,
+  tunedChoices,
+  tunePending,
+  type TuneStore,
+} from "./autotune.ts";
 export * from "./nn/mod.ts";
 export * from "./optim/mod.ts";

@@ -21,12 +21,14 @@
 // output element is written exactly once (MODE 2's batch sum runs inside the k loop): no atomics.
 //
 // Tiling: on lavapipe every storage load is a loop over the SIMD lanes (a vec4 costs about one
-// scalar) and barriers are expensive, so there is no workgroup memory: each invocation holds an
-// 8 × 8 block (8 rows, 8 columns; 16 vec4 accumulators) and k advances 4 at a time with vec4
-// loads of a along k and (MODES 0/1) of b along channels. A_VEC / B_VEC = 1 when those runs are
-// 4-aligned; otherwise the vec4 is gathered from scalars. Workgroup WG_X × WG_Y = 8 × (1..8)
-// invocations (WG_Y shrinks for layers with few rows); grid (ceil(n/64), ceil(m/(8·WG_Y)),
-// groups · phases). Dispatched by engine/ops/conv.ts (conv1d, conv2d, convTranspose1d, grads).
+// scalar) and barriers are expensive, so there is no workgroup memory: each invocation holds a
+// BM × BN block (BM rows, BN columns, BM, BN ∈ {4, 8}; BM·BN/4 vec4 accumulators — the arrays are
+// sized for 8 × 8 and the unused tail is dead code once the constants are known) and k advances
+// 4 at a time with vec4 loads of a along k and (MODES 0/1) of b along channels. A_VEC / B_VEC = 1
+// when those runs are 4-aligned; otherwise the vec4 is gathered from scalars. Workgroup
+// WG_X × WG_Y invocations (WG_Y shrinks for layers with few rows); grid (ceil(n/(WG_X·BN)),
+// ceil(m/(BM·WG_Y)), groups · phases). BM, BN, WG_X, WG_Y are chosen by engine/ops/conv.ts
+// (tuned per adapter by engine/autotune.ts). Dispatched by engine/ops/conv.ts (conv1d, conv2d, convTranspose1d, grads).
 struct Params {
   batch: u32,
   cin: u32,
@@ -65,6 +67,8 @@ override A_VEC: u32 = 0u;
 override B_VEC: u32 = 0u;
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
+override BM: u32 = 8u;
+override BN: u32 = 8u;
 
 fn a_at(idx: u32) -> f32 {
   return a[idx / 4u][idx % 4u];
@@ -97,21 +101,24 @@ fn b4_chans(idx: u32, c0: u32, chans: u32) -> vec4<f32> {
 
 fn fma_block(acc: ptr<function, array<vec4<f32>, 16>>, av: ptr<function, array<vec4<f32>, 8>>,
              bv: ptr<function, array<vec4<f32>, 8>>) {
+  let hn = BN / 4u;
   for (var t = 0u; t < 4u; t++) {
     let b_lo = vec4<f32>((*bv)[0][t], (*bv)[1][t], (*bv)[2][t], (*bv)[3][t]);
     let b_hi = vec4<f32>((*bv)[4][t], (*bv)[5][t], (*bv)[6][t], (*bv)[7][t]);
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < BM; i++) {
       let ai = vec4<f32>((*av)[i][t]);
-      (*acc)[2u * i] = fma(ai, b_lo, (*acc)[2u * i]);
-      (*acc)[2u * i + 1u] = fma(ai, b_hi, (*acc)[2u * i + 1u]);
+      (*acc)[i * hn] = fma(ai, b_lo, (*acc)[i * hn]);
+      if (BN == 8u) {
+        (*acc)[i * hn + 1u] = fma(ai, b_hi, (*acc)[i * hn + 1u]);
+      }
     }
   }
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let row0 = gid.y * 8u;
-  let col0 = gid.x * 8u;
+  let row0 = gid.y * BM;
+  let col0 = gid.x * BN;
   var acc: array<vec4<f32>, 16>;
   var av: array<vec4<f32>, 8>;
   var bv: array<vec4<f32>, 8>; // bv[j][t]: column j, k step t
@@ -123,7 +130,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     var cbase: array<u32, 8>;
     var ty: array<i32, 8>;
     var tx: array<i32, 8>;
-    for (var j = 0u; j < 8u; j++) {
+    for (var j = 0u; j < BN; j++) {
       let col = min(col0 + j, params.n - 1u);
       let tap = col % kk;
       cbase[j] = (g * params.cin_g + col / kk) * in_hw;
@@ -135,7 +142,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       let dy_base = (nb * params.cout + g * params.cout_g) * hw;
       for (var p0 = 0u; p0 < hw; p0 += 4u) {
         let kmask = vec4<u32>(p0, p0 + 1u, p0 + 2u, p0 + 3u) < vec4<u32>(hw);
-        for (var i = 0u; i < 8u; i++) {
+        for (var i = 0u; i < BM; i++) {
           let row = min(row0 + i, params.m - 1u);
           av[i] = select(vec4<f32>(0.0), a4(dy_base + row * hw + p0), kmask);
         }
@@ -143,7 +150,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
           let pos = min(p0 + t, hw - 1u);
           let sy0 = i32((pos / params.out_w) * params.stride_h);
           let sx0 = i32((pos % params.out_w) * params.stride_w);
-          for (var j = 0u; j < 8u; j++) {
+          for (var j = 0u; j < BN; j++) {
             let sy = sy0 + ty[j];
             let sx = sx0 + tx[j];
             let ok = kmask[t] && sy >= 0 && sx >= 0 && u32(sy) < params.in_h &&
@@ -155,12 +162,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
         fma_block(&acc, &av, &bv);
       }
     }
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < BM; i++) {
       let row = row0 + i;
-      for (var j = 0u; j < 8u; j++) {
+      for (var j = 0u; j < BN; j++) {
         let col = col0 + j;
         if (row < params.m && col < params.n) {
-          out[(g * params.cout_g + row) * params.n + col] = acc[2u * i + j / 4u][j % 4u];
+          out[(g * params.cout_g + row) * params.n + col] = acc[i * (BN / 4u) + j / 4u][j % 4u];
         }
       }
     }
@@ -191,7 +198,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var cbase: array<u32, 8>;
   var cy: array<i32, 8>;
   var cx: array<i32, 8>;
-  for (var j = 0u; j < 8u; j++) {
+  for (var j = 0u; j < BN; j++) {
     let col = min(col0 + j, params.n - 1u);
     let nb = col / col_hw;
     let pos = col % col_hw;
@@ -225,7 +232,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
         }
         dx = num / i32(params.stride_w);
       }
-      for (var j = 0u; j < 8u; j++) {
+      for (var j = 0u; j < BN; j++) {
         let sy = cy[j] + dy;
         let sx = cx[j] + dx;
         oks[j] = sy >= 0 && sx >= 0 && u32(sy) < src_h && u32(sx) < src_w;
@@ -234,11 +241,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       let tap = ti * params.k_w + tj;
       for (var c0 = 0u; c0 < chans; c0 += 4u) {
         let kmask = vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(chans);
-        for (var i = 0u; i < 8u; i++) {
+        for (var i = 0u; i < BM; i++) {
           let row = min(row0 + i, params.m - 1u);
           av[i] = select(vec4<f32>(0.0), a4(((g * params.m + row) * kk + tap) * chans + c0), kmask);
         }
-        for (var j = 0u; j < 8u; j++) {
+        for (var j = 0u; j < BN; j++) {
           let v = select(vec4<f32>(0.0), b4_chans(offs[j], c0, chans), kmask);
           bv[j] = select(vec4<f32>(0.0), v, oks[j]);
         }
@@ -252,7 +259,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     channels = params.cin;
     hw = params.in_h * params.in_w;
   }
-  for (var j = 0u; j < 8u; j++) {
+  for (var j = 0u; j < BN; j++) {
     let col = col0 + j;
     if (col >= params.n) {
       continue;
@@ -269,11 +276,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
     let w_out = select(params.out_w, params.in_w, MODE == 1u);
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < BM; i++) {
       let row = row0 + i;
       if (row < params.m) {
         let ch = g * params.m + row;
-        var v = acc[2u * i + j / 4u][j % 4u];
+        var v = acc[i * (BN / 4u) + j / 4u][j % 4u];
         if (params.has_bias != 0u) {
           v += bias[ch];
         }

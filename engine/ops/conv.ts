@@ -10,16 +10,33 @@
  * @module
  */
 import source from "../../shaders/conv.wgsl" with { type: "text" };
+import {
+  registerTunable,
+  sizeBucket,
+  TILE_CONFIGS,
+  type TileConfig,
+  tunedChoice,
+} from "../autotune.ts";
 import { Kernel } from "../kernel.ts";
 import { rt } from "../runtime.ts";
 import { record, type Shape, stridesOf, Tensor } from "../tensor.ts";
+import { zeros } from "./creation.ts";
 import { stridedCopy } from "./movement.ts";
 import { sum } from "./reduce.ts";
 
 const kernel = new Kernel("conv_implicit_gemm", source);
-/** Output columns per workgroup: 8 invocations across, 8 columns each. */
-const COLS = 64;
 const MAX_GROUPS_X = 65535;
+
+/** Untuned default tile config, the fastest measured on lavapipe (Mesa 22.3, 2 cores, 8-wide
+ * SIMD). WG_Y shrinks below `wgY` for layers with few rows. */
+export const DEFAULT_CONV_CONFIG: TileConfig = { bm: 4, bn: 4, wgX: 16, wgY: 4 };
+
+let forcedConfig: TileConfig | null = null;
+
+/** Forces the kernel's tile config (tests run every one); `null` = tuned, else the default. */
+export function setConvConfig(c: TileConfig | null): void {
+  forcedConfig = c;
+}
 
 /** The products of shaders/conv.wgsl (its `MODE` override). */
 const MODE = { forward: 0, inputGrad: 1, weightGrad: 2 } as const;
@@ -97,6 +114,7 @@ function dispatchConv(
   b: Tensor,
   bias: Tensor | null,
   out: Tensor,
+  config: TileConfig | null = null,
 ): Tensor {
   if (out.size === 0) return out;
   const cinG = geo.cin / geo.groups;
@@ -111,11 +129,20 @@ function dispatchConv(
     : mode === MODE.inputGrad
     ? [cinG, geo.batch * qH * qW, coutG * taps]
     : [coutG, cinG * taps, geo.batch * geo.outH * geo.outW];
-  const groupsX = Math.ceil(n / COLS);
+  let cfg = config ?? forcedConfig ??
+    tunedChoice("conv", `${mode}/m${sizeBucket(m)}n${sizeBucket(n)}k${sizeBucket(k)}`, {
+      mode,
+      geo,
+    }) ?? DEFAULT_CONV_CONFIG;
+  // Very long outputs take the widest tile rather than overflow the grid.
+  if (Math.ceil(n / (cfg.wgX * cfg.bn)) > MAX_GROUPS_X) cfg = { ...cfg, bn: 8, wgX: 16 };
+  const cols = cfg.wgX * cfg.bn;
+  const groupsX = Math.ceil(n / cols);
   if (groupsX > MAX_GROUPS_X) {
-    throw new Error(`conv: ${n} output columns exceed one dispatch (${MAX_GROUPS_X * COLS})`);
+    throw new Error(`conv: ${n} output columns exceed one dispatch (${MAX_GROUPS_X * cols})`);
   }
-  const wgY = m <= 8 ? 1 : m <= 16 ? 2 : m <= 32 ? 4 : 8;
+  let wgY = cfg.wgY;
+  while (wgY > 1 && (wgY / 2) * cfg.bm >= m) wgY /= 2;
   const aVec = mode === MODE.forward
     ? cinG % 4 === 0
     : mode === MODE.inputGrad
@@ -160,13 +187,40 @@ function dispatchConv(
       q_h: qH,
       q_w: qW,
     },
-    [groupsX, Math.ceil(m / (8 * wgY)), geo.groups * phases],
-    { MODE: mode, A_VEC: aVec ? 1 : 0, B_VEC: bVec ? 1 : 0, WG_Y: wgY },
+    [groupsX, Math.ceil(m / (cfg.bm * wgY)), geo.groups * phases],
+    {
+      MODE: mode,
+      A_VEC: aVec ? 1 : 0,
+      B_VEC: bVec ? 1 : 0,
+      BM: cfg.bm,
+      BN: cfg.bn,
+      WG_X: cfg.wgX,
+      WG_Y: wgY,
+    },
   );
   wp?.dispose();
   bt?.dispose();
   return out;
 }
+
+registerTunable<{ mode: number; geo: ConvGeometry }>({
+  kernel: "conv",
+  candidates: TILE_CONFIGS,
+  prepare({ mode, geo }) {
+    const x = zeros([geo.batch, geo.cin, geo.inH, geo.inW]);
+    const dy = zeros([geo.batch, geo.cout, geo.outH, geo.outW]);
+    const w = zeros([geo.cout, geo.cin / geo.groups, geo.kH, geo.kW]);
+    const [a, b, out] = mode === MODE.forward
+      ? [w, x, Tensor.empty(dy.shape)]
+      : mode === MODE.inputGrad
+      ? [w, dy, Tensor.empty(x.shape)]
+      : [dy, x, Tensor.empty(w.shape)];
+    return {
+      run: (c) => dispatchConv(mode, geo, a, b, null, out, c),
+      dispose: () => [x, dy, w, out].forEach((t) => t.dispose()),
+    };
+  },
+});
 
 /** y = conv(x, w) + bias, shaped `shape` (no graph). */
 function convForwardRaw(

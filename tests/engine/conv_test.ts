@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
+import { setConvConfig } from "../../engine/ops/conv.ts";
+import { TILE_CONFIGS, tileName } from "../../engine/autotune.ts";
 import { assertClose, checkOp, randomArray, setup, size } from "../util.ts";
 
 // ---- float64 references, written from the definitions ----
@@ -352,6 +354,54 @@ Deno.test("conv: gradients at the audio model's shape match the reference's", as
     w.grad!.dispose();
   });
 });
+
+// Every tile configuration (the autotuner may pick any): the three products (forward, input and
+// weight gradients) with strides, dilation, groups and ragged edges, the scalar-gathered and the
+// vec4 (channels multiple of 4) operand paths, rows and columns crossing tiles, and 2-D.
+for (const c of TILE_CONFIGS) {
+  Deno.test(`conv tiles ${tileName(c)}: products, edges, groups, 2-D`, async () => {
+    await setup();
+    setConvConfig(c);
+    try {
+      await checkConv1d({
+        n: 2,
+        cin: 3,
+        cout: 5,
+        len: 37,
+        k: 5,
+        stride: 3,
+        padding: 2,
+        dilation: 2,
+      }, 21);
+      await checkConvTranspose1d(
+        { n: 2, cin: 4, cout: 6, len: 13, k: 3, stride: 2, padding: 1, groups: 2 },
+        101,
+      );
+      await checkConv1d({ n: 2, cin: 6, cout: 67, len: 37, k: 3, padding: 0 }, 61, false);
+      await checkConv1d({ n: 2, cin: 80, cout: 64, len: 64, k: 5, padding: 2 }, 141, false);
+      await checkConvTranspose1d(
+        { n: 2, cin: 64, cout: 80, len: 32, k: 4, stride: 2, padding: 1 },
+        161,
+        false,
+      );
+      await checkConv2d({
+        n: 2,
+        cin: 3,
+        cout: 5,
+        h: 9,
+        w: 11,
+        kernel: [3, 2],
+        stride: [2, 1],
+        padding: [1, 0],
+        dilation: [1, 2],
+        groups: 1,
+        bias: true,
+      }, 111);
+    } finally {
+      setConvConfig(null);
+    }
+  });
+}
 
 Deno.test("conv: shape errors name the shapes", () => {
   const x = { ndim: 3, shape: [2, 3, 10] } as unknown as ag.Tensor;

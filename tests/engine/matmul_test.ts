@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
-import { setMatmulVariant } from "../../engine/ops/matmul.ts";
+import { setMatmulConfig, setMatmulVariant } from "../../engine/ops/matmul.ts";
+import { TILE_CONFIGS, tileName } from "../../engine/autotune.ts";
 import { assertClose, type CheckInput, checkOp, randomArray, setup, size } from "../util.ts";
 
 /** Registers `fn` once per matmul kernel variant (register-blocked and workgroup-tiled). */
@@ -138,8 +139,8 @@ variantTest("matmul with 1-D operands", async () => {
   await checkMatmul([70], [70, 129], false);
 });
 
-variantTest("matmul gradients across tiles equal g·Bᵀ and Aᵀ·g", async () => {
-  await setup();
+/** dA = g·Bᵀ and dB = Aᵀ·g against float64 on shapes crossing tiles (transposed variants). */
+async function checkTransposedGrads(): Promise<void> {
   // Sizes multiple of 4 take the aligned vec4 loads; the others the shifted ones.
   for (
     const [batchA, batchB, m, k, n] of [
@@ -176,7 +177,33 @@ variantTest("matmul gradients across tiles equal g·Bᵀ and Aᵀ·g", async () 
       assertClose(await b.grad!.toArray(), gb, 1e-4, `dB [${aShape}]·[${bShape}]`);
     });
   }
+}
+
+variantTest("matmul gradients across tiles equal g·Bᵀ and Aᵀ·g", async () => {
+  await setup();
+  await checkTransposedGrads();
 });
+
+// Every tile configuration of the register-blocked kernel (the autotuner may pick any) on odd
+// and edge shapes, plain, batched-broadcast and transposed (through the gradients).
+for (const c of TILE_CONFIGS) {
+  Deno.test(`matmul register tiles ${tileName(c)}: edges, batches, transposes`, async () => {
+    await setup();
+    setMatmulVariant("registers");
+    setMatmulConfig(c);
+    try {
+      for (const [m, k, n] of [[1, 1, 1], [67, 33, 71], [130, 65, 129], [3, 200, 2], [9, 4, 5]]) {
+        await checkMatmul([m, k], [k, n], false, m + k + n);
+      }
+      await checkMatmul([3, 1, 67, 9], [1, 2, 9, 70], false);
+      await checkMatmul([70], [70, 129], false);
+      await checkTransposedGrads();
+    } finally {
+      setMatmulConfig(null);
+      setMatmulVariant(null);
+    }
+  });
+}
 
 Deno.test("matmul rejects mismatched shapes with a clear error", async () => {
   await setup();

@@ -1,0 +1,191 @@
+/**
+ * A small autotuner for the register-blocked kernels (matmul, conv): for a (kernel, shape class)
+ * key it times a few candidate tile configurations on the GPU, keeps the fastest in memory and,
+ * through a pluggable {@link TuneStore}, remembers it across runs (the Deno edge stores JSON per
+ * adapter: cli/tune_store.ts).
+ *
+ * Tuning is opt-in and never happens behind an op's back: ops ask {@link tunedChoice} for a
+ * config synchronously and use their untuned default when there is none; once
+ * {@link enableAutotune} has been called they also note the key and a representative problem,
+ * and {@link tunePending} (async) times the noted keys. Without it every run is deterministic.
+ *
+ * Portable: no `Deno.*`; timing uses `performance.now()` around `rt().sync()`.
+ * @module
+ */
+import { rt } from "./runtime.ts";
+
+/**
+ * Tile shape of a register-blocked kernel (its override constants BM, BN, WG_X, WG_Y): one
+ * invocation computes a `bm` × `bn` block of the output, a workgroup of `wgX` × `wgY`
+ * invocations a (wgY·bm) × (wgX·bn) tile.
+ */
+export interface TileConfig {
+  bm: 4 | 8;
+  bn: 4 | 8;
+  wgX: number;
+  wgY: number;
+}
+
+/** The tile configurations the autotuner times and the tests run (every kernel supports all). */
+export const TILE_CONFIGS: readonly TileConfig[] = ([4, 8] as const).flatMap((bm) =>
+  ([4, 8] as const).flatMap((bn) =>
+    ([[4, 4], [8, 8], [16, 4]] as const).map(([wgX, wgY]) => ({ bm, bn, wgX, wgY }))
+  )
+);
+
+/** "bm×bn/wgX×wgY", e.g. "4x8/16x4": a config's name in stores, logs and test names. */
+export function tileName(c: TileConfig): string {
+  return `${c.bm}x${c.bn}/${c.wgX}x${c.wgY}`;
+}
+
+/** The candidate named `name`, or undefined (a stale or foreign stored value). */
+export function tileByName(name: unknown): TileConfig | undefined {
+  return TILE_CONFIGS.find((c) => tileName(c) === name);
+}
+
+/** Power-of-4 size bucket of a problem dimension, for shape classes ("≤16", …, "≤4096", ">4096"). */
+export function sizeBucket(x: number): string {
+  for (const b of [16, 64, 256, 1024, 4096]) if (x <= b) return `${b}`;
+  return "big";
+}
+
+/**
+ * Where tuned choices persist: JSON values by key ("kernel/shape class"). One store holds one
+ * adapter's choices (the edge picks the store by adapter).
+ */
+export interface TuneStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+/** A {@link TuneStore} in memory (tests, browsers without storage). */
+export class MemoryTuneStore implements TuneStore {
+  readonly data = new Map<string, unknown>();
+  get(key: string): Promise<unknown> {
+    return Promise.resolve(this.data.get(key));
+  }
+  set(key: string, value: unknown): Promise<void> {
+    this.data.set(key, value);
+    return Promise.resolve();
+  }
+}
+
+/** A kernel the autotuner can time: `prepare` makes inputs for a problem and returns a runner. */
+export interface Tunable<P> {
+  kernel: string;
+  candidates: readonly TileConfig[];
+  /** Allocates inputs for `problem`; `run(c)` records one product with config c (no sync). */
+  prepare(problem: P): { run(c: TileConfig): void; dispose(): void };
+}
+
+const tunables = new Map<string, Tunable<unknown>>();
+const choices = new Map<string, TileConfig>();
+const pending = new Map<string, { kernel: string; problem: unknown }>();
+let enabled = false;
+let store: TuneStore | null = null;
+
+/** Makes `t` tunable (ops register themselves at module load). */
+export function registerTunable<P>(t: Tunable<P>): void {
+  tunables.set(t.kernel, t as Tunable<unknown>);
+}
+
+/**
+ * The tuned config for `kernel` on shape class `cls`, or undefined (the op uses its default).
+ * With tuning enabled an unknown key is noted, with `problem` as its representative, for
+ * {@link tunePending}.
+ */
+export function tunedChoice(kernel: string, cls: string, problem: unknown): TileConfig | undefined {
+  const key = `${kernel}/${cls}`;
+  const c = choices.get(key);
+  if (c || !enabled) return c;
+  if (!pending.has(key)) pending.set(key, { kernel, problem });
+  return undefined;
+}
+
+/** Options of {@link enableAutotune}. */
+export interface AutotuneOptions {
+  /** Where choices persist between runs (default: memory only). */
+  store?: TuneStore;
+}
+
+/** Turns tuning on: ops note the shape classes they meet, {@link tunePending} times them. */
+export function enableAutotune(opts: AutotuneOptions = {}): void {
+  enabled = true;
+  store = opts.store ?? null;
+}
+
+/** Turns tuning off and forgets every choice and noted key (tests). */
+export function resetAutotune(): void {
+  enabled = false;
+  store = null;
+  choices.clear();
+  pending.clear();
+}
+
+/** The choices made or loaded so far, by key (for logs). */
+export function tunedChoices(): Record<string, string> {
+  return Object.fromEntries([...choices].map(([k, c]) => [k, tileName(c)]));
+}
+
+/** Options of {@link tune}. */
+export interface TuneOptions {
+  /** Timed rounds per candidate after one warm-up (compile) run; the minimum counts. */
+  rounds?: number;
+  /** Candidates to time (default: the kernel's). */
+  candidates?: readonly TileConfig[];
+}
+
+/**
+ * Times the candidates of `kernel` on `problem`, records the fastest for `kernel/cls` in memory
+ * and in the store (if any) and returns it. A choice already in the store is taken without
+ * timing. Candidates take turns round by round, so load from elsewhere falls on all alike.
+ */
+export async function tune(
+  kernel: string,
+  cls: string,
+  problem: unknown,
+  opts: TuneOptions = {},
+): Promise<TileConfig> {
+  const key = `${kernel}/${cls}`;
+  const t = tunables.get(kernel);
+  if (!t) throw new Error(`autotune: no tunable kernel '${kernel}'`);
+  const stored = tileByName(await store?.get(key));
+  if (stored) {
+    choices.set(key, stored);
+    pending.delete(key);
+    return stored;
+  }
+  const candidates = opts.candidates ?? t.candidates;
+  const rounds = opts.rounds ?? 3;
+  const runner = t.prepare(problem);
+  const best = candidates.map(() => Infinity);
+  try {
+    for (const c of candidates) runner.run(c);
+    await rt().sync();
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < candidates.length; i++) {
+        const t0 = performance.now();
+        runner.run(candidates[i]);
+        await rt().sync();
+        best[i] = Math.min(best[i], performance.now() - t0);
+      }
+    }
+  } finally {
+    runner.dispose();
+  }
+  const choice = candidates[best.indexOf(Math.min(...best))];
+  choices.set(key, choice);
+  pending.delete(key);
+  await store?.set(key, tileName(choice));
+  return choice;
+}
+
+/** Tunes every key noted since tuning was enabled; returns the choices made, by key. */
+export async function tunePending(opts: TuneOptions = {}): Promise<Record<string, string>> {
+  const made: Record<string, string> = {};
+  for (const [key, { kernel, problem }] of [...pending]) {
+    const cls = key.slice(kernel.length + 1);
+    made[key] = tileName(await tune(kernel, cls, problem, opts));
+  }
+  return made;
+}
