@@ -60,7 +60,7 @@ export interface TuneStore {
 
 /** A {@link TuneStore} in memory (tests, browsers without storage). */
 export class MemoryTuneStore implements TuneStore {
-  readonly data = new Map<string, unknown>();
+  readonly data: Map<string, unknown> = new Map();
   get(key: string): Promise<unknown> {
     return Promise.resolve(this.data.get(key));
   }
