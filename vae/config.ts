@@ -55,17 +55,17 @@ export const DEFAULT_MODEL: Readonly<ModelConfig> = Object.freeze({
 
 /** Defaults of training: a few minutes on the bundled sample with the software driver. */
 export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
-  steps: 150,
+  steps: 400,
   batch: 8,
   cropFrames: 128,
   lr: 1e-3,
   weightDecay: 0,
-  klWarmupSteps: 100,
+  klWarmupSteps: 200,
   freeBits: 0.05,
   gradClip: 5,
   seed: 1,
-  evalEvery: 50,
-  checkpointEvery: 50,
+  evalEvery: 100,
+  checkpointEvery: 100,
   maxNonFiniteSteps: 20,
 });
 
