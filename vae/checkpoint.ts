@@ -43,8 +43,23 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
 }
 
-async function hostTensor(t: ag.Tensor): Promise<HostTensor> {
-  return { shape: [...t.shape], data: await t.toArray() };
+/** Reads many tensors back with one GPU→CPU copy (a checkpoint holds dozens of them). */
+async function readAll(named: [string, ag.Tensor][]): Promise<Map<string, HostTensor>> {
+  const out = new Map<string, HostTensor>();
+  const live = named.filter(([, t]) => t.size > 0);
+  for (const [name, t] of named) {
+    if (t.size === 0) out.set(name, { shape: [...t.shape], data: new Float32Array(0) });
+  }
+  if (live.length === 0) return out;
+  const flat = await ag.tidy(() =>
+    ag.noGrad(() => ag.concat(live.map(([, t]) => t.reshape([t.size])))).toArray()
+  );
+  let at = 0;
+  for (const [name, t] of live) {
+    out.set(name, { shape: [...t.shape], data: flat.slice(at, at + t.size) });
+    at += t.size;
+  }
+  return out;
 }
 
 /** Saves model (+ optimizer and training state when given) to `path` atomically. */
@@ -53,8 +68,7 @@ export async function saveCheckpoint(
   model: MelVae,
   extra: { train?: TrainConfig; optimizer?: ag.Adam; state?: TrainingState } = {},
 ): Promise<void> {
-  const tensors = new Map<string, HostTensor>();
-  for (const [name, t] of model.stateDict()) tensors.set(`model.${name}`, await hostTensor(t));
+  const named: [string, ag.Tensor][] = [...model.stateDict()].map(([n, t]) => [`model.${n}`, t]);
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
     model_config: JSON.stringify(model.config),
@@ -65,8 +79,7 @@ export async function saveCheckpoint(
     const steps: Record<string, number> = {};
     for (const [name, p] of s.params) {
       steps[name] = p.step;
-      tensors.set(`optim.${name}.exp_avg`, await hostTensor(p.expAvg));
-      tensors.set(`optim.${name}.exp_avg_sq`, await hostTensor(p.expAvgSq));
+      named.push([`optim.${name}.exp_avg`, p.expAvg], [`optim.${name}.exp_avg_sq`, p.expAvgSq]);
     }
     metadata.optimizer = JSON.stringify({
       lr: s.lr,
@@ -76,6 +89,7 @@ export async function saveCheckpoint(
       steps,
     });
   }
+  const tensors = await readAll(named);
   if (extra.state) metadata.training_state = JSON.stringify(extra.state);
   await writeFileAtomic(path, encodeSafetensors({ tensors, metadata }));
 }
