@@ -109,9 +109,9 @@ export interface BenchCase {
   group: string;
   /** Human description of the problem size. */
   label: string;
-  /** Work per run, in the case's unit (FLOPs for GFLOP/s, frames for frames/s). */
+  /** Work per run, in the case's unit (FLOPs for GFLOP/s, frames or parameters otherwise). */
   work: number;
-  unit: "GFLOP/s" | "frames/s";
+  unit: "GFLOP/s" | "frames/s" | "Mparam/s";
   /** Ours first, then the peers; the second one is the Deno.bench baseline. */
   contestants: Contestant[];
   /**

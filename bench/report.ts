@@ -15,6 +15,8 @@ const suites: Record<string, () => Promise<BenchCase[]>> = {
   conv1d: async () => (await import("./conv1d_bench.ts")).cases,
   rfft: async () => (await import("./rfft_bench.ts")).cases,
   train_step: async () => (await import("./train_step_bench.ts")).cases,
+  conv_transpose1d: async () => (await import("./conv_transpose1d_bench.ts")).cases,
+  adam: async () => (await import("./adam_bench.ts")).cases,
 };
 
 function fmt(x: number): string {

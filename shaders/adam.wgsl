@@ -4,6 +4,8 @@
 //   p  = p · decay                         (AdamW's decoupled decay: decay = 1 − lr·wd, else 1)
 //   m  = β1·m + (1 − β1)·g
 //   v  = β2·v + (1 − β2)·g²
+// (1 − β1 and 1 − β2 arrive computed in float64 on the CPU: 1 − f32(0.999) in f32 is off by
+// 1.3e-5 relative, which would make v drift from PyTorch's.)
 //   p  = p − step_size · m / (√v · inv_sqrt_bc2 + eps)
 // with step_size = lr / (1 − β1^t) and inv_sqrt_bc2 = 1 / √(1 − β2^t): the step count t lives on
 // the CPU and reaches the kernel only through these uniforms.
@@ -15,6 +17,8 @@ struct Params {
   step_size: f32,
   beta1: f32,
   beta2: f32,
+  one_minus_beta1: f32,
+  one_minus_beta2: f32,
   eps: f32,
   l2: f32,
   decay: f32,
@@ -35,8 +39,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let p = param[i];
   let g = grad[i] + params.l2 * p;
-  let mi = params.beta1 * m[i] + (1.0 - params.beta1) * g;
-  let vi = params.beta2 * v[i] + (1.0 - params.beta2) * g * g;
+  let mi = params.beta1 * m[i] + params.one_minus_beta1 * g;
+  let vi = params.beta2 * v[i] + params.one_minus_beta2 * g * g;
   m[i] = mi;
   v[i] = vi;
   let denom = sqrt(vi) * params.inv_sqrt_bc2 + params.eps;

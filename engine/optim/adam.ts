@@ -111,6 +111,8 @@ export class Adam {
           step_size: this.lr / (1 - beta1 ** s.step),
           beta1,
           beta2,
+          one_minus_beta1: 1 - beta1,
+          one_minus_beta2: 1 - beta2,
           eps: this.eps,
           l2: this.decoupled ? 0 : this.weightDecay,
           decay: this.decoupled ? 1 - this.lr * this.weightDecay : 1,
