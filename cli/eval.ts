@@ -74,7 +74,8 @@ if (import.meta.main) {
       console.log(JSON.stringify(e));
       return;
     }
-    console.log(`${opts.data} [${opts.split}]: ${e.clips} clips, ${e.frames} frames`);
+    const what = (await readCacheIndex(opts.data)) ? opts.data : `${opts.data} [${opts.split}]`;
+    console.log(`${what}: ${e.clips} clips, ${e.frames} frames`);
     console.log(`  reconstruction log-likelihood ${(-e.recon).toFixed(3)} nats/frame`);
     console.log(`  KL                            ${e.kl.toFixed(3)} nats/frame`);
     console.log(`  ELBO                          ${e.elbo.toFixed(3)} nats/frame`);
