@@ -204,6 +204,7 @@ function chartsSection(train: TrainPoint[], evals: EvalPoint[]): string {
     xLabel: "step",
     yLabel: logY ? "loss (log scale)" : "loss",
     logY,
+    yRange: logY ? undefined : robustRange(losses.map((s) => s.points)),
     width: 720,
     height: 340,
   }));
@@ -412,4 +413,24 @@ export async function renderReport(data: ReportData): Promise<string> {
     `</main></body></html>`,
   ];
   return parts.join("\n");
+}
+
+/**
+ * A y-range that ignores the first 2 % of steps and the outer 1 % of values, padded by 10 %:
+ * the first steps of a run can be orders of magnitude off and would flatten the curve.
+ * Undefined when there are too few points to bother.
+ */
+export function robustRange(series: [number, number][][]): [number, number] | undefined {
+  const xs = series.flatMap((p) => p.map(([x]) => x)).filter(Number.isFinite);
+  if (xs.length < 50) return undefined;
+  const xMin = Math.min(...xs), xMax = Math.max(...xs);
+  const from = xMin + 0.02 * (xMax - xMin);
+  const ys = series.flatMap((p) =>
+    p.filter(([x, y]) => x >= from && Number.isFinite(y)).map(([, y]) => y)
+  )
+    .sort((a, b) => a - b);
+  if (ys.length < 10) return undefined;
+  const lo = ys[Math.floor(0.01 * (ys.length - 1))], hi = ys[Math.ceil(0.99 * (ys.length - 1))];
+  const pad = 0.1 * (hi - lo || Math.abs(hi) || 1);
+  return [lo - pad, hi + pad];
 }

@@ -28,6 +28,11 @@ export interface LineChartOptions {
   height?: number;
   /** Series longer than this are averaged into this many buckets (default 1500). */
   maxPoints?: number;
+  /**
+   * Fixed y-axis range (linear axes only), e.g. to keep an early transient from flattening the
+   * rest; lines outside it are clipped at the plot's edge.
+   */
+  yRange?: [number, number];
 }
 
 /** Tableau's ten categorical colours (matplotlib's default cycle). */
@@ -220,6 +225,8 @@ export function lineChart(options: LineChartOptions): string {
     }
   }
   const hasData = x0 <= x1;
+  const fixedY = !logY && options.yRange && options.yRange[0] < options.yRange[1];
+  if (hasData && fixedY) [y0, y1] = options.yRange!;
   if (!hasData) {
     x0 = 0, x1 = 1;
     y0 = logY ? 1 : 0, y1 = logY ? 10 : 1;
@@ -319,8 +326,15 @@ export function lineChart(options: LineChartOptions): string {
       `${escapeXml(options.yLabel)}</text>`,
   );
 
-  // lines: the axis ranges cover every finite point, so nothing needs clipping
-  out.push(`<g class="lines">`);
+  // lines: the axis ranges cover every finite point, unless a fixed yRange asks for clipping
+  if (fixedY) {
+    const id = `clip-${options.title.replace(/[^A-Za-z0-9]+/g, "-")}`;
+    out.push(
+      `<clipPath id="${id}"><rect x="${r(left)}" y="${top}" width="${r(plotW)}" ` +
+        `height="${r(plotH)}"/></clipPath>`,
+    );
+    out.push(`<g class="lines" clip-path="url(#${id})">`);
+  } else out.push(`<g class="lines">`);
   for (const s of series) {
     out.push(`<g class="series" data-name="${escapeXml(s.name)}">`);
     const color = escapeXml(s.color);

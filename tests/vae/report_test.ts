@@ -11,6 +11,7 @@ import {
   type ReportData,
   type ReportExample,
   type ReportSample,
+  robustRange,
   toBase64,
 } from "../../vae/report.ts";
 import { escapeXml, formatNumber, lineChart, niceTicks } from "../../vae/svg_chart.ts";
@@ -256,4 +257,34 @@ Deno.test("renderReport copes with an empty run", async () => {
   assert.ok(html.includes("no eval numbers"));
   assert.equal(count(html, "<audio"), 0);
   assert.equal(count(html, "<img"), 0);
+});
+
+Deno.test("lineChart: a fixed yRange clips lines to the plot; robustRange skips an early spike", () => {
+  const points: [number, number][] = Array.from(
+    { length: 200 },
+    (_, i) => [i + 1, i < 2 ? -2000 : -100 + i / 4],
+  );
+  const range = robustRange([points]);
+  assert.ok(range, "no range for 200 points");
+  const [lo, hi] = range!;
+  assert.ok(lo > -120 && lo < -99, `low end ${lo} should ignore the spike`);
+  assert.ok(hi > -51 && hi < -40, `high end ${hi}`);
+  assert.equal(robustRange([points.slice(0, 10)]), undefined);
+  const svg = lineChart({
+    title: "Training loss",
+    series: [{ name: "elbo", points }],
+    xLabel: "step",
+    yLabel: "loss",
+    yRange: range,
+  });
+  assert.match(svg, /<clipPath id="clip-Training-loss">/);
+  assert.match(svg, /<g class="lines" clip-path="url\(#clip-Training-loss\)">/);
+  assert.ok(!/>-2k</.test(svg) && !/>-2000</.test(svg), "the spike should not set the axis");
+  const plain = lineChart({
+    title: "t",
+    series: [{ name: "a", points }],
+    xLabel: "x",
+    yLabel: "y",
+  });
+  assert.ok(!plain.includes("clipPath"));
 });
