@@ -24,6 +24,9 @@ import {
   randomF32,
   registerBenches,
   relError,
+  repeated,
+  REPS_SCALE,
+  repsSuffix,
   tf,
 } from "./peer.ts";
 
@@ -32,8 +35,8 @@ function adamwCase(n: number): BenchCase {
   const lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.01;
   return {
     group: label,
-    label,
-    work: n / 1e6,
+    label: label + repsSuffix(),
+    work: REPS_SCALE * n / 1e6,
     unit: "Mparam/s",
     contestants: [{ name: "ours" }, { name: "tfjs-webgpu (ops)" }],
     async setup() {
@@ -90,14 +93,8 @@ function adamwCase(n: number): BenchCase {
       }
       await oursSync();
       await peerSync();
-      const ours = async () => {
-        opt.step();
-        await oursSync();
-      };
-      const peer = async () => {
-        peerStep();
-        await peerSync();
-      };
+      const ours = repeated(() => opt.step(), oursSync);
+      const peer = repeated(peerStep, peerSync);
       return [ours, peer];
     },
   };

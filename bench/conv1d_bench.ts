@@ -13,6 +13,9 @@ import {
   randomF32,
   registerBenches,
   relError,
+  repeated,
+  REPS_SCALE,
+  repsSuffix,
   tf,
 } from "./peer.ts";
 
@@ -28,8 +31,8 @@ function conv1dCase(
   const label = `conv1d ${batch}×${cin}→${cout} k${k} L${len}`;
   return {
     group: label,
-    label,
-    work: 2 * batch * cout * cin * k * outLen,
+    label: label + repsSuffix(),
+    work: REPS_SCALE * 2 * batch * cout * cin * k * outLen,
     unit: "GFLOP/s",
     contestants: [{ name: "ours" }, { name: "tfjs-webgpu" }],
     async setup() {
@@ -51,14 +54,8 @@ function conv1dCase(
       tyNcw.dispose();
       if (err > 1e-4) throw new Error(`${label}: ours vs tfjs differ (rel ${err})`);
       await peerSync();
-      const ours = async () => {
-        ag.conv1d(x, w, null, { padding }).dispose();
-        await oursSync();
-      };
-      const peer = async () => {
-        tf.conv1d(tx, tw, 1, "same").dispose();
-        await peerSync();
-      };
+      const ours = repeated(() => ag.conv1d(x, w, null, { padding }).dispose(), oursSync);
+      const peer = repeated(() => tf.conv1d(tx, tw, 1, "same").dispose(), peerSync);
       return [ours, peer];
     },
   };

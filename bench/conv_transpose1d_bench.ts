@@ -17,6 +17,9 @@ import {
   randomF32,
   registerBenches,
   relError,
+  repeated,
+  REPS_SCALE,
+  repsSuffix,
   tf,
 } from "./peer.ts";
 
@@ -33,8 +36,8 @@ function convTranspose1dCase(
   const label = `convT1d ${batch}×${cin}→${cout} k${k} s${stride} L${len}→${outLen}`;
   return {
     group: label,
-    label,
-    work: 2 * batch * cin * cout * k * len,
+    label: label + repsSuffix(),
+    work: REPS_SCALE * 2 * batch * cin * cout * k * len,
     unit: "GFLOP/s",
     contestants: [{ name: "ours" }, { name: "tfjs-webgpu" }],
     async setup() {
@@ -76,14 +79,8 @@ function convTranspose1dCase(
       tf.dispose([ty, tyNcw]);
       if (err > 1e-4) throw new Error(`${label}: ours vs tfjs differ (rel ${err})`);
       await peerSync();
-      const ours = async () => {
-        ag.convTranspose1d(x, w, null, opts).dispose();
-        await oursSync();
-      };
-      const peer = async () => {
-        peerOp().dispose();
-        await peerSync();
-      };
+      const ours = repeated(() => ag.convTranspose1d(x, w, null, opts).dispose(), oursSync);
+      const peer = repeated(() => peerOp().dispose(), peerSync);
       return [ours, peer];
     },
   };

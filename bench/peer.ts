@@ -71,6 +71,35 @@ export function peerSync(): Promise<void> {
   return b.queue.onSubmittedWorkDone();
 }
 
+/**
+ * Multiplies every case's repetitions per timed run (`AUDIO_GEN_BENCH_REPS`, default 1). A queue
+ * wait costs about 10 ms on lavapipe and on NVIDIA's Vulkan driver alike, whatever the work, so on
+ * a real GPU single ops measure that wait, not the kernel: bench/gpu_run.sh sets 64 there.
+ */
+export const REPS_SCALE = Math.max(
+  1,
+  Math.floor(Number(Deno.env.get("AUDIO_GEN_BENCH_REPS") ?? 1)),
+);
+
+/** A timed run: `op` recorded `reps · REPS_SCALE` times, then one wait for the queue. */
+export function repeated(
+  op: () => void,
+  sync: () => Promise<void>,
+  reps = 1,
+): () => Promise<void> {
+  const n = reps * REPS_SCALE;
+  return async () => {
+    for (let i = 0; i < n; i++) op();
+    await sync();
+  };
+}
+
+/** " ×n" for a label when a run repeats its op n > 1 times (REPS_SCALE included). */
+export function repsSuffix(reps = 1): string {
+  const n = reps * REPS_SCALE;
+  return n > 1 ? ` ×${n}` : "";
+}
+
 /** A deterministic pseudo-random Float32Array in [-1, 1) (mulberry32). */
 export function randomF32(n: number, seed: number): Float32Array {
   let a = seed >>> 0;

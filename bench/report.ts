@@ -12,6 +12,7 @@ import { type BenchCase, DEFAULT_RUNS, initBoth, timeInterleaved } from "./peer.
 
 const suites: Record<string, () => Promise<BenchCase[]>> = {
   matmul: async () => (await import("./matmul_bench.ts")).cases,
+  matmul_large: async () => (await import("./matmul_bench.ts")).largeCases,
   conv1d: async () => (await import("./conv1d_bench.ts")).cases,
   rfft: async () => (await import("./rfft_bench.ts")).cases,
   train_step: async () => (await import("./train_step_bench.ts")).cases,
@@ -25,7 +26,9 @@ function fmt(x: number): string {
   return x.toFixed(2);
 }
 
-const wanted = Deno.args.length ? Deno.args : Object.keys(suites);
+/** Suites left out when no argument names them (too slow for a CPU adapter). */
+const onRequest = new Set(["matmul_large"]);
+const wanted = Deno.args.length ? Deno.args : Object.keys(suites).filter((s) => !onRequest.has(s));
 const env = await initBoth();
 const report = await adapterReport();
 console.log(`date: ${new Date().toISOString().slice(0, 10)}`);

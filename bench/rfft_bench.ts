@@ -14,6 +14,9 @@ import {
   randomF32,
   registerBenches,
   relError,
+  repeated,
+  REPS_SCALE,
+  repsSuffix,
   tf,
 } from "./peer.ts";
 
@@ -31,10 +34,7 @@ async function oursRun(
   const err = relError(await y.toArray(), ref);
   y.dispose();
   if (err > 1e-4) throw new Error(`rfft ${frames}×${N}: ours vs reference differ (rel ${err})`);
-  return async () => {
-    ag.rfft(x).dispose();
-    await oursSync();
-  };
+  return repeated(() => ag.rfft(x).dispose(), oursSync);
 }
 
 /** fft.js on every frame of `data`; returns the run and its result as [frames, BINS, 2]. */
@@ -66,20 +66,20 @@ const TFJS_FRAMES = 128;
 export const cases: BenchCase[] = [
   {
     group: `rfft ${FRAMES}×${N} vs fft.js`,
-    label: `rfft ${FRAMES}×${N}`,
-    work: FRAMES,
+    label: `rfft ${FRAMES}×${N}${repsSuffix()}`,
+    work: FRAMES * REPS_SCALE,
     unit: "frames/s",
     contestants: [{ name: "ours" }, { name: "fft.js (CPU)" }],
     async setup() {
       const data = randomF32(FRAMES * N, 5);
       const [cpu, ref] = fftjs(data, FRAMES);
-      return [await oursRun(data, FRAMES, ref), cpu];
+      return [await oursRun(data, FRAMES, ref), repeated(cpu, () => Promise.resolve())];
     },
   },
   {
     group: `rfft ${TFJS_FRAMES}×${N} vs tfjs`,
-    label: `rfft ${TFJS_FRAMES}×${N}`,
-    work: TFJS_FRAMES,
+    label: `rfft ${TFJS_FRAMES}×${N}${repsSuffix()}`,
+    work: TFJS_FRAMES * REPS_SCALE,
     unit: "frames/s",
     contestants: [{ name: "ours" }, { name: "tfjs-webgpu", n: 1, note: "slow: 1 run" }],
     async setup() {
@@ -96,10 +96,7 @@ export const cases: BenchCase[] = [
       const peerErr = relError(peerOut, ref);
       if (peerErr > 1e-3) throw new Error(`rfft: tfjs vs fft.js differ (rel ${peerErr})`);
       const ours = await oursRun(data, TFJS_FRAMES, ref);
-      const peer = async () => {
-        tf.spectral.rfft(tx).dispose();
-        await peerSync();
-      };
+      const peer = repeated(() => tf.spectral.rfft(tx).dispose(), peerSync);
       return [ours, peer];
     },
   },

@@ -217,20 +217,24 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     var dy = i32(ti * params.dil_h);
     if (MODE == 1u) {
       // Input row iy = qy·s + py is fed by output row (iy + p − ti·d) / s when that divides.
-      let num = i32(py + params.pad_h) - dy;
-      if (num % i32(params.stride_h) != 0) {
+      // Kept in u32 (shifted up by a multiple of s): % and / of negative i32 came out wrong
+      // through Naga on NVIDIA's Vulkan driver and on GL.
+      let shift = (ti * params.dil_h / params.stride_h + 1u) * params.stride_h;
+      let num = py + params.pad_h + shift - ti * params.dil_h;
+      if (num % params.stride_h != 0u) {
         continue;
       }
-      dy = num / i32(params.stride_h);
+      dy = i32(num / params.stride_h) - i32(shift / params.stride_h);
     }
     for (var tj = 0u; tj < params.k_w; tj++) {
       var dx = i32(tj * params.dil_w);
       if (MODE == 1u) {
-        let num = i32(px + params.pad_w) - dx;
-        if (num % i32(params.stride_w) != 0) {
+        let shift = (tj * params.dil_w / params.stride_w + 1u) * params.stride_w;
+        let num = px + params.pad_w + shift - tj * params.dil_w;
+        if (num % params.stride_w != 0u) {
           continue;
         }
-        dx = num / i32(params.stride_w);
+        dx = i32(num / params.stride_w) - i32(shift / params.stride_w);
       }
       for (var j = 0u; j < BN; j++) {
         let sy = cy[j] + dy;

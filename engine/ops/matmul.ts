@@ -23,7 +23,35 @@ import { expand } from "./movement.ts";
 
 const kernel = new Kernel("matmul", source);
 const tiledKernel = new Kernel("matmul_tiled", tiledSource);
-const TILED_TILE = 64;
+
+/**
+ * Block of the workgroup-tiled kernel: `wide` = 128 × 128 tiles (8 × 8 outputs per invocation),
+ * else 64 × 64 (4 × 4).
+ */
+export interface TiledConfig {
+  wide: boolean;
+}
+
+/** Every block the workgroup-tiled kernel supports (tests run each). */
+export const TILED_CONFIGS: readonly TiledConfig[] = [{ wide: false }, { wide: true }];
+
+let forcedTiled: TiledConfig | null = null;
+
+/** Forces the workgroup-tiled kernel's block (tests run every one); `null` = chosen by shape. */
+export function setTiledConfig(c: TiledConfig | null): void {
+  forcedTiled = c;
+}
+
+/**
+ * The block for an M × N (× batch) product: 128 × 128 tiles (64 FMAs per 4 vec4 reads of
+ * workgroup memory) when that still makes at least 128 workgroups — about one per streaming
+ * multiprocessor on a large GPU — else 64 × 64 tiles, so that small products still spread over
+ * the chip.
+ */
+export function tiledConfigFor(m: number, n: number, batch: number): TiledConfig {
+  if (forcedTiled) return forcedTiled;
+  return { wide: Math.ceil(m / 128) * Math.ceil(n / 128) * batch >= 128 };
+}
 
 /** Untuned default tile config, the fastest measured on lavapipe (Mesa 22.3, 2 cores, 8-wide
  * SIMD): 4 × 8 blocks (8 vec4 accumulators, which stay in registers where 8 × 8 spills) in
@@ -64,8 +92,8 @@ registerTunable<MatmulProblem>({
 /**
  * Which matmul kernel runs: "registers" (shaders/matmul.wgsl: register blocks, vec4 loads,
  * no workgroup memory — fastest on CPU drivers such as lavapipe, where every workgroup-memory
- * access and barrier is a loop over SIMD lanes) or "workgroup" (shaders/matmul_tiled.wgsl: the
- * textbook 64×64 tiles staged through workgroup memory, for GPUs).
+ * access and barrier is a loop over SIMD lanes) or "workgroup" (shaders/matmul_tiled.wgsl: 64×64 to
+ * 128×128 tiles staged through workgroup memory with coalesced loads, for GPUs).
  */
 export type MatmulVariant = "registers" | "workgroup";
 
@@ -109,12 +137,14 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
     b_batch_stride: bb === 1 ? 0 : k * n,
   };
   if (matmulVariant() === "workgroup") {
+    const { wide } = tiledConfigFor(m, n, batch);
+    const tile = wide ? 128 : 64;
     rt().dispatch(
       tiledKernel,
       { a: a.buffer, b: b.buffer, out: out.buffer },
       params,
-      [Math.ceil(n / TILED_TILE), Math.ceil(m / TILED_TILE), batch],
-      { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+      [Math.ceil(n / tile), Math.ceil(m / tile), batch],
+      { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, WIDE: wide ? 1 : 0 },
     );
     return out;
   }

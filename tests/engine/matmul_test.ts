@@ -6,7 +6,12 @@
  */
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
-import { setMatmulConfig, setMatmulVariant } from "../../engine/ops/matmul.ts";
+import {
+  setMatmulConfig,
+  setMatmulVariant,
+  setTiledConfig,
+  TILED_CONFIGS,
+} from "../../engine/ops/matmul.ts";
 import { TILE_CONFIGS, tileName } from "../../engine/autotune.ts";
 import { assertClose, type CheckInput, checkOp, randomArray, setup, size } from "../util.ts";
 
@@ -200,6 +205,26 @@ for (const c of TILE_CONFIGS) {
       await checkTransposedGrads();
     } finally {
       setMatmulConfig(null);
+      setMatmulVariant(null);
+    }
+  });
+}
+
+// Every block of the workgroup-tiled kernel (chosen by shape on GPUs) on the same cases.
+for (const c of TILED_CONFIGS) {
+  Deno.test(`matmul workgroup tiles ${c.wide ? 128 : 64}²: edges, batches, transposes`, async () => {
+    await setup();
+    setMatmulVariant("workgroup");
+    setTiledConfig(c);
+    try {
+      for (const [m, k, n] of [[1, 1, 1], [67, 33, 71], [130, 65, 129], [3, 200, 2], [9, 4, 5]]) {
+        await checkMatmul([m, k], [k, n], false, m + k + n);
+      }
+      await checkMatmul([3, 1, 67, 9], [1, 2, 9, 70], false);
+      await checkMatmul([70], [70, 129], false);
+      await checkTransposedGrads();
+    } finally {
+      setTiledConfig(null);
       setMatmulVariant(null);
     }
   });
