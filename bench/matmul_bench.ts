@@ -26,6 +26,7 @@ function matmulCase(m: number, k: number, n: number, reps: number, label: string
     work: 2 * m * n * k * reps * REPS_SCALE,
     unit: "GFLOP/s",
     contestants: [{ name: "ours" }, { name: "tfjs-webgpu" }],
+    sgemm: { m, k, n, reps },
     async setup() {
       const ad = randomF32(m * k, 1), bd = randomF32(k * n, 2);
       const a = ag.tensor(ad, [m, k]), b = ag.tensor(bd, [k, n]);

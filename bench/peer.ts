@@ -143,6 +143,8 @@ export interface BenchCase {
   unit: "GFLOP/s" | "frames/s" | "Mparam/s";
   /** Ours first, then the peers; the second one is the Deno.bench baseline. */
   contestants: Contestant[];
+  /** For matmul cases: the product, timed also with OpenBLAS on the CPU by bench/report.ts. */
+  sgemm?: { m: number; k: number; n: number; reps: number };
   /**
    * Uploads inputs, warms every contestant up, checks ours against a peer, and returns one run
    * function per contestant (same order); a run does the case's work and waits for completion.

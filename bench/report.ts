@@ -4,10 +4,13 @@
  * the contestants taking turns run by run (see `timeInterleaved` in bench/peer.ts).
  *
  * Run: `deno run --allow-read=. --allow-env bench/report.ts [matmul] [conv1d] [rfft]`
- * (no argument: all). Prints a Markdown table ready for bench/README.md.
+ * (no argument: all but matmul_large). Prints a Markdown table ready for bench/README.md. With
+ * `--allow-write=out --allow-run=gcc,out/bench/openblas_sgemm` (`deno task bench:report`) each
+ * matmul row also gets OpenBLAS sgemm on the CPU (bench/openblas.ts) and ours as a % of it.
  * @module
  */
 import { adapterReport } from "../engine/mod.ts";
+import { openblasSgemm } from "./openblas.ts";
 import { type BenchCase, DEFAULT_RUNS, initBoth, timeInterleaved } from "./peer.ts";
 
 const suites: Record<string, () => Promise<BenchCase[]>> = {
@@ -55,5 +58,21 @@ for (const name of wanted) {
           `${fmt(thr)} ${c.unit} | ${ratio} |`,
       );
     });
+    // The CPU's ceiling beside each matmul row, when this run may build and start the C bench.
+    if (
+      c.sgemm && (await Deno.permissions.query({ name: "run", command: "gcc" })).state === "granted"
+    ) {
+      const blas = await openblasSgemm(c.sgemm.m, c.sgemm.k, c.sgemm.n, c.sgemm.reps);
+      if (blas) {
+        const ours = (c.work * 1e-9) / secs[0];
+        console.log(
+          `| ${c.label} | OpenBLAS sgemm (C, ${blas.threads} CPU threads) | 5 | ` +
+            `${fmt((c.work * 1e-9 * 1000) / blas.gflops)} | ${fmt(blas.gflops)} GFLOP/s | ` +
+            `${fmt(ours / blas.gflops)}× (ours = ${
+              ((100 * ours) / blas.gflops).toFixed(1)
+            } % of it) |`,
+        );
+      }
+    }
   }
 }
