@@ -3,18 +3,25 @@
 //   B: [batch, K, N] (or [batch, N, K] when TRANS_B = 1), batch stride b_batch_stride (0 = shared)
 //   out: [batch, M, N] contiguous.
 // A and B are read as vec4: on lavapipe (Mesa 22.3) every storage or workgroup load is a loop
-// over the SIMD lanes, so a vec4 costs about what a scalar does, while FMAs are cheap. Hence no
-// workgroup memory and no barriers: each invocation loads its operands straight from the buffers
-// and holds a BM × BN block of out (BM·BN/4 vec4 accumulators); K advances 4 at a time, so one
-// step is BM + BN vec4 loads for BM·BN·4 FMAs. ALIGN_A / ALIGN_B = 1 when the contiguous axis of
+// over the SIMD lanes, so loads, not FMAs, set the pace. Hence no workgroup memory and no
+// barriers: each invocation loads its operands straight from the buffers and holds a BM × BN
+// block of out; K advances 4 at a time, so one step is BM + BN vec4 loads for BM·BN·4 FMAs, and
+// the bigger the block the fewer loads per FMA. ALIGN_A / ALIGN_B = 1 when the contiguous axis of
 // that operand is a multiple of 4 (every vec4 aligned); otherwise a vec4 is shifted out of two
 // aligned ones. K, row and column edges are clamped or masked, so any M, N, K work.
+// Registers: the accumulators are sixteen NAMED vec4s (c<row><l|h>: row i of the block, columns
+// 0..3 / 4..7), the operands named vec4s too (a0..a7 = A(row i, k..k+3); b<t><l|h> = B(k+t,
+// columns 0..3 / 4..7)) and every FMA is written out (step4). Arrays indexed in loops (the
+// previous form, `var acc: array<vec4<f32>, 16>`) were kept in memory by the drivers — lavapipe
+// and NVIDIA alike — even with constant trip counts; named values stay in registers, which made
+// 8 × 8 blocks (16 accumulators + 16 operands) the fastest here: 1.8× the old 4 × 8 array form.
 // Tunables (override constants, chosen per adapter by engine/ops/matmul.ts and
-// engine/autotune.ts): BM, BN ∈ {4, 8} rows and columns per invocation (arrays are sized for
-// 8 × 8; the unused tail is dead code once the constants are known); WG_X × WG_Y invocations
-// per workgroup cover a (WG_Y·BM) × (WG_X·BN) tile. Grid: (ceil(N/(WG_X·BN)),
-// ceil(M/(WG_Y·BM)), batch). On lavapipe 4 × 8 wins: 8 vec4 accumulators plus 12 operand vec4s
-// stay in registers, where 8 × 8 (16 + 16) spills and runs about half as fast.
+// engine/autotune.ts): BM, BN ∈ {4, 8} rows and columns per invocation (BM = 4 leaves rows 4..7
+// and BN = 4 the `h` halves unused: those branches fold away once the constants are known);
+// WG_X × WG_Y invocations per workgroup cover a (WG_Y·BM) × (WG_X·BN) tile. Grid:
+// (ceil(N/(WG_X·BN)), ceil(M/(WG_Y·BM)), batch). On lavapipe 8 × 8 blocks in 16 × 4 (or 8 × 8)
+// workgroups win; WG_X ≥ 8 keeps the 8 SIMD lanes on one block row (4 × 4 workgroups are a
+// third slower).
 // Dispatched by engine/ops/matmul.ts.
 struct Params {
   m: u32,
@@ -60,79 +67,181 @@ fn load_b4(idx: u32) -> vec4<f32> {
   return shift4(b[q], b[q + 1u], idx % 4u);
 }
 
+// c + a.x·b0 + a.y·b1 + a.z·b2 + a.w·b3: one accumulator over one k step of 4.
+fn step4(
+  c: vec4<f32>,
+  av: vec4<f32>,
+  b0: vec4<f32>,
+  b1: vec4<f32>,
+  b2: vec4<f32>,
+  b3: vec4<f32>,
+) -> vec4<f32> {
+  let c1 = fma(vec4<f32>(av.x), b0, c);
+  let c2 = fma(vec4<f32>(av.y), b1, c1);
+  let c3 = fma(vec4<f32>(av.z), b2, c2);
+  return fma(vec4<f32>(av.w), b3, c3);
+}
+
+// Row-major A (not transposed): A(r, kb .. kb + 3), zero past k.
+fn a_row(base: u32, r: u32, kb: u32, kmask: vec4<bool>) -> vec4<f32> {
+  return select(vec4<f32>(0.0), load_a4(base + min(r, params.m - 1u) * params.k + kb), kmask);
+}
+// Transposed A: A(r0 .. r0 + 3, kb + t) as a vec4 over rows, zero past k.
+fn a_col(base: u32, r0: u32, kt: u32) -> vec4<f32> {
+  let v = load_a4(base + min(kt, params.k - 1u) * params.m + r0);
+  return select(vec4<f32>(0.0), v, kt < params.k);
+}
+// B not transposed: B(kb + t, c0 .. c0 + 3), zero past k.
+fn b_row(base: u32, c0: u32, kt: u32) -> vec4<f32> {
+  let v = load_b4(base + min(kt, params.k - 1u) * params.n + c0);
+  return select(vec4<f32>(0.0), v, kt < params.k);
+}
+// B transposed: B(kb .. kb + 3, c) as a vec4 over k.
+fn b_col(base: u32, c: u32, kb: u32, kmask: vec4<bool>) -> vec4<f32> {
+  return select(vec4<f32>(0.0), load_b4(base + min(c, params.n - 1u) * params.k + kb), kmask);
+}
+
+// out(r, c0 .. c0 + 3) = v, inside the matrix only.
+fn store_row(base: u32, r: u32, c0: u32, v: vec4<f32>) {
+  if (r >= params.m) {
+    return;
+  }
+  let n = params.n;
+  let o = base + r * n + c0;
+  for (var c = 0u; c < 4u; c++) {
+    if (c0 + c < n) {
+      out[o + c] = v[c];
+    }
+  }
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let batch = gid.z;
   let row0 = gid.y * BM;
   let col0 = gid.x * BN;
-  let m = params.m;
-  let n = params.n;
   let kdim = params.k;
   let a_base = batch * params.a_batch_stride;
   let b_base = batch * params.b_batch_stride;
-  let hm = BM / 4u; // vec4s per block column (A transposed)
-  let hn = BN / 4u; // vec4s per block row
-  var acc: array<vec4<f32>, 16>; // acc[i·hn + h] = out(row0 + i, col0 + 4h .. 4h + 3)
+  let z = vec4<f32>(0.0);
+  var c0l = z; var c0h = z; var c1l = z; var c1h = z;
+  var c2l = z; var c2h = z; var c3l = z; var c3h = z;
+  var c4l = z; var c4h = z; var c5l = z; var c5h = z;
+  var c6l = z; var c6h = z; var c7l = z; var c7h = z;
   for (var kb = 0u; kb < kdim; kb += 4u) {
     let kmask = vec4<u32>(kb, kb + 1u, kb + 2u, kb + 3u) < vec4<u32>(kdim);
-    // Not transposed: av[i][t] = A(row0 + i, kb + t); transposed: av[t·hm + q][c] =
-    // A(row0 + 4q + c, kb + t). Likewise bv[t·hn + h][c] = B(kb + t, col0 + 4h + c), or
-    // transposed bv[j][t] = B(kb + t, col0 + j).
-    var av: array<vec4<f32>, 8>;
-    var bv: array<vec4<f32>, 8>;
-    for (var i = 0u; i < BM; i++) {
-      if (TRANS_A == 1u) {
-        let t = i / hm;
-        let v = load_a4(a_base + min(kb + t, kdim - 1u) * m + row0 + (i % hm) * 4u);
-        av[i] = select(vec4<f32>(0.0), v, kmask[t]);
-      } else {
-        av[i] = select(vec4<f32>(0.0), load_a4(a_base + min(row0 + i, m - 1u) * kdim + kb), kmask);
+    // a_i = A(row0 + i, kb .. kb + 3)
+    var a0 = z; var a1 = z; var a2 = z; var a3 = z;
+    var a4 = z; var a5 = z; var a6 = z; var a7 = z;
+    if (TRANS_A == 1u) {
+      let l0 = a_col(a_base, row0, kb);
+      let l1 = a_col(a_base, row0, kb + 1u);
+      let l2 = a_col(a_base, row0, kb + 2u);
+      let l3 = a_col(a_base, row0, kb + 3u);
+      a0 = vec4<f32>(l0.x, l1.x, l2.x, l3.x);
+      a1 = vec4<f32>(l0.y, l1.y, l2.y, l3.y);
+      a2 = vec4<f32>(l0.z, l1.z, l2.z, l3.z);
+      a3 = vec4<f32>(l0.w, l1.w, l2.w, l3.w);
+      if (BM == 8u) {
+        let h0 = a_col(a_base, row0 + 4u, kb);
+        let h1 = a_col(a_base, row0 + 4u, kb + 1u);
+        let h2 = a_col(a_base, row0 + 4u, kb + 2u);
+        let h3 = a_col(a_base, row0 + 4u, kb + 3u);
+        a4 = vec4<f32>(h0.x, h1.x, h2.x, h3.x);
+        a5 = vec4<f32>(h0.y, h1.y, h2.y, h3.y);
+        a6 = vec4<f32>(h0.z, h1.z, h2.z, h3.z);
+        a7 = vec4<f32>(h0.w, h1.w, h2.w, h3.w);
+      }
+    } else {
+      a0 = a_row(a_base, row0, kb, kmask);
+      a1 = a_row(a_base, row0 + 1u, kb, kmask);
+      a2 = a_row(a_base, row0 + 2u, kb, kmask);
+      a3 = a_row(a_base, row0 + 3u, kb, kmask);
+      if (BM == 8u) {
+        a4 = a_row(a_base, row0 + 4u, kb, kmask);
+        a5 = a_row(a_base, row0 + 5u, kb, kmask);
+        a6 = a_row(a_base, row0 + 6u, kb, kmask);
+        a7 = a_row(a_base, row0 + 7u, kb, kmask);
       }
     }
-    for (var j = 0u; j < BN; j++) {
-      if (TRANS_B == 1u) {
-        bv[j] = select(vec4<f32>(0.0), load_b4(b_base + min(col0 + j, n - 1u) * kdim + kb), kmask);
-      } else {
-        let t = j / hn;
-        let v = load_b4(b_base + min(kb + t, kdim - 1u) * n + col0 + (j % hn) * 4u);
-        bv[j] = select(vec4<f32>(0.0), v, kmask[t]);
+    // bt_l / bt_h = B(kb + t, col0 .. col0 + 3) / B(kb + t, col0 + 4 .. col0 + 7)
+    var b0l = z; var b1l = z; var b2l = z; var b3l = z;
+    var b0h = z; var b1h = z; var b2h = z; var b3h = z;
+    if (TRANS_B == 1u) {
+      let v0 = b_col(b_base, col0, kb, kmask);
+      let v1 = b_col(b_base, col0 + 1u, kb, kmask);
+      let v2 = b_col(b_base, col0 + 2u, kb, kmask);
+      let v3 = b_col(b_base, col0 + 3u, kb, kmask);
+      b0l = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
+      b1l = vec4<f32>(v0.y, v1.y, v2.y, v3.y);
+      b2l = vec4<f32>(v0.z, v1.z, v2.z, v3.z);
+      b3l = vec4<f32>(v0.w, v1.w, v2.w, v3.w);
+      if (BN == 8u) {
+        let v4 = b_col(b_base, col0 + 4u, kb, kmask);
+        let v5 = b_col(b_base, col0 + 5u, kb, kmask);
+        let v6 = b_col(b_base, col0 + 6u, kb, kmask);
+        let v7 = b_col(b_base, col0 + 7u, kb, kmask);
+        b0h = vec4<f32>(v4.x, v5.x, v6.x, v7.x);
+        b1h = vec4<f32>(v4.y, v5.y, v6.y, v7.y);
+        b2h = vec4<f32>(v4.z, v5.z, v6.z, v7.z);
+        b3h = vec4<f32>(v4.w, v5.w, v6.w, v7.w);
+      }
+    } else {
+      b0l = b_row(b_base, col0, kb);
+      b1l = b_row(b_base, col0, kb + 1u);
+      b2l = b_row(b_base, col0, kb + 2u);
+      b3l = b_row(b_base, col0, kb + 3u);
+      if (BN == 8u) {
+        b0h = b_row(b_base, col0 + 4u, kb);
+        b1h = b_row(b_base, col0 + 4u, kb + 1u);
+        b2h = b_row(b_base, col0 + 4u, kb + 2u);
+        b3h = b_row(b_base, col0 + 4u, kb + 3u);
       }
     }
-    for (var t = 0u; t < 4u; t++) {
-      // Row t of the B block: columns col0 .. col0 + 3 in b_lo, col0 + 4 .. + 7 in b_hi (BN = 8).
-      var b_lo: vec4<f32>;
-      var b_hi: vec4<f32>;
-      if (TRANS_B == 1u) {
-        b_lo = vec4<f32>(bv[0][t], bv[1][t], bv[2][t], bv[3][t]);
-        b_hi = vec4<f32>(bv[4][t], bv[5][t], bv[6][t], bv[7][t]);
-      } else {
-        b_lo = bv[t * hn];
-        b_hi = bv[t * hn + 1u];
-      }
-      for (var i = 0u; i < BM; i++) {
-        var ai: f32;
-        if (TRANS_A == 1u) {
-          ai = av[t * hm + i / 4u][i % 4u];
-        } else {
-          ai = av[i][t];
-        }
-        acc[i * hn] = fma(vec4<f32>(ai), b_lo, acc[i * hn]);
-        if (BN == 8u) {
-          acc[i * hn + 1u] = fma(vec4<f32>(ai), b_hi, acc[i * hn + 1u]);
-        }
+    c0l = step4(c0l, a0, b0l, b1l, b2l, b3l);
+    c1l = step4(c1l, a1, b0l, b1l, b2l, b3l);
+    c2l = step4(c2l, a2, b0l, b1l, b2l, b3l);
+    c3l = step4(c3l, a3, b0l, b1l, b2l, b3l);
+    if (BN == 8u) {
+      c0h = step4(c0h, a0, b0h, b1h, b2h, b3h);
+      c1h = step4(c1h, a1, b0h, b1h, b2h, b3h);
+      c2h = step4(c2h, a2, b0h, b1h, b2h, b3h);
+      c3h = step4(c3h, a3, b0h, b1h, b2h, b3h);
+    }
+    if (BM == 8u) {
+      c4l = step4(c4l, a4, b0l, b1l, b2l, b3l);
+      c5l = step4(c5l, a5, b0l, b1l, b2l, b3l);
+      c6l = step4(c6l, a6, b0l, b1l, b2l, b3l);
+      c7l = step4(c7l, a7, b0l, b1l, b2l, b3l);
+      if (BN == 8u) {
+        c4h = step4(c4h, a4, b0h, b1h, b2h, b3h);
+        c5h = step4(c5h, a5, b0h, b1h, b2h, b3h);
+        c6h = step4(c6h, a6, b0h, b1h, b2h, b3h);
+        c7h = step4(c7h, a7, b0h, b1h, b2h, b3h);
       }
     }
   }
-  let out_base = batch * m * n;
-  for (var i = 0u; i < BM; i++) {
-    let row = row0 + i;
-    if (row < m) {
-      for (var j = 0u; j < BN; j++) {
-        let col = col0 + j;
-        if (col < n) {
-          out[out_base + row * n + col] = acc[i * hn + j / 4u][j % 4u];
-        }
-      }
+  let ob = batch * params.m * params.n;
+  store_row(ob, row0, col0, c0l);
+  store_row(ob, row0 + 1u, col0, c1l);
+  store_row(ob, row0 + 2u, col0, c2l);
+  store_row(ob, row0 + 3u, col0, c3l);
+  if (BN == 8u) {
+    store_row(ob, row0, col0 + 4u, c0h);
+    store_row(ob, row0 + 1u, col0 + 4u, c1h);
+    store_row(ob, row0 + 2u, col0 + 4u, c2h);
+    store_row(ob, row0 + 3u, col0 + 4u, c3h);
+  }
+  if (BM == 8u) {
+    store_row(ob, row0 + 4u, col0, c4l);
+    store_row(ob, row0 + 5u, col0, c5l);
+    store_row(ob, row0 + 6u, col0, c6l);
+    store_row(ob, row0 + 7u, col0, c7l);
+    if (BN == 8u) {
+      store_row(ob, row0 + 4u, col0 + 4u, c4h);
+      store_row(ob, row0 + 5u, col0 + 4u, c5h);
+      store_row(ob, row0 + 6u, col0 + 4u, c6h);
+      store_row(ob, row0 + 7u, col0 + 4u, c7h);
     }
   }
 }
