@@ -46,6 +46,12 @@ export {
 } from "./random.ts";
 export { binary, BINARY_OPS, type BinaryOp } from "./ops/binary.ts";
 export { clone, unary, UNARY_OPS, type UnaryOp } from "./ops/unary.ts";
+export {
+  fusedGaussianNll,
+  fusedKlStandardNormal,
+  fusedLaplaceNll,
+  fusedReparameterize,
+} from "./ops/fused.ts";
 export { logsumexp, max, mean, min, sum } from "./ops/reduce.ts";
 export {
   concat,

@@ -13,22 +13,22 @@ import * as ag from "../engine/mod.ts";
 import type { ModelConfig, TrainConfig } from "./config.ts";
 import type { MelVae } from "./model.ts";
 
-const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
-
-/** −log N(x; mean, e^{2·logScale}) per element. */
+/**
+ * −log N(x; mean, e^{2·logScale}) per element: ½((x − mean)·e^{−logScale})² + logScale + ½·log 2π
+ * (one fused kernel; `logScale` broadcasts to x's shape).
+ */
 export function gaussianNll(x: ag.Tensor, mean: ag.Tensor, logScale: ag.Tensor): ag.Tensor {
-  const z = x.sub(mean).mul(logScale.neg().exp());
-  return z.square().mul(0.5).add(logScale).add(HALF_LOG_2PI);
+  return ag.fusedGaussianNll(x, mean, logScale);
 }
 
-/** −log Laplace(x; mean, b = e^{logScale}) per element. */
+/** −log Laplace(x; mean, b = e^{logScale}) per element (one fused kernel). */
 export function laplaceNll(x: ag.Tensor, mean: ag.Tensor, logScale: ag.Tensor): ag.Tensor {
-  return x.sub(mean).abs().mul(logScale.neg().exp()).add(logScale).add(Math.LN2);
+  return ag.fusedLaplaceNll(x, mean, logScale);
 }
 
-/** KL(N(μ, σ²) ‖ N(0, 1)) per element = ½(μ² + σ² − 1 − log σ²). */
+/** KL(N(μ, σ²) ‖ N(0, 1)) per element = ½(μ² + σ² − 1 − log σ²) (one fused kernel). */
 export function klStandardNormal(mu: ag.Tensor, logvar: ag.Tensor): ag.Tensor {
-  return mu.square().add(logvar.exp()).sub(logvar).add(-1).mul(0.5);
+  return ag.fusedKlStandardNormal(mu, logvar);
 }
 
 /** KL weight β: linear warm-up from 0 to 1 over `warmupSteps` (1 when warm-up is 0). */
@@ -43,7 +43,7 @@ export function reparameterize(
   generator: ag.Generator,
 ): ag.Tensor {
   const eps = ag.randn(mu.shape, { generator });
-  return mu.add(logvar.mul(0.5).exp().mul(eps));
+  return ag.fusedReparameterize(mu, logvar, eps);
 }
 
 /** The terms of one ELBO evaluation (all scalars but klPerDim and xHat). */
