@@ -118,7 +118,7 @@ export class Adam {
           decay: this.decoupled ? 1 - this.lr * this.weightDecay : 1,
           inv_sqrt_bc2: 1 / Math.sqrt(1 - beta2 ** s.step),
         },
-        grid1d(p.size, 256),
+        grid1d(Math.ceil(p.size / 4), 256), // one vec4 per invocation
       );
     }
   }
