@@ -189,20 +189,24 @@ variantTest("matmul gradients across tiles equal g·Bᵀ and Aᵀ·g", async () 
   await checkTransposedGrads();
 });
 
-// Every tile configuration of the register-blocked kernel (the autotuner may pick any) on odd
-// and edge shapes, plain, batched-broadcast and transposed (through the gradients).
+/** Odd and edge shapes, plain, batched-broadcast and transposed (through the gradients). */
+async function checkTileCases(): Promise<void> {
+  for (const [m, k, n] of [[1, 1, 1], [67, 33, 71], [130, 65, 129], [3, 200, 2], [9, 4, 5]]) {
+    await checkMatmul([m, k], [k, n], false, m + k + n);
+  }
+  await checkMatmul([3, 1, 67, 9], [1, 2, 9, 70], false);
+  await checkMatmul([70], [70, 129], false);
+  await checkTransposedGrads();
+}
+
+// Every tile configuration of the register-blocked kernel (the autotuner may pick any).
 for (const c of TILE_CONFIGS) {
   Deno.test(`matmul register tiles ${tileName(c)}: edges, batches, transposes`, async () => {
     await setup();
     setMatmulVariant("registers");
     setMatmulConfig(c);
     try {
-      for (const [m, k, n] of [[1, 1, 1], [67, 33, 71], [130, 65, 129], [3, 200, 2], [9, 4, 5]]) {
-        await checkMatmul([m, k], [k, n], false, m + k + n);
-      }
-      await checkMatmul([3, 1, 67, 9], [1, 2, 9, 70], false);
-      await checkMatmul([70], [70, 129], false);
-      await checkTransposedGrads();
+      await checkTileCases();
     } finally {
       setMatmulConfig(null);
       setMatmulVariant(null);
@@ -217,12 +221,7 @@ for (const c of TILED_CONFIGS) {
     setMatmulVariant("workgroup");
     setTiledConfig(c);
     try {
-      for (const [m, k, n] of [[1, 1, 1], [67, 33, 71], [130, 65, 129], [3, 200, 2], [9, 4, 5]]) {
-        await checkMatmul([m, k], [k, n], false, m + k + n);
-      }
-      await checkMatmul([3, 1, 67, 9], [1, 2, 9, 70], false);
-      await checkMatmul([70], [70, 129], false);
-      await checkTransposedGrads();
+      await checkTileCases();
     } finally {
       setTiledConfig(null);
       setMatmulVariant(null);
