@@ -7,7 +7,7 @@ import source from "../../shaders/binary.wgsl" with { type: "text" };
 import { Kernel } from "../kernel.ts";
 import { grid1d, rt } from "../runtime.ts";
 import { record, Tensor } from "../tensor.ts";
-import { broadcastShapes, broadcastStrides, sumToShape } from "./broadcast.ts";
+import { broadcastShapes, broadcastStrides, checkRank, packRank, sumToShape } from "./broadcast.ts";
 import { unary } from "./unary.ts";
 
 /** Op name → OP code in shaders/binary.wgsl. */
@@ -28,16 +28,10 @@ export type BinaryOp = keyof typeof BINARY_OPS;
 
 const kernel = new Kernel("binary", source);
 
-function pack8(values: number[]): number[] {
-  const out = new Array<number>(8).fill(0);
-  values.forEach((v, i) => out[i] = v);
-  return out;
-}
-
 /** The forward kernel alone (no graph): `out = op(a, b)` with broadcasting. */
 export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(a.shape, b.shape);
-  if (shape.length > 8) throw new Error(`${op}: rank ${shape.length} > 8 is not supported`);
+  checkRank(op, shape);
   const out = Tensor.empty(shape);
   if (out.size === 0) return out;
   const same = a.shape.join() === b.shape.join();
@@ -47,9 +41,9 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
     {
       n: out.size,
       rank: shape.length,
-      shape: pack8(shape),
-      a_strides: pack8(broadcastStrides(a.shape, shape)),
-      b_strides: pack8(broadcastStrides(b.shape, shape)),
+      shape: packRank(shape),
+      a_strides: packRank(broadcastStrides(a.shape, shape)),
+      b_strides: packRank(broadcastStrides(b.shape, shape)),
     },
     grid1d(out.size, 256),
     { OP: BINARY_OPS[op], SAME_SHAPE: same ? 1 : 0 },

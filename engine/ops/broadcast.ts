@@ -1,10 +1,28 @@
 /**
  * NumPy/PyTorch broadcasting rules: the broadcast shape of two shapes, the strides of an operand
- * on the broadcast axes, and `sumToShape`, which undoes a broadcast in the backward pass.
+ * on the broadcast axes, and `sumToShape`, which undoes a broadcast in the backward pass; plus how
+ * the strided kernels (binary, copy_strided, fused) receive a shape and strides: as MAX_RANK u32s.
  * @module
  */
 import { type Shape, stridesOf, type Tensor } from "../tensor.ts";
 import { sum } from "./reduce.ts";
+
+/** Most axes the strided kernels take: their uniforms hold shape and strides as 8 u32s each. */
+export const MAX_RANK = 8;
+
+/** Throws naming `op` when `shape` has more axes than the strided kernels take. */
+export function checkRank(op: string, shape: Shape): void {
+  if (shape.length > MAX_RANK) {
+    throw new Error(`${op}: rank ${shape.length} > ${MAX_RANK} is not supported`);
+  }
+}
+
+/** `values` (a shape or strides) zero-padded to MAX_RANK entries, as the kernels' uniforms hold them. */
+export function packRank(values: readonly number[]): number[] {
+  const out = new Array<number>(MAX_RANK).fill(0);
+  values.forEach((v, i) => out[i] = v);
+  return out;
+}
 
 /** The shape two shapes broadcast to; throws naming both when they cannot. */
 export function broadcastShapes(a: Shape, b: Shape): number[] {

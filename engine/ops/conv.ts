@@ -62,6 +62,34 @@ interface ConvGeometry {
   dilW: number;
 }
 
+/** The geometry of a 1-D convolution (length in → length out), run as a 2-D one with H = 1. */
+function lineGeometry(
+  g: { batch: number; cin: number; cout: number; groups: number; inLen: number; outLen: number },
+  k: number,
+  stride: number,
+  padding: number,
+  dilation: number,
+): ConvGeometry {
+  return {
+    batch: g.batch,
+    cin: g.cin,
+    cout: g.cout,
+    groups: g.groups,
+    inH: 1,
+    inW: g.inLen,
+    outH: 1,
+    outW: g.outLen,
+    kH: 1,
+    kW: k,
+    strideH: 1,
+    strideW: stride,
+    padH: 0,
+    padW: padding,
+    dilH: 1,
+    dilW: dilation,
+  };
+}
+
 /** Options of {@link conv1d}. */
 export interface Conv1dOptions {
   stride?: number;
@@ -333,24 +361,13 @@ export function conv1d(
         `${dilation}, padding ${padding})`,
     );
   }
-  const geo: ConvGeometry = {
-    batch,
-    cin,
-    cout,
-    groups,
-    inH: 1,
-    inW: len,
-    outH: 1,
-    outW: outLen,
-    kH: 1,
-    kW: k,
-    strideH: 1,
-    strideW: stride,
-    padH: 0,
-    padW: padding,
-    dilH: 1,
-    dilW: dilation,
-  };
+  const geo = lineGeometry(
+    { batch, cin, cout, groups, inLen: len, outLen },
+    k,
+    stride,
+    padding,
+    dilation,
+  );
   return convolution("conv1d", geo, x, w, b, [batch, cout, outLen], [0, 2]);
 }
 
@@ -464,24 +481,13 @@ export function convTranspose1d(
   const outLen = (len - 1) * stride - 2 * padding + dilation * (k - 1) + outputPadding + 1;
   if (outLen < 1) throw new Error(`convTranspose1d: output length ${outLen} < 1`);
   // The conv1d this transposes: it maps [N, Cout, outLen] to [N, Cin, len] with weight w.
-  const geo: ConvGeometry = {
-    batch,
-    cin: cout,
-    cout: cin,
-    groups,
-    inH: 1,
-    inW: outLen,
-    outH: 1,
-    outW: len,
-    kH: 1,
-    kW: k,
-    strideH: 1,
-    strideW: stride,
-    padH: 0,
-    padW: padding,
-    dilH: 1,
-    dilW: dilation,
-  };
+  const geo = lineGeometry(
+    { batch, cin: cout, cout: cin, groups, inLen: outLen, outLen: len },
+    k,
+    stride,
+    padding,
+    dilation,
+  );
   const out = convInputGradRaw(geo, x, w, b, [batch, cout, outLen]);
   return record(out, "convTranspose1d", b ? [x, w, b] : [x, w], (g) => [
     x.requiresGrad ? convForwardRaw(geo, g, w, null, x.shape) : null,

@@ -28,7 +28,7 @@ import source from "../../shaders/fused.wgsl" with { type: "text" };
 import { Kernel } from "../kernel.ts";
 import { grid1d, rt } from "../runtime.ts";
 import { record, Tensor } from "../tensor.ts";
-import { broadcastStrides, sumToShape } from "./broadcast.ts";
+import { broadcastStrides, checkRank, packRank, sumToShape } from "./broadcast.ts";
 
 /** NLL kind → NLL code in shaders/fused.wgsl. */
 const NLL_KINDS = { gaussian: 0, laplace: 1 } as const;
@@ -44,12 +44,6 @@ const reparamBackward = new Kernel(
   source,
   "reparameterize_backward",
 );
-
-function pack8(values: number[]): number[] {
-  const out = new Array<number>(8).fill(0);
-  values.forEach((v, i) => out[i] = v);
-  return out;
-}
 
 function assertSameShape(op: string, names: string[], tensors: Tensor[]): void {
   const shape = tensors[0].shape.join();
@@ -83,14 +77,14 @@ function nll(kind: NllKind, x: Tensor, mean: Tensor, logScale: Tensor): Tensor {
   if (!fits) {
     throw new Error(`${op}: logScale [${logScale.shape}] does not broadcast to x [${shape}]`);
   }
-  if (shape.length > 8) throw new Error(`${op}: rank ${shape.length} > 8 is not supported`);
+  checkRank(op, shape);
   const n = x.size;
   const LS_MODE = logScale.shape.join() === shape.join() ? 0 : logScale.size === 1 ? 1 : 2;
   const params = {
     n,
     rank: shape.length,
-    shape: pack8(shape),
-    ls_strides: pack8(broadcastStrides(logScale.shape, shape)),
+    shape: packRank(shape),
+    ls_strides: packRank(broadcastStrides(logScale.shape, shape)),
   };
   const out = Tensor.empty(shape);
   if (n > 0) {

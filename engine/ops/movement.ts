@@ -9,15 +9,9 @@ import { Kernel } from "../kernel.ts";
 import { grid1d, rt } from "../runtime.ts";
 import { numel, record, type Shape, stridesOf, Tensor } from "../tensor.ts";
 import { fillBuffer } from "./fill_kernel.ts";
-import { sumToShape } from "./broadcast.ts";
+import { checkRank, packRank, sumToShape } from "./broadcast.ts";
 
 const kernel = new Kernel("copy_strided", source);
-
-function pack8(values: readonly number[]): number[] {
-  const out = new Array<number>(8).fill(0);
-  values.forEach((v, i) => out[i] = v);
-  return out;
-}
 
 /** Copies the `shape`-sized region of `src` into `dst`, each addressed by offset and strides. */
 export function stridedCopy(
@@ -31,15 +25,15 @@ export function stridedCopy(
 ): void {
   const n = numel(shape);
   if (n === 0) return;
-  if (shape.length > 8) throw new Error(`strided copy: rank ${shape.length} > 8 is not supported`);
+  checkRank("strided copy", shape);
   rt().dispatch(kernel, { src: src.buffer, dst: dst.buffer }, {
     n,
     rank: shape.length,
     src_offset: srcOffset,
     dst_offset: dstOffset,
-    shape: pack8(shape),
-    src_strides: pack8(srcStrides),
-    dst_strides: pack8(dstStrides),
+    shape: packRank(shape),
+    src_strides: packRank(srcStrides),
+    dst_strides: packRank(dstStrides),
   }, grid1d(n, 256));
 }
 
