@@ -11,6 +11,7 @@
 import { AlsaCapture } from "./alsa.ts";
 import { loadAudio } from "./decode.ts";
 import { resample } from "./resample.ts";
+import { concatSamples } from "./vad.ts";
 
 /** A mono input at its own rate. */
 export interface AudioSource {
@@ -187,7 +188,7 @@ export class StreamResampler {
       this.#pending.copyWithin(0, start, this.#used);
       this.#used -= start;
     }
-    return concat(parts);
+    return concatSamples(parts);
   }
 }
 
@@ -281,7 +282,7 @@ export class Capture {
       this.#error = null;
       throw e;
     }
-    const out = concat(this.#queue.splice(0));
+    const out = concatSamples(this.#queue.splice(0));
     this.#queued = 0;
     this.#delivered += out.length;
     const r = this.#resume;
@@ -323,15 +324,4 @@ export class Capture {
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -103,7 +103,7 @@ export class EnergyVad {
       const frame = this.#partial.slice();
       this.#frame(frame, out);
     }
-    return concatAll(out);
+    return concatSamples(out);
   }
 
   #frame(frame: Float32Array, out: Float32Array[]): void {
@@ -133,7 +133,9 @@ export class EnergyVad {
   }
 }
 
-function concatAll(parts: Float32Array[]): Float32Array {
+/** The sample blocks one after another in one array (the one block itself when there is one). */
+export function concatSamples(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
