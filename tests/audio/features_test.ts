@@ -11,6 +11,7 @@ function referenceLogMel(
   hop: number,
   nMels: number,
   sr: number,
+  scale: { htk: boolean; norm: "slaney" | null },
 ) {
   const p = nFft / 2;
   const n = signal.length;
@@ -23,7 +24,7 @@ function referenceLogMel(
   }
   const frames = 1 + Math.floor((padded.length - nFft) / hop);
   const nBins = nFft / 2 + 1;
-  const fb = melFilterbank({ sampleRate: sr, nFft, nMels, fMax: sr / 2 });
+  const fb = melFilterbank({ sampleRate: sr, nFft, nMels, fMax: sr / 2, ...scale });
   const out = new Float64Array(frames * nMels);
   const power = new Float64Array(nBins);
   for (let f = 0; f < frames; f++) {
@@ -46,7 +47,7 @@ function referenceLogMel(
   return { out, frames };
 }
 
-Deno.test("log-mel of a known signal matches a float64 reference", async () => {
+Deno.test("log-mel of a known signal matches a float64 reference (HTK peak-1 and Slaney bands)", async () => {
   await setup();
   const sr = 16000, nFft = 512, hop = 128, nMels = 40;
   const n = 3001;
@@ -57,18 +58,26 @@ Deno.test("log-mel of a known signal matches a float64 reference", async () => {
       0.2 * Math.sin((2 * Math.PI * 3100 * i) / sr) +
       noise[i];
   }
-  const ref = referenceLogMel(Float64Array.from(Float32Array.from(signal)), nFft, hop, nMels, sr);
-  const logMel = new LogMel({ sampleRate: sr, nFft, hop, nMels, fMax: sr / 2 });
-  await ag.tidy(async () => {
-    const x = ag.tensor(Float32Array.from(signal), [1, n]);
-    const frames = logMel.logMelFrames(x);
-    assert.deepEqual(frames.shape, [1, ref.frames, nMels]);
-    assert.equal(ref.frames, frameCount(n, logMel.config));
-    assertClose(await frames.toArray(), ref.out, 1e-4, "log-mel frames");
-    const chFirst = logMel.forward(x);
-    assert.deepEqual(chFirst.shape, [1, nMels, ref.frames]);
-  });
-  logMel.dispose();
+  const x64 = Float64Array.from(Float32Array.from(signal));
+  // The default (TARGETS.md's analysis: HTK scale, unit peaks), then librosa's Slaney bands.
+  const cases = [
+    { config: {}, htk: true, norm: null },
+    { config: { htk: false, norm: "slaney" as const }, htk: false, norm: "slaney" as const },
+  ];
+  for (const { config, htk, norm } of cases) {
+    const logMel = new LogMel({ sampleRate: sr, nFft, hop, nMels, fMax: sr / 2, ...config });
+    const ref = referenceLogMel(x64, nFft, hop, nMels, sr, { htk, norm });
+    await ag.tidy(async () => {
+      const x = ag.tensor(Float32Array.from(signal), [1, n]);
+      const frames = logMel.logMelFrames(x);
+      assert.deepEqual(frames.shape, [1, ref.frames, nMels]);
+      assert.equal(ref.frames, frameCount(n, logMel.config));
+      assertClose(await frames.toArray(), ref.out, 1e-4, `log-mel frames (htk ${htk}, ${norm})`);
+      const chFirst = logMel.forward(x);
+      assert.deepEqual(chFirst.shape, [1, nMels, ref.frames]);
+    });
+    logMel.dispose();
+  }
 });
 
 Deno.test("clips of different lengths batched with centerPad give their solo features", async () => {
@@ -109,7 +118,7 @@ Deno.test("melPower stays differentiable: its gradient equals the dense stft com
   await setup();
   const cfg = { sampleRate: 8000, nFft: 64, hop: 16, nMels: 8, fMax: 4000 };
   const logMel = new LogMel(cfg);
-  const fb = melFilterbank({ ...cfg });
+  const fb = melFilterbank({ ...cfg, htk: DEFAULT_FEATURES.htk, norm: DEFAULT_FEATURES.norm });
   await ag.tidy(async () => {
     const data = Float32Array.from(randomArray(2 * 300, 9));
     const w = ag.tensor(Float32Array.from(randomArray(2 * 19 * 8, 4)), [2, 19, 8]);

@@ -49,7 +49,7 @@ async function parameters(model: MelVae): Promise<Map<string, Float32Array>> {
   return out;
 }
 
-Deno.test("overfits 3 sample clips: normalised MSE falls ≥ 5×, mel-LSD < 3.5 dB", async () => {
+Deno.test("overfits 3 sample clips: normalised MSE falls ≥ 5×, mel-LSD < 4.5 dB", async () => {
   const clips = await sampleClips(3);
   assert.equal(clips.length, 3);
   const model = new MelVae(
@@ -91,9 +91,10 @@ Deno.test("overfits 3 sample clips: normalised MSE falls ≥ 5×, mel-LSD < 3.5 
   assert.ok(mse0 > 0.5, `an untrained model should not reconstruct (MSE ${mse0})`);
   assert.ok(mse0 / mse1 >= 5, `MSE only fell ${(mse0 / mse1).toFixed(2)}× (${mse0} → ${mse1})`);
   // At lr 2e-3 and batch 4 the curve still oscillates around step 1000: rounding-level changes
-  // (a fused kernel, another matmul block) moved the end point anywhere in 2.5–3.2 dB, so the
-  // bound sits above that band; the untrained model is near 10 dB.
-  assert.ok(eval1.melLsd < 3.5, `mel-LSD ${eval1.melLsd.toFixed(2)} dB on the training clips`);
+  // (a fused kernel, another matmul block) moved the end point by ±0.4 dB. With TARGETS.md's
+  // unit-peak bands the floor sits 20–30 dB lower than with Slaney bands, so quiet bands count:
+  // measured 3.52 dB (it was 2.5–3.2 under the old floor); the untrained model is near 18 dB.
+  assert.ok(eval1.melLsd < 4.5, `mel-LSD ${eval1.melLsd.toFixed(2)} dB on the training clips`);
   assert.ok(eval1.melLsd < eval0.melLsd / 3, "mel-LSD barely moved");
   assert.ok(eval1.recon < eval0.recon, "the reconstruction NLL did not fall");
   assert.equal(eval1.clips, 3);
