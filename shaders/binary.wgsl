@@ -53,11 +53,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var ia = 0u;
   var ib = 0u;
   for (var k = i32(params.rank) - 1; k >= 0; k--) {
-    let size = dim(params.shape, u32(k));
+    let size = params.shape[k / 4][k % 4];
     let coord = rest % size;
     rest = rest / size;
-    ia += coord * dim(params.a_strides, u32(k));
-    ib += coord * dim(params.b_strides, u32(k));
+    ia += coord * params.a_strides[k / 4][k % 4];
+    ib += coord * params.b_strides[k / 4][k % 4];
   }
   out[i] = apply(a[ia], b[ib]);
 }
