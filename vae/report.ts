@@ -90,7 +90,7 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(parts.join(""));
 }
 
-async function melImage(
+export async function melImage(
   mel: Float32Array,
   frames: number,
   nMels: number,
@@ -102,7 +102,11 @@ async function melImage(
   return `<img class="mel" alt="${esc(alt)}" src="data:image/png;base64,${toBase64(png)}">`;
 }
 
-function audioPlayer(label: string, audio: Float32Array | undefined, sampleRate: number): string {
+export function audioPlayer(
+  label: string,
+  audio: Float32Array | undefined,
+  sampleRate: number,
+): string {
   if (!audio || audio.length === 0) return "";
   const wav = encodeWav(audio, sampleRate); // 16-bit PCM: half the size of float
   const seconds = (audio.length / sampleRate).toFixed(2);
@@ -112,7 +116,7 @@ function audioPlayer(label: string, audio: Float32Array | undefined, sampleRate:
 }
 
 /** A CSS gradient of the magma colormap and the value range it spans, as a colour key. */
-function colorKey(range: [number, number]): string {
+export function colorKey(range: [number, number]): string {
   const stops = Array.from({ length: 9 }, (_, i) => {
     const [r, g, b] = magma(i / 8);
     return `rgb(${r},${g},${b}) ${i * 12.5}%`;
@@ -152,7 +156,7 @@ function flattenConfig(value: unknown, prefix = "", rows: [string, unknown][] = 
   return rows;
 }
 
-function configSection(config: unknown): string {
+export function configSection(config: unknown): string {
   if (config === undefined || config === null) return `<p class="dim">no config recorded</p>`;
   const rows = flattenConfig(config).map(([k, v]) =>
     `<tr><th>${esc(k)}</th><td><code>${esc(formatCell(v))}</code></td></tr>`
@@ -161,7 +165,7 @@ function configSection(config: unknown): string {
     `<details><summary>JSON</summary><pre>${esc(safeJson(config, 2))}</pre></details>`;
 }
 
-function evalTableSection(table: Record<string, Record<string, number>>): string {
+export function evalTableSection(table: Record<string, Record<string, number>>): string {
   const splits = Object.keys(table);
   if (splits.length === 0) return `<p class="dim">no eval numbers</p>`;
   const metrics: string[] = [];
@@ -304,7 +308,7 @@ async function sampleSection(s: ReportSample): Promise<string> {
     `</article>`;
 }
 
-const CSS = `
+export const CSS = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
