@@ -221,6 +221,8 @@ export interface VocoderTrainHooks {
 /** What a run ends with. */
 export interface VocoderRunResult {
   trainer: VocoderTrainer;
+  /** The last step's numbers (null when no step ran). */
+  lastStep: VocoderStepStats | null;
   /** The last evaluation: per set, the vocoder's and Griffin-Lim's mean distances. */
   eval: Record<
     string,
@@ -474,9 +476,10 @@ export async function trainVocoder(
   const framesPerStep = trainConfig.batch * trainConfig.segmentFrames;
   let pending: VocoderStepStats[] = [];
   let lastEval: VocoderRunResult["eval"] = {};
+  let lastStep: VocoderStepStats | null = null;
   try {
     while (trainer.step < trainConfig.steps && !interrupted) {
-      const s = await trainer.trainStep(sampler.next());
+      const s = lastStep = await trainer.trainStep(sampler.next());
       if (s.skipped) console.error(`\nstep ${s.step}: non-finite loss or gradient, step skipped`);
       const seconds = (performance.now() - start) / 1000;
       const fps = ((trainer.step - startStep) * framesPerStep) / seconds;
@@ -522,7 +525,7 @@ export async function trainVocoder(
       `${formatDuration((performance.now() - start) / 1000)} for ${trainer.step - startStep} steps`,
     ]);
   }
-  return { trainer, eval: lastEval };
+  return { trainer, lastStep, eval: lastEval };
 }
 
 /** Griffin-Lim's distances by input kind and clip name, kept in OUT/baseline.json. */

@@ -167,7 +167,11 @@ export function mergeConfig<T extends object>(
       );
     }
     const current = out[k];
-    if (current && typeof current === "object" && v && typeof v === "object") {
+    // Arrays are values, replaced whole (spreading one into an object would turn it into one).
+    if (
+      current && typeof current === "object" && !Array.isArray(current) && v &&
+      typeof v === "object" && !Array.isArray(v)
+    ) {
       out[k] = mergeConfig(current as object, v as Record<string, unknown>, `${where}.${k}`);
     } else out[k] = v;
   }
