@@ -109,10 +109,15 @@ export class VocoderTrainer {
       const fake = this.vocoder.synthesize(mel, target.shape[1]);
       const out: ag.Tensor[] = [];
       let discriminatorTerm = ag.scalar(NaN);
+      // The real segments' hidden activations, for feature matching: taken in the
+      // discriminators' step (one update earlier than HiFi-GAN's, which runs them again).
+      let realFeatures: ag.Tensor[][] = [];
       if (adversarial) {
         this.discriminators.setRequiresGrad(true);
+        const realOut = this.discriminators.run(target);
+        realFeatures = realOut.map((o) => o.features.map((f) => f.detach()));
         const lossD = discriminatorLoss(
-          this.discriminators.run(target).map((o) => o.score),
+          realOut.map((o) => o.score),
           this.discriminators.run(fake.detach()).map((o) => o.score),
         );
         lossD.backward();
@@ -132,9 +137,8 @@ export class VocoderTrainer {
       let adv = ag.scalar(NaN), fm = ag.scalar(NaN);
       if (adversarial) {
         const fakeOut = this.discriminators.run(fake);
-        const realOut = ag.noGrad(() => this.discriminators.run(target));
         adv = generatorAdversarialLoss(fakeOut.map((o) => o.score));
-        fm = featureMatchingLoss(realOut.map((o) => o.features), fakeOut.map((o) => o.features));
+        fm = featureMatchingLoss(realFeatures, fakeOut.map((o) => o.features));
         loss = loss.add(adv.mul(cfg.adversarialWeight)).add(fm.mul(cfg.featureMatchingWeight));
       }
       if (this.lossHook) loss = this.lossHook(loss);
