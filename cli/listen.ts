@@ -22,7 +22,7 @@ import {
   RawS16Source,
 } from "../audio/capture.ts";
 import { EnergyVad } from "../audio/vad.ts";
-import { LogMel } from "../audio/features.ts";
+import { LogMel, minCenteredSamples } from "../audio/features.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { ConfigError, type ModelConfig } from "../vae/config.ts";
 import { loadModel, saveCheckpoint } from "../vae/checkpoint.ts";
@@ -141,6 +141,7 @@ export async function loadReplay(
         const clips: MelClip[] = [];
         const decoded = decodeClips(rows.slice(0, maxClips), {
           sampleRate: model.features.sampleRate,
+          minSamples: minCenteredSamples(model.features.nFft),
         });
         for await (const { clip, samples } of decoded) {
           clips.push(await melClip(logMel, samples, clip.path));
@@ -183,12 +184,15 @@ export interface ListenSummary {
   interrupted: boolean;
 }
 
-/** Runs the adaptation loop until the input ends, `--seconds`, a signal, or a device error. */
-export async function listen(opts: ListenOptions): Promise<ListenSummary> {
+/**
+ * Runs the adaptation loop until the input ends, `--seconds`, a signal, or a device error.
+ * `source`, when given, is used instead of opening `opts.input` / the device.
+ */
+export async function listen(opts: ListenOptions, source?: AudioSource): Promise<ListenSummary> {
   const { model } = await loadModel(opts.checkpoint);
   const { model: base } = await loadModel(opts.checkpoint);
   const replay = await loadReplay(opts.replay, model.config);
-  const source = await openSource(opts);
+  source ??= await openSource(opts);
   const rate = model.config.features.sampleRate;
   const adapter = new VoiceAdapter(model, base, replay.clips, opts.adapt);
   const vad = new EnergyVad(rate);
@@ -284,10 +288,12 @@ export async function listen(opts: ListenOptions): Promise<ListenSummary> {
 if (import.meta.main) {
   await runCommand("listen", USAGE, async () => {
     const opts = parseListenArgs(Deno.args);
+    // a file input is decoded before any GPU work: a broken one is refused by name first
+    const file = opts.input && opts.input !== "-" ? await FileSource.open(opts.input) : undefined;
     await initOrExit(Deno.args);
     let s: ListenSummary;
     try {
-      s = await listen(opts);
+      s = await listen(opts, file);
     } catch (e) {
       if (!(e instanceof AlsaLibraryError || e instanceof AlsaDeviceError)) throw e;
       console.error(`listen: ${e.message}`);
