@@ -53,6 +53,33 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const percent = (f: number) => `${f < 0.01 && f > 0 ? "<1" : Math.round(f * 100)}%`;
 
 /**
+ * The damage policy alone: a warning naming the file and the counts when something was lost,
+ * `undefined` when nothing was.
+ * @throws {AudioDecodeError} "mostly undecodable: …" when more than
+ *   {@linkcode MAX_LOST_FRACTION} of the audio was lost
+ */
+export function judgeDamage(
+  file: string,
+  format: AudioFormat,
+  damage: DamageReport,
+): AudioDecodeWarning | undefined {
+  const { lostFraction, damagedRegions, decoderErrors } = damage;
+  const counts = `${plural(damagedRegions, "damaged region")} skipped, ` +
+    `${plural(decoderErrors, "decoder error")}`;
+  if (lostFraction > MAX_LOST_FRACTION) {
+    throw new AudioDecodeError(
+      file,
+      `mostly undecodable: ${percent(lostFraction)} of the audio lost (${counts})`,
+      { format },
+    );
+  }
+  if (damagedRegions > 0 || decoderErrors > 0 || lostFraction > 0) {
+    return { file, format, message: `${counts}; ${percent(lostFraction)} of the audio lost` };
+  }
+  return undefined;
+}
+
+/**
  * Checks a decoder's raw output against the shared policy and returns the mono result.
  *
  * @param channels one array per channel, equal lengths
@@ -77,23 +104,8 @@ export function finishDecode(
   truncated = false,
 ): DecodedAudio {
   const warnings: AudioDecodeWarning[] = [];
-  const { lostFraction, damagedRegions, decoderErrors } = damage;
-  const counts = `${plural(damagedRegions, "damaged region")} skipped, ` +
-    `${plural(decoderErrors, "decoder error")}`;
-  if (lostFraction > MAX_LOST_FRACTION) {
-    throw new AudioDecodeError(
-      file,
-      `mostly undecodable: ${percent(lostFraction)} of the audio lost (${counts})`,
-      { format },
-    );
-  }
-  if (damagedRegions > 0 || decoderErrors > 0 || lostFraction > 0) {
-    warnings.push({
-      file,
-      format,
-      message: `${counts}; ${percent(lostFraction)} of the audio lost`,
-    });
-  }
+  const damageWarning = judgeDamage(file, format, damage);
+  if (damageWarning) warnings.push(damageWarning);
   if (channels.length === 0 || channels[0].length === 0) {
     throw new AudioDecodeError(file, "no audio: the file holds 0 samples", { format });
   }

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type DecodedAudio, type DecodeOptions, finishDecode, UNDAMAGED } from "./codec.ts";
+import {
+  type DecodedAudio,
+  type DecodeOptions,
+  finishDecode,
+  judgeDamage,
+  UNDAMAGED,
+} from "./codec.ts";
 import {
   AudioDecodeError,
   type AudioDecodeWarning,
@@ -194,7 +200,8 @@ export interface AudioProbe {
  * Rate, duration, truncation and damage without decoding samples: the WAV header, or a walk
  * over the MP3 frame headers (LAME delay and padding removed), the FLAC frames (CRC-checked)
  * or the Ogg pages (CRC-checked, granule positions).
- * @throws {AudioDecodeError} for an empty, unknown or malformed file
+ * @throws {AudioDecodeError} for an empty, unknown or malformed file, or one the scan finds
+ *   mostly damaged (the same "mostly undecodable" decoding would give)
  *
  * @example
  * ```ts
@@ -205,24 +212,19 @@ export interface AudioProbe {
  */
 export function probeAudio(bytes: Uint8Array, name = "<audio>"): AudioProbe {
   const format = sniffAudioFormat(bytes);
-  switch (format) {
-    case "wav": {
-      const { sampleRate, durationSeconds, truncation } = readWavInfo(bytes, name);
-      return { format, sampleRate, durationSeconds, truncation };
-    }
-    case "mp3": {
-      const { sampleRate, durationSeconds, truncation, lostFraction } = scanMp3(bytes, name);
-      return { format, sampleRate, durationSeconds, truncation, lostFraction };
-    }
-    case "flac": {
-      const { sampleRate, durationSeconds, truncation, lostFraction } = scanFlac(bytes, name);
-      return { format, sampleRate, durationSeconds, truncation, lostFraction };
-    }
-    case "ogg-vorbis":
-    case "ogg-opus": {
-      const { sampleRate, durationSeconds, truncation, lostFraction } = scanOgg(bytes, name);
-      return { format, sampleRate, durationSeconds, truncation, lostFraction };
-    }
+  if (format === "wav") {
+    const { sampleRate, durationSeconds, truncation } = readWavInfo(bytes, name);
+    return { format, sampleRate, durationSeconds, truncation };
   }
-  throw unknownFormat(bytes, name);
+  const scan = format === "mp3"
+    ? scanMp3(bytes, name)
+    : format === "flac"
+    ? scanFlac(bytes, name)
+    : format
+    ? scanOgg(bytes, name)
+    : undefined;
+  if (!format || !scan) throw unknownFormat(bytes, name);
+  const { sampleRate, durationSeconds, truncation, lostFraction, damagedRegions } = scan;
+  judgeDamage(name, format, { lostFraction, damagedRegions, decoderErrors: 0 });
+  return { format, sampleRate, durationSeconds, truncation, lostFraction };
 }

@@ -17,7 +17,15 @@ import { saveCheckpoint } from "../../vae/checkpoint.ts";
 import { MelVae } from "../../vae/model.ts";
 import { decodeWav, encodeWav } from "../../audio/wav.ts";
 import { setup } from "../util.ts";
-import { CURRENT_HEADER, garble, makeCorpus, rms, SAMPLE_DIR, tsv } from "./fixtures.ts";
+import {
+  CURRENT_HEADER,
+  FIXTURE_DIR,
+  garble,
+  makeCorpus,
+  rms,
+  SAMPLE_DIR,
+  tsv,
+} from "./fixtures.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const PERMS = ["--allow-read", "--allow-write=/tmp", "--allow-env=AUDIO_GEN_NO_GPU"];
@@ -187,4 +195,42 @@ Deno.test("empty and zero-rate WAVs are refused by name before any GPU work", as
     assert.equal(l.code, 1, l.err);
     assert.equal(l.err.trim(), `listen: ${path} (WAV): ${reason}`);
   }
+});
+
+Deno.test("prepare decodes FLAC and Ogg clips in its workers and skips broken ones by name", async () => {
+  const flac = await Deno.readFile(`${FIXTURE_DIR}librispeech-1447-130550-0000.flac`);
+  const opus = await Deno.readFile(`${FIXTURE_DIR}fleurs-es-006.opus.ogg`);
+  const vorbis = await Deno.readFile(`${FIXTURE_DIR}librispeech-198-209-0000-cut.vorbis.ogg`);
+  const wrongMagic = flac.slice();
+  wrongMagic[3] = 0x58;
+  const clips: Record<string, Uint8Array> = {
+    "a.flac": flac,
+    "b.ogg": opus,
+    "c.ogg": vorbis,
+    "cut.flac": flac.subarray(0, Math.floor(flac.length * 0.7)),
+    "junk.ogg": garble(opus, 2000, opus.length),
+    "magic.flac": wrongMagic,
+  };
+  const row = (path: string) => ({ client_id: path, path, sentence: "x", locale: "en" });
+  const all = tsv(CURRENT_HEADER, Object.keys(clips).map(row));
+  const corpus = await makeCorpus({
+    tsvs: { "train.tsv": all, "dev.tsv": all, "test.tsv": all },
+    clips,
+  });
+  const { code, stdout, stderr } = await new Deno.Command("deno", {
+    args: ["run", ...PERMS, "cli/prepare.ts", "--data", corpus, "--out", `${DIR}/prep-cache`],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout), err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, err);
+  assert.match(out, /^prepared 3 clips/m);
+  assert.match(out, /skipped 3 clips: /);
+  assert.match(
+    out,
+    /cut\.flac \(FLAC: truncated: the file ends inside the frame at sample \d+ of 26320\)/,
+  );
+  assert.match(out, /junk\.ogg \((Ogg Opus: )?mostly undecodable: \d+% of the audio lost/);
+  assert.match(out, /magic\.flac \((duration unknown: )?unknown audio format \(starts with 'fLaX'/);
 });
