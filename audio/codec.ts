@@ -53,6 +53,22 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const percent = (f: number) => `${f < 0.01 && f > 0 ? "<1" : Math.round(f * 100)}%`;
 
 /**
+ * Refuses a truncated file (`truncation` says why it looks cut) unless `allowTruncated`: a clip
+ * cut mid-way no longer matches its transcript or its listed duration.
+ * @throws {AudioDecodeError} with `truncation` as the reason
+ */
+export function refuseTruncated(
+  file: string,
+  format: AudioFormat,
+  truncation: string | undefined,
+  options: DecodeOptions,
+): void {
+  if (truncation && !options.allowTruncated) {
+    throw new AudioDecodeError(file, truncation, { format });
+  }
+}
+
+/**
  * The damage policy alone: a warning naming the file and the counts when something was lost,
  * `undefined` when nothing was.
  * @throws {AudioDecodeError} "mostly undecodable: …" when more than

@@ -12,6 +12,7 @@ import {
   type DecodeOptions,
   finishDecode,
   judgeDamage,
+  refuseTruncated,
   UNDAMAGED,
 } from "./codec.ts";
 import {
@@ -98,9 +99,7 @@ export async function decodeAudio(
   switch (sniffAudioFormat(bytes)) {
     case "wav": {
       const { sampleRate, channels, truncation } = decodeWav(bytes, name);
-      if (truncation && !options.allowTruncated) {
-        throw new AudioDecodeError(name, truncation, { format: "wav" });
-      }
+      refuseTruncated(name, "wav", truncation, options);
       return finishDecode(name, "wav", channels, sampleRate, UNDAMAGED, truncation !== undefined);
     }
     case "mp3":

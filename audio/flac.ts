@@ -9,7 +9,7 @@
  */
 
 import { FLACDecoder } from "@wasm-audio-decoders/flac";
-import { type DecodedAudio, type DecodeOptions, finishDecode } from "./codec.ts";
+import { type DecodedAudio, type DecodeOptions, finishDecode, refuseTruncated } from "./codec.ts";
 import { AudioDecodeError } from "./errors.ts";
 import { skipId3v2, trailingTagsStart } from "./tags.ts";
 import { SerialDecoder } from "./wasm_decoder.ts";
@@ -306,21 +306,14 @@ export async function decodeFlac(
   options: DecodeOptions = {},
 ): Promise<DecodedAudio> {
   const walk = walkFlac(bytes, name);
-  if (walk.truncation && !options.allowTruncated) {
-    throw new AudioDecodeError(name, walk.truncation, { format: "flac" });
-  }
+  refuseTruncated(name, "flac", walk.truncation, options);
   if (walk.frames.length === 0) { // mostly undecodable when damaged, else "no audio"
     return finishDecode(name, "flac", [], walk.sampleRate, { ...walk, decoderErrors: 0 });
   }
   // The checked frames go in one by one: the library's own frame parser drops a tiny last frame
   // (e.g. 13 bytes of digital silence) when it runs to the end of the file.
   const frames = walk.frames.map(([a, b]) => bytes.subarray(a, b));
-  const decoded = await flac.run((d) => d.decodeFrames(frames)).catch((err) => {
-    throw new AudioDecodeError(name, `decoder failed: ${(err as Error).message}`, {
-      format: "flac",
-      cause: err,
-    });
-  });
+  const decoded = await flac.run(name, "flac", (d) => d.decodeFrames(frames));
   // libFLAC reports the frames the scan skipped as MISSING_FRAME: that damage is counted already
   const errors = decoded.errors.filter((e) => !e.message.includes("MISSING_FRAME")).length;
   const missing = walk.frameSamples > 0 ? 1 - decoded.samplesDecoded / walk.frameSamples : 1;

@@ -13,10 +13,10 @@
  */
 
 import { MPEGDecoder } from "mpg123-decoder";
-import { type DecodedAudio, type DecodeOptions, finishDecode } from "./codec.ts";
+import { type DecodedAudio, type DecodeOptions, finishDecode, refuseTruncated } from "./codec.ts";
 import { AudioDecodeError } from "./errors.ts";
 import { id3v2Length, skipId3v2, trailingTagsStart } from "./tags.ts";
-import { SerialDecoder } from "./wasm_decoder.ts";
+import { joinRanges, SerialDecoder } from "./wasm_decoder.ts";
 
 /** What {@linkcode scanMp3} learns from the frame headers alone. */
 export interface Mp3Info {
@@ -250,17 +250,6 @@ export function scanMp3(bytes: Uint8Array, name = "<mp3>"): Mp3Info {
 
 const mpeg = new SerialDecoder(() => new MPEGDecoder(), { resetBetweenJobs: true });
 
-/** The byte ranges of `bytes` joined into one array. */
-function joinRanges(bytes: Uint8Array, ranges: [number, number][]): Uint8Array {
-  const out = new Uint8Array(ranges.reduce((t, [a, b]) => t + b - a, 0));
-  let at = 0;
-  for (const [a, b] of ranges) {
-    out.set(bytes.subarray(a, b), at);
-    at += b - a;
-  }
-  return out;
-}
-
 /**
  * Decode an MP3 file to mono float samples at its own sample rate (never assumed: read it
  * from the result and resample with `resample` from `resample.ts`). Junk between frames is
@@ -286,11 +275,9 @@ export async function decodeMp3(
   options: DecodeOptions = {},
 ): Promise<DecodedAudio> {
   const walk = walkMp3(bytes, name);
-  if (walk.truncation && !options.allowTruncated) {
-    throw new AudioDecodeError(name, walk.truncation, { format: "mp3" });
-  }
+  refuseTruncated(name, "mp3", walk.truncation, options);
   const input = walk.damagedRegions > 0 ? joinRanges(bytes, walk.frames) : bytes;
-  const decoded = await mpeg.run((d) => d.decode(input));
+  const decoded = await mpeg.run(name, "mp3", (d) => d.decode(input));
   const errors = decoded.errors.length;
   if (decoded.samplesDecoded === 0) {
     const why = errors ? `: ${decoded.errors[0].message}` : "";

@@ -11,9 +11,9 @@
 
 import { OggVorbisDecoder } from "@wasm-audio-decoders/ogg-vorbis";
 import { OggOpusDecoder } from "ogg-opus-decoder";
-import { type DecodedAudio, type DecodeOptions, finishDecode } from "./codec.ts";
+import { type DecodedAudio, type DecodeOptions, finishDecode, refuseTruncated } from "./codec.ts";
 import { AudioDecodeError } from "./errors.ts";
-import { SerialDecoder } from "./wasm_decoder.ts";
+import { joinRanges, SerialDecoder } from "./wasm_decoder.ts";
 
 /** Codecs this module decodes from Ogg. */
 export type OggCodec = "vorbis" | "opus";
@@ -275,27 +275,12 @@ export async function decodeOgg(
 ): Promise<DecodedAudio> {
   const walk = walkOgg(bytes, name);
   const format = walk.codec === "opus" ? "ogg-opus" : "ogg-vorbis";
-  if (walk.truncation && !options.allowTruncated) {
-    throw new AudioDecodeError(name, walk.truncation, { format });
-  }
-  let input = bytes;
-  if (walk.damagedRegions > 0 || walk.truncation) {
-    input = new Uint8Array(walk.pages.reduce((t, [a, b]) => t + b - a, 0));
-    let offset = 0;
-    for (const [a, b] of walk.pages) {
-      input.set(bytes.subarray(a, b), offset);
-      offset += b - a;
-    }
-  }
-  const run = walk.codec === "opus"
-    ? opus.run((d) => d.decodeFile(input))
-    : vorbis.run((d) => d.decodeFile(input));
-  const decoded = await run.catch((err) => {
-    throw new AudioDecodeError(name, `decoder failed: ${(err as Error).message}`, {
-      format,
-      cause: err,
-    });
-  });
+  refuseTruncated(name, format, walk.truncation, options);
+  const input = walk.damagedRegions > 0 || walk.truncation ? joinRanges(bytes, walk.pages) : bytes;
+  const decoded =
+    await (walk.codec === "opus"
+      ? opus.run(name, format, (d) => d.decodeFile(input))
+      : vorbis.run(name, format, (d) => d.decodeFile(input)));
   const errors = decoded.errors.length;
   const missing = walk.expectedSamples > 0 && (errors > 0 || walk.damagedRegions > 0)
     ? 1 - decoded.samplesDecoded / walk.expectedSamples

@@ -1,12 +1,16 @@
 /**
  * Plumbing shared by the WASM decoders from npm (mpg123-decoder, @wasm-audio-decoders/flac,
  * @wasm-audio-decoders/ogg-vorbis, ogg-opus-decoder): one decoder instance per codec, made on
- * first use and given one file at a time (their state is per stream), thrown away when it fails;
- * and the libraries' own printing (`mpg123-decoder: -1 MPG123_ERR`, `libopus -4 …`) kept off
- * stderr while they run: their errors come back in the result, are counted, and are reported
- * once, naming the file. Lines that do not come from these libraries still print.
+ * first use and given one file at a time (their state is per stream), thrown away when it fails
+ * (the failure becomes an {@linkcode AudioDecodeError} naming the file); the libraries' own
+ * printing (`mpg123-decoder: -1 MPG123_ERR`, `libopus -4 …`) kept off stderr while they run:
+ * their errors come back in the result, are counted, and are reported once, naming the file
+ * (lines that do not come from these libraries still print); and the whole frames or pages a
+ * scan kept, joined into the bytes the library is given.
  * @module
  */
+
+import { AudioDecodeError, type AudioFormat } from "./errors.ts";
 
 /** The part of the libraries' decoder classes this module uses. */
 export interface WasmDecoder {
@@ -67,7 +71,7 @@ export async function withLibraryOutputDropped<T>(job: () => T | Promise<T>): Pr
  * import { SerialDecoder } from "./wasm_decoder.ts";
  * const mpeg = new SerialDecoder(() => new MPEGDecoder(), { resetBetweenJobs: true });
  * const bytes = await Deno.readFile("audio/sample/en/clips/common_voice_en_90000001.mp3");
- * const { samplesDecoded } = await mpeg.run((d) => d.decode(bytes));
+ * const { samplesDecoded } = await mpeg.run("a.mp3", "mp3", (d) => d.decode(bytes));
  * ```
  */
 export class SerialDecoder<D extends WasmDecoder> {
@@ -87,8 +91,11 @@ export class SerialDecoder<D extends WasmDecoder> {
     this.#resetBetweenJobs = options.resetBetweenJobs ?? false;
   }
 
-  /** Runs `job` on the decoder once the jobs before it are done. */
-  run<T>(job: (decoder: D) => T | Promise<T>): Promise<T> {
+  /**
+   * Runs `job` on the decoder once the jobs before it are done; an exception from the library
+   * becomes an {@linkcode AudioDecodeError} for `file` ("decoder failed: …").
+   */
+  run<T>(file: string, format: AudioFormat, job: (decoder: D) => T | Promise<T>): Promise<T> {
     const run = this.#queue.then(() =>
       withLibraryOutputDropped(async () => {
         if (!this.#decoder) {
@@ -113,6 +120,30 @@ export class SerialDecoder<D extends WasmDecoder> {
       })
     );
     this.#queue = run.catch(() => {});
-    return run;
+    return run.catch((err) => {
+      throw new AudioDecodeError(file, `decoder failed: ${(err as Error).message}`, {
+        format,
+        cause: err,
+      });
+    });
   }
+}
+
+/**
+ * The byte ranges of `bytes` joined into one array (the frames or pages a scan found whole).
+ *
+ * @example
+ * ```ts
+ * import { joinRanges } from "./wasm_decoder.ts";
+ * joinRanges(new Uint8Array([1, 2, 3, 4, 5]), [[0, 1], [3, 5]]); // Uint8Array [1, 4, 5]
+ * ```
+ */
+export function joinRanges(bytes: Uint8Array, ranges: readonly [number, number][]): Uint8Array {
+  const out = new Uint8Array(ranges.reduce((t, [a, b]) => t + b - a, 0));
+  let at = 0;
+  for (const [a, b] of ranges) {
+    out.set(bytes.subarray(a, b), at);
+    at += b - a;
+  }
+  return out;
 }
