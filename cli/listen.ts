@@ -48,7 +48,7 @@ const USAGE =
   --checkpoint  pretrained model (default out/run/checkpoint.safetensors, from deno task train)
   --out         where the adapted model goes (default out/listen/adapted.safetensors)
   --device      ALSA capture device (default "default"; see arecord -L)
-  --input       an audio file (WAV/MP3), or - for raw S16_LE mono on stdin (at --rate)
+  --input       an audio file (WAV, MP3, FLAC, Ogg), or - for raw S16_LE mono on stdin (at --rate)
   --rate        rate asked of the device / of raw stdin (default 48000 / 16000 Hz)
   --seconds     stop after this many seconds of audio (default: until Ctrl-C)
   --replay      pretraining features to rehearse: a prepared cache (index.json) or a corpus
