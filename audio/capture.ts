@@ -65,7 +65,7 @@ export class AlsaSource implements AudioSource {
   }
 }
 
-/** A WAV or MP3 file, delivered in 0.1 s chunks as fast as they are taken. */
+/** An audio file (WAV, MP3, FLAC, Ogg), delivered in 0.1 s chunks as fast as they are taken. */
 export class FileSource implements AudioSource {
   readonly overruns = 0;
   #pos = 0;

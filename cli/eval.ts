@@ -7,6 +7,7 @@
  * @module
  */
 import * as nodePath from "node:path";
+import { formatSkipSummary } from "../audio/commonvoice.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { loadModel } from "../vae/checkpoint.ts";
 import type { MelClip } from "../vae/data.ts";
@@ -54,7 +55,8 @@ export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
   if (!(await readCacheIndex(opts.data))) {
     const p = parsePrepareArgs(["--data", opts.data, "--split", opts.split, "--out", opts.cache]);
     p.features = features;
-    await prepare(p);
+    const { skipped } = await prepare(p);
+    if (skipped.length > 0) console.error(`eval: ${formatSkipSummary(skipped)}`);
     dir = opts.cache;
   }
   const clips: MelClip[] = (await loadCache(dir, features)).map((c) => ({
