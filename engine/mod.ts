@@ -44,8 +44,16 @@ export {
   rand,
   randn,
 } from "./random.ts";
-export { binary, BINARY_OPS, type BinaryOp } from "./ops/binary.ts";
-export { clone, unary, UNARY_OPS, type UnaryOp } from "./ops/unary.ts";
+export {
+  BINARY_OPS,
+  type BinaryOp,
+  type BinaryOpSpec,
+  UNARY_OPS,
+  type UnaryOp,
+  type UnaryOpSpec,
+} from "./ops/elementwise_table.ts";
+export { binary } from "./ops/binary.ts";
+export { clone, unary } from "./ops/unary.ts";
 export {
   fusedGaussianNll,
   fusedKlStandardNormal,
