@@ -166,6 +166,16 @@ export const UNARY_OPS = {
     derivative: { wgsl: "-y * y", f64: (x: number): number => -1 / (x * x) },
     tests: [{ x: [[-4, -0.2], [0.2, 4]] }],
   },
+  sin: {
+    forward: { wgsl: "sin(x)", f64: Math.sin },
+    derivative: { wgsl: "cos(x)", f64: Math.cos },
+    tests: [{ x: [[-7, 7]] }],
+  },
+  cos: {
+    forward: { wgsl: "cos(x)", f64: Math.cos },
+    derivative: { wgsl: "-sin(x)", f64: (x: number): number => -Math.sin(x) },
+    tests: [{ x: [[-7, 7]] }],
+  },
 } as const satisfies Record<string, UnaryOpSpec>;
 
 /** Name of a unary op. */
