@@ -22,13 +22,20 @@ export {
   type DeviceOptions,
   NoAdapterError,
 } from "./device.ts";
-export { counters, GpuError, init, rt, type RuntimeCounters } from "./runtime.ts";
+export {
+  counters,
+  GpuError,
+  init,
+  type KernelChoices,
+  rt,
+  type Runtime,
+  type RuntimeCounters,
+} from "./runtime.ts";
 export {
   type GradFn,
   isGradEnabled,
   noGrad,
   numel,
-  setPoisonOutputs,
   type Shape,
   stridesOf,
   Tensor,

@@ -49,13 +49,6 @@ export function stridesOf(shape: Shape): number[] {
   return s;
 }
 
-// ---- debug: poison outputs so that an unwritten element shows up as NaN ----
-let poisonOutputs = false;
-/** When on, every op output is filled with NaN before the op writes it (tests turn this on). */
-export function setPoisonOutputs(on: boolean): void {
-  poisonOutputs = on;
-}
-
 // ---- grad mode ----
 let noGradDepth = 0;
 /** Runs `fn` without recording the autograd graph (inference, optimizer steps). */
@@ -149,11 +142,15 @@ export class Tensor {
     return new Tensor(new Storage(buffer), shape, opts.requiresGrad ?? false);
   }
 
-  /** A new tensor with uninitialised (or, in tests, NaN-poisoned) contents. */
+  /**
+   * A new tensor with uninitialised contents (NaN-poisoned when the runtime's `poisonOutputs`
+   * is on, as in tests).
+   */
   static empty(shape: Shape): Tensor {
     const n = numel(shape);
-    const buffer = rt().allocate(Math.max(4, n * 4));
-    if (poisonOutputs && n > 0) fillBuffer(buffer, n, NaN);
+    const runtime = rt();
+    const buffer = runtime.allocate(Math.max(4, n * 4));
+    if (runtime.poisonOutputs && n > 0) fillBuffer(buffer, n, NaN);
     return Tensor.fromBuffer(buffer, shape);
   }
 

@@ -10,7 +10,7 @@ import * as ag from "../mod.ts";
 /** Initialises the engine once with NaN poisoning of every op output. */
 export async function setup(): Promise<void> {
   await ag.init();
-  ag.setPoisonOutputs(true);
+  ag.rt().poisonOutputs = true;
 }
 
 /** A deterministic pseudo-random stream (mulberry32) for test inputs. */

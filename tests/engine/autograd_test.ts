@@ -230,3 +230,20 @@ Deno.test("item, toArray and tensor creation check their inputs", async () => {
     assert.deepEqual([...await ag.onesLike(ag.zeros([3])).toArray()], [1, 1, 1]);
   });
 });
+
+Deno.test("op outputs are NaN-poisoned when the runtime says so (tests), else left alone", async () => {
+  await setup();
+  const runtime = ag.rt();
+  assert.equal(runtime.poisonOutputs, true, "setup() turns poisoning on");
+  const poisoned = ag.Tensor.empty([300]);
+  assert.ok((await poisoned.toArray()).every(Number.isNaN), "an unwritten output reads NaN");
+  poisoned.dispose();
+  runtime.poisonOutputs = false;
+  try {
+    const before = ag.counters().dispatches;
+    ag.Tensor.empty([300]).dispose();
+    assert.equal(ag.counters().dispatches, before, "no fill without poisoning");
+  } finally {
+    runtime.poisonOutputs = true;
+  }
+});

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
-import { setConvConfig } from "../../engine/ops/conv.ts";
 import { TILE_CONFIGS, tileName } from "../../engine/autotune.ts";
+import { dispatchesOf } from "./dispatch_log.ts";
 import { assertClose, checkOp, randomArray, setup, size } from "../util.ts";
 
 // ---- float64 references, written from the definitions ----
@@ -361,8 +361,7 @@ Deno.test("conv: gradients at the audio model's shape match the reference's", as
 for (const c of TILE_CONFIGS) {
   Deno.test(`conv tiles ${tileName(c)}: products, edges, groups, 2-D`, async () => {
     await setup();
-    setConvConfig(c);
-    try {
+    await ag.rt().withKernelChoices({ convTile: c }, async () => {
       await checkConv1d({
         n: 2,
         cin: 3,
@@ -397,11 +396,31 @@ for (const c of TILE_CONFIGS) {
         groups: 1,
         bias: true,
       }, 111);
-    } finally {
-      setConvConfig(null);
-    }
+    });
   });
 }
+
+Deno.test("conv's tile choice is the runtime's: each of the three products runs it", async () => {
+  await setup();
+  const tile = TILE_CONFIGS.find((c) => tileName(c) === "4x8/16x4")!;
+  const { dispatches } = await dispatchesOf(() =>
+    ag.rt().withKernelChoices({ convTile: tile }, () =>
+      ag.tidy(async () => {
+        const x = ag.randn([2, 8, 40], { seed: 1 });
+        const w = ag.randn([16, 8, 3], { seed: 2 });
+        x.requiresGrad = w.requiresGrad = true;
+        ag.conv1d(x, w).sum().backward();
+        await w.grad!.toArray();
+        x.grad!.dispose();
+        w.grad!.dispose();
+      }))
+  );
+  const conv = dispatches.filter((d) => d.kernel === "conv_implicit_gemm");
+  assert.deepEqual(conv.map((d) => d.constants.MODE).sort(), [0, 1, 2]);
+  for (const { constants: { BM, BN, WG_X } } of conv) {
+    assert.deepEqual({ bm: BM, bn: BN, wgX: WG_X }, { bm: tile.bm, bn: tile.bn, wgX: tile.wgX });
+  }
+});
 
 Deno.test("conv: shape errors name the shapes", () => {
   const x = { ndim: 3, shape: [2, 3, 10] } as unknown as ag.Tensor;
