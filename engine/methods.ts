@@ -6,7 +6,6 @@
  * @module
  */
 import { binary } from "./ops/binary.ts";
-import { onesLike } from "./ops/creation.ts";
 import {
   BINARY_OPS,
   type BinaryOp,
@@ -28,8 +27,8 @@ import {
   transpose,
 } from "./ops/movement.ts";
 import { logsumexp, max, mean, min, sum } from "./ops/reduce.ts";
-import { clone, unary } from "./ops/unary.ts";
-import { registerCoreHelpers, Tensor } from "./tensor.ts";
+import { unary } from "./ops/unary.ts";
+import { Tensor } from "./tensor.ts";
 import { scalar } from "./ops/creation.ts";
 
 type UnaryTable = typeof UNARY_OPS;
@@ -153,7 +152,5 @@ for (const [op, spec] of Object.entries(BINARY_OPS) as [BinaryOp, BinaryOpSpec][
     return unary(scalarForm.op, this, scalarForm.alpha(other));
   });
 }
-
-registerCoreHelpers({ onesLike, copy: clone, add: (a, b) => binary("add", a, b) });
 
 export { concat, scalar };

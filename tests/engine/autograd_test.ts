@@ -247,3 +247,45 @@ Deno.test("op outputs are NaN-poisoned when the runtime says so (tests), else le
     runtime.poisonOutputs = true;
   }
 });
+
+Deno.test("the autograd core runs without engine/methods.ts (no helper to inject)", async () => {
+  const exec = Deno.execPath();
+  const deno = Deno.permissions.querySync({ name: "run", command: exec }).state === "granted"
+    ? exec
+    : "deno";
+  const fixture = new URL("./fixtures/core_alone.ts", import.meta.url).pathname;
+  const r = await new Deno.Command(deno, {
+    args: ["run", "--allow-env", "--allow-read", fixture],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  const got = JSON.parse(new TextDecoder().decode(r.stdout));
+  const want = [0.5, -1, 2].map((v) => 2 * v + Math.exp(v));
+  assertClose(got.x, want, 1e-6, "d/dx Σ (x·x + exp x)");
+  assert.deepEqual(got, { x: got.x, a: [1, 1], b: [1, 1], distinct: true });
+});
+
+Deno.test("backward() is synchronous: it returns nothing, and the gradients are set", async () => {
+  await setup();
+  await ag.tidy(async () => {
+    const x = ag.tensor([1, -2, 3], [3], { requiresGrad: true });
+    const returned: unknown = x.mul(x).sum().backward();
+    assert.equal(returned, undefined);
+    assert.ok(x.grad, "grad set when backward() returns");
+    assert.deepEqual([...await x.grad.toArray()], [2, -4, 6]);
+    x.grad.dispose();
+  });
+});
+
+Deno.test("accumulating into a .grad of another shape is an error naming both shapes", async () => {
+  await setup();
+  ag.tidy(() => {
+    const x = ag.tensor([1, -2, 3], [3], { requiresGrad: true });
+    x.grad = ag.zeros([1]);
+    assert.throws(
+      () => x.mul(x).sum().backward(),
+      /gradients \[1\] and \[3\] of one tensor differ/,
+    );
+  });
+});
