@@ -275,7 +275,7 @@ function convWeightGradRaw(geo: ConvGeometry, x: Tensor, dy: Tensor, shape: Shap
 function pair(v: number | readonly [number, number], what: string): [number, number] {
   const p: [number, number] = typeof v === "number" ? [v, v] : [v[0], v[1]];
   if (p.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new Error(`conv: ${what} must be non-negative integers, got ${v}`);
+    throw new Error(`conv2d: ${what} must be non-negative integers, got ${v}`);
   }
   return p;
 }
@@ -283,6 +283,12 @@ function pair(v: number | readonly [number, number], what: string): [number, num
 function checkPositive(values: Record<string, number>, op: string): void {
   for (const [name, v] of Object.entries(values)) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be ≥ 1, got ${v}`);
+  }
+}
+
+function checkNonNegative(values: Record<string, number>, op: string): void {
+  for (const [name, v] of Object.entries(values)) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: ${name} must be ≥ 0, got ${v}`);
   }
 }
 
@@ -335,7 +341,7 @@ export function conv1d(
 ): Tensor {
   const { stride = 1, padding = 0, dilation = 1, groups = 1 } = opts;
   checkPositive({ stride, dilation, groups }, "conv1d");
-  pair(padding, "padding");
+  checkNonNegative({ padding }, "conv1d");
   if (x.ndim !== 3 || w.ndim !== 3) {
     throw new Error(`conv1d: x [${x.shape}] and w [${w.shape}] must both be 3-D`);
   }
@@ -452,8 +458,7 @@ export function convTranspose1d(
 ): Tensor {
   const { stride = 1, padding = 0, outputPadding = 0, dilation = 1, groups = 1 } = opts;
   checkPositive({ stride, dilation, groups }, "convTranspose1d");
-  pair(padding, "padding");
-  pair(outputPadding, "outputPadding");
+  checkNonNegative({ padding, outputPadding }, "convTranspose1d");
   if (outputPadding >= Math.max(stride, dilation)) {
     throw new Error(
       `convTranspose1d: outputPadding ${outputPadding} must be smaller than stride or dilation`,

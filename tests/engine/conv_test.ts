@@ -422,6 +422,23 @@ Deno.test("conv's tile choice is the runtime's: each of the three products runs 
   }
 });
 
+Deno.test("conv: a negative or fractional padding is an error naming the op and option", () => {
+  const x = { ndim: 3, shape: [2, 3, 10] } as unknown as ag.Tensor;
+  const w = { ndim: 3, shape: [4, 3, 3] } as unknown as ag.Tensor;
+  assert.throws(
+    () => ag.conv1d(x, w, null, { padding: -1 }),
+    /conv1d: padding must be ≥ 0, got -1/,
+  );
+  assert.throws(
+    () => ag.convTranspose1d(x, w, null, { stride: 2, outputPadding: 0.5 }),
+    /convTranspose1d: outputPadding must be ≥ 0, got 0.5/,
+  );
+  assert.throws(
+    () => ag.conv2d(x, w, null, { padding: [1, -2] }),
+    /conv2d: padding must be non-negative integers, got 1,-2/,
+  );
+});
+
 Deno.test("conv: shape errors name the shapes", () => {
   const x = { ndim: 3, shape: [2, 3, 10] } as unknown as ag.Tensor;
   const w = { ndim: 3, shape: [4, 2, 3] } as unknown as ag.Tensor;
