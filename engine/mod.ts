@@ -8,7 +8,7 @@
  * const x = ag.tensor([1, 2, 3, 4, 5, 6], [2, 3], { requiresGrad: true });
  * const y = ag.randn([3, 4], { seed: 1 });
  * const z = x.matmul(y).relu().sum();
- * await z.backward();
+ * z.backward();
  * console.log(await x.grad!.toArray());
  * ```
  * @module

@@ -95,7 +95,7 @@ export async function checkOp(
     if (opts.grad === false) return;
     const w = randomArray(ref.length, opts.seed ?? 99);
     const loss = out.mul(ag.tensor(Float32Array.from(w), out.shape)).sum();
-    await loss.backward();
+    loss.backward();
     for (let k = 0; k < xs.length; k++) {
       const fd = new Float64Array(xs64[k].length);
       for (let j = 0; j < fd.length; j++) {

@@ -18,7 +18,7 @@ Deno.test("a tensor feeding two ops accumulates both gradients: x*x + x", async 
   // And exactly: d/dx Σ(x² + x) = 2x + 1.
   await ag.tidy(async () => {
     const x = ag.tensor([1.5, -2, 0.25], [3], { requiresGrad: true });
-    await x.mul(x).add(x).sum().backward();
+    x.mul(x).add(x).sum().backward();
     assert.deepEqual([...await x.grad!.toArray()], [4, -3, 1.5]);
     x.grad!.dispose();
   });
@@ -49,14 +49,14 @@ Deno.test(".grad accumulates over two backward calls", async () => {
   await ag.tidy(async () => {
     const x = ag.tensor([1, 2, -3], [3], { requiresGrad: true });
     const w = ag.tensor([0.5, -1, 2], [3]);
-    await x.mul(w).sum().backward();
+    x.mul(w).sum().backward();
     assert.deepEqual([...await x.grad!.toArray()], [0.5, -1, 2]);
-    await x.mul(x).sum().backward();
+    x.mul(x).sum().backward();
     assert.deepEqual([...await x.grad!.toArray()], [2.5, 3, -4]);
     // Zeroing by hand starts afresh.
     x.grad!.dispose();
     x.grad = null;
-    await x.sum().backward();
+    x.sum().backward();
     assert.deepEqual([...await x.grad!.toArray()], [1, 1, 1]);
     x.grad!.dispose();
   });
@@ -69,10 +69,10 @@ Deno.test("a caller's gradient tensor is not aliased or disposed by backward", a
     const z = ag.tensor([4, 5, 6], [3], { requiresGrad: true });
     const g = ag.tensor([0.5, 0.25, 2], [3]);
     // add passes the incoming gradient straight through to both leaves.
-    await x.add(z).backward(g);
+    x.add(z).backward(g);
     assert.notEqual(x.grad, g, "x.grad is the caller's tensor");
     assert.notEqual(z.grad, g, "z.grad is the caller's tensor");
-    await x.add(z).backward(g);
+    x.add(z).backward(g);
     assert.ok(!g.isDisposed, "backward disposed the caller's gradient");
     assert.deepEqual([...await g.toArray()], [0.5, 0.25, 2]);
     g.dispose();
@@ -88,7 +88,7 @@ Deno.test("backward of a non-scalar seeds ones; leaves without requiresGrad get 
   await ag.tidy(async () => {
     const x = ag.tensor([1, 2, 3, 4], [2, 2], { requiresGrad: true });
     const c = ag.tensor([3, 3, 3, 3], [2, 2]);
-    await x.mul(c).backward();
+    x.mul(c).backward();
     assert.deepEqual([...await x.grad!.toArray()], [3, 3, 3, 3]);
     assert.equal(c.grad, null);
     x.grad!.dispose();
@@ -117,7 +117,7 @@ Deno.test("noGrad records nothing; detach cuts the graph", async () => {
     const d = x.mul(3).detach();
     assert.equal(d.gradFn, null);
     assert.equal(d.requiresGrad, false);
-    await x.mul(d).sum().backward(); // d/dx (x · 3x_detached) = 3x
+    x.mul(d).sum().backward(); // d/dx (x · 3x_detached) = 3x
     assert.deepEqual([...await x.grad!.toArray()], [3, 6, 9]);
     x.grad!.dispose();
   });
@@ -127,10 +127,10 @@ Deno.test("tidy frees every intermediate, forward and backward", async () => {
   await setup();
   const w = ag.randn([8, 5], { seed: 1, requiresGrad: true });
   const before = ag.counters().buffersInUse;
-  await ag.tidy(async () => {
+  ag.tidy(() => {
     const x = ag.randn([4, 8], { seed: 2 });
     const loss = x.matmul(w).relu().pad([1, 1]).logsumexp(1).mean();
-    await loss.backward();
+    loss.backward();
     assert.ok(ag.counters().buffersInUse > before + 5, "the graph should hold buffers");
     w.grad!.dispose();
     w.grad = null;
@@ -210,7 +210,7 @@ Deno.test("a deep graph back-propagates without overflowing the stack", async ()
     let y = x;
     const depth = 3000;
     for (let i = 0; i < depth; i++) y = y.add(0.001);
-    await y.mul(y).sum().backward(); // d/dx Σ (x + 3)² = 2y
+    y.mul(y).sum().backward(); // d/dx Σ (x + 3)² = 2y
     // y as f32 computes it: 3000 rounded additions.
     const want = [0.5, -1].map((v) => {
       for (let i = 0; i < depth; i++) v = Math.fround(v + Math.fround(0.001));

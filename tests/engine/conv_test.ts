@@ -328,7 +328,7 @@ Deno.test("conv: gradients at the audio model's shape match the reference's", as
     const x = ag.tensor(Float32Array.from(x64), [c.n, c.cin, c.len], { requiresGrad: true });
     const w = ag.tensor(Float32Array.from(w64), [c.cout, c.cin, c.k], { requiresGrad: true });
     const y = ag.conv1d(x, w, null, { padding: 2 });
-    await y.backward(ag.tensor(Float32Array.from(g64), y.shape));
+    y.backward(ag.tensor(Float32Array.from(g64), y.shape));
     const t = full1d({ n: c.n, cin: c.cout, cout: c.cin, len: c.len, k: c.k, padding: 2 });
     const dxRef = convTranspose1dRef({ ...t, bias: false }, g64, w64);
     assertClose(await x.grad!.toArray(), dxRef, 1e-4, "conv1d dx at [2, 80, 64]");

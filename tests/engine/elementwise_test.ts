@@ -86,7 +86,7 @@ for (const [op, spec] of Object.entries(ag.UNARY_OPS) as [ag.UnaryOp, UnaryOpSpe
         await ag.tidy(async () => {
           const w = randomArray(xs.length, 7 + i);
           const xt = ag.tensor(Float32Array.from(xs), shape, { requiresGrad: true });
-          await run(xt).backward(ag.tensor(Float32Array.from(w), shape));
+          run(xt).backward(ag.tensor(Float32Array.from(w), shape));
           const want = xs.map((v, j) => w[j] * df(v));
           assertClose(await xt.grad!.toArray(), want, 1e-4, `${name}: gradient vs f'`);
         });
@@ -305,7 +305,7 @@ for (const [op, spec] of Object.entries(ag.BINARY_OPS) as [ag.BinaryOp, BinaryOp
           const w = randomArray(size(shape), 3 + i);
           const at = ag.tensor(Float32Array.from(a64), sa, { requiresGrad: true });
           const bt = ag.tensor(Float32Array.from(b64), sb, { requiresGrad: true });
-          await run(at, bt).backward(ag.tensor(Float32Array.from(w), shape));
+          run(at, bt).backward(ag.tensor(Float32Array.from(w), shape));
           const ga = new Float64Array(a64.length), gb = new Float64Array(b64.length);
           pairs.forEach(([u, v], n) => {
             ga[ia[n]] += w[n] * derivatives.a.f64(u, v);

@@ -156,7 +156,7 @@ async function checkTransposedGrads(): Promise<void> {
       const a = ag.tensor(Float32Array.from(a64), aShape, { requiresGrad: true });
       const b = ag.tensor(Float32Array.from(b64), bShape, { requiresGrad: true });
       const out = a.matmul(b);
-      await out.backward(ag.tensor(Float32Array.from(g64), out.shape));
+      out.backward(ag.tensor(Float32Array.from(g64), out.shape));
       const ga = new Float64Array(a64.length), gb = new Float64Array(b64.length);
       for (let t = 0; t < batch; t++) {
         const ao = batchA === 1 ? 0 : t * m * k, bo = batchB === 1 ? 0 : t * k * n;
