@@ -373,7 +373,7 @@ function trainStepCase(batch: number, crop: number): BenchCase {
       const [ours, oursXHat] = await ag.tidy(async () => {
         const x = model.normalize(ag.tensor(check, [batch, nMels, crop]));
         const t = elboTerms(model, x, { beta: 1, freeBits: train.freeBits, sample: false });
-        await t.loss.backward();
+        t.loss.backward();
         const norm = ag.clipGradNorm(model.parameters(), 1e30);
         const v = await ag.concat([t.loss, t.recon, t.kl, norm].map((s) => s.reshape([1])))
           .toArray();

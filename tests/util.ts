@@ -10,7 +10,7 @@ import * as ag from "../mod.ts";
 /** Initialises the engine once with NaN poisoning of every op output. */
 export async function setup(): Promise<void> {
   await ag.init();
-  ag.setPoisonOutputs(true);
+  ag.rt().poisonOutputs = true;
 }
 
 /** A deterministic pseudo-random stream (mulberry32) for test inputs. */
@@ -95,7 +95,7 @@ export async function checkOp(
     if (opts.grad === false) return;
     const w = randomArray(ref.length, opts.seed ?? 99);
     const loss = out.mul(ag.tensor(Float32Array.from(w), out.shape)).sum();
-    await loss.backward();
+    loss.backward();
     for (let k = 0; k < xs.length; k++) {
       const fd = new Float64Array(xs64[k].length);
       for (let j = 0; j < fd.length; j++) {

@@ -259,7 +259,7 @@ export class VoiceAdapter {
         drift = drift.add(p.sub(this.#anchors.get(name)!).square().sum());
       }
       loss = loss.add(drift.mul(l2sp));
-      await loss.backward();
+      loss.backward();
       const norm = ag.clipGradNorm(this.trainable.values(), gradClip);
       const packed = ag.concat([loss, voiced, replay, drift, norm].map((s) => s.reshape([1])));
       const v = await packed.toArray();

@@ -79,7 +79,7 @@ export class VaeTrainer {
       const x = this.model.normalize(ag.tensor(data, [batch, nMels, cropFrames]));
       const t = elboTerms(this.model, x, { beta, freeBits, generator: this.gpuRng, sample: true });
       const loss = this.lossHook ? this.lossHook(t.loss) : t.loss;
-      await loss.backward();
+      loss.backward();
       const norm = ag.clipGradNorm(this.model.parameters(), gradClip);
       const packed = ag.concat([loss, t.recon, t.kl, norm].map((s) => s.reshape([1])));
       const v = await packed.toArray();
