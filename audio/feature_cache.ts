@@ -15,7 +15,7 @@
 import * as nodePath from "node:path";
 import type { SkippedItem } from "./commonvoice.ts";
 import type { FeatureConfig } from "./features.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
 
 /** Bumped whenever the layout of index or shards changes. */
 export const CACHE_FORMAT_VERSION = 1;

@@ -8,7 +8,7 @@ import * as ag from "../engine/mod.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
-import { writeFileAtomic } from "../audio/atomic_file.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
 import { loadModel } from "../vae/checkpoint.ts";
 import { reconstructAudio, samplePrior } from "../vae/sampling.ts";
 import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";

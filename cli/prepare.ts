@@ -12,7 +12,7 @@ import * as ag from "../engine/mod.ts";
 import { formatSkipSummary, readCommonVoiceSplit, type SkippedItem } from "../audio/commonvoice.ts";
 import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
 import { DecodePool } from "../audio/decode_pool.ts";
-import { removeStaleTempFiles } from "../audio/atomic_file.ts";
+import { removeStaleTempFiles } from "../io/atomic_file.ts";
 import {
   CACHE_FORMAT_VERSION,
   type CachedClip,

@@ -12,7 +12,7 @@ import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
-import { removeStaleTempFiles, writeFileAtomic } from "../audio/atomic_file.ts";
+import { removeStaleTempFiles, writeFileAtomic } from "../io/atomic_file.ts";
 import {
   ConfigError,
   DEFAULT_MODEL,

@@ -7,7 +7,7 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
-import { writeFileAtomic } from "../audio/atomic_file.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
 import { ConfigError, type ModelConfig, type TrainConfig } from "./config.ts";
 import { MelVae } from "./model.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";

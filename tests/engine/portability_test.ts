@@ -54,6 +54,6 @@ Deno.test("engine/ and the model code use no Deno APIs, directly or through impo
 });
 
 Deno.test("the scan sees Deno APIs where they are (the edges)", async () => {
-  const source = codeOnly(await Deno.readTextFile(nodePath.join(ROOT, "audio/atomic_file.ts")));
+  const source = codeOnly(await Deno.readTextFile(nodePath.join(ROOT, "io/atomic_file.ts")));
   assert.match(source, /\bDeno\s*\.\s*open/);
 });
