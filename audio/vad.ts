@@ -8,6 +8,7 @@
  * last `minVoicedSeconds`, so clicks are not learned. Portable: typed arrays only.
  * @module
  */
+import { concatSamples } from "./samples.ts";
 
 /** Tuning of {@link EnergyVad}. */
 export interface VadOptions {
@@ -131,16 +132,4 @@ export class EnergyVad {
       this.#released = true;
     }
   }
-}
-
-/** The sample blocks one after another in one array (the one block itself when there is one). */
-export function concatSamples(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
