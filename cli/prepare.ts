@@ -8,28 +8,21 @@
  * @module
  */
 import * as nodePath from "node:path";
-import * as ag from "../engine/mod.ts";
 import { formatSkipSummary, readCommonVoiceSplit, type SkippedItem } from "../audio/commonvoice.ts";
 import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
 import { DecodePool } from "../audio/decode_pool.ts";
 import { removeStaleTempFiles } from "../io/atomic_file.ts";
 import {
   CACHE_FORMAT_VERSION,
-  type CachedClip,
   type CacheIndex,
   checkCacheMatches,
+  featurizeBatch,
   fingerprint,
   readCacheIndex,
   writeCacheIndex,
   writeShard,
 } from "../audio/feature_cache.ts";
-import {
-  centerPad,
-  DEFAULT_FEATURES,
-  type FeatureConfig,
-  frameCount,
-  LogMel,
-} from "../audio/features.ts";
+import { DEFAULT_FEATURES, type FeatureConfig, LogMel } from "../audio/features.ts";
 import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { Progress } from "./progress.ts";
@@ -158,7 +151,7 @@ async function featurizeShards(
 ): Promise<void> {
   const logMel = new LogMel(opts.features);
   const pool = new DecodePool();
-  const { nFft, nMels, sampleRate } = opts.features;
+  const { nFft, sampleRate } = opts.features;
   const progress = new Progress("prepare", clips.length);
   let audioSeconds = index.shards.reduce(
     (t, s) => t + s.clips.reduce((u, c) => u + c.durationSeconds, 0),
@@ -189,7 +182,7 @@ async function featurizeShards(
         } else ok.push({ row: rows[i], samples: d.samples });
       });
       const file = `shard-${String(s).padStart(5, "0")}.f32`;
-      const { data, entries } = await featurizeBatch(logMel, ok, nFft, nMels, sampleRate);
+      const { data, entries } = await featurizeBatch(logMel, ok);
       await writeShard(opts.out, file, data);
       index.shards.push({ file, clips: entries, skipped });
       await writeCacheIndex(opts.out, index);
@@ -202,44 +195,6 @@ async function featurizeShards(
     pool.close();
     logMel.dispose();
   }
-}
-
-/** Log-mels of several clips in one GPU batch; returns the shard's data and its entries. */
-export async function featurizeBatch(
-  logMel: LogMel,
-  clips: { row: { path: string; clientId: string; sentence: string }; samples: Float32Array }[],
-  nFft: number,
-  nMels: number,
-  sampleRate: number,
-): Promise<{ data: Float32Array; entries: CachedClip[] }> {
-  if (clips.length === 0) return { data: new Float32Array(0), entries: [] };
-  const padded = clips.map((c) => centerPad(c.samples, nFft));
-  const length = Math.max(...padded.map((p) => p.length));
-  const batch = new Float32Array(clips.length * length);
-  padded.forEach((p, i) => batch.set(p, i * length));
-  const features = await ag.tidy(async () => {
-    const mel = logMel.logMelFrames(ag.tensor(batch, [clips.length, length]), false);
-    return { values: await mel.toArray(), frames: mel.shape[1] };
-  });
-  const entries: CachedClip[] = [];
-  const total = clips.reduce((n, c) => n + frameCount(c.samples.length, logMel.config) * nMels, 0);
-  const data = new Float32Array(total);
-  let offset = 0;
-  clips.forEach((c, i) => {
-    const frames = frameCount(c.samples.length, logMel.config);
-    const start = i * features.frames * nMels;
-    data.set(features.values.subarray(start, start + frames * nMels), offset);
-    entries.push({
-      path: c.row.path,
-      clientId: c.row.clientId,
-      sentence: c.row.sentence,
-      frames,
-      durationSeconds: c.samples.length / sampleRate,
-      offset,
-    });
-    offset += frames * nMels;
-  });
-  return { data, entries };
 }
 
 if (import.meta.main) {
