@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-webgpu";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import * as ag from "../engine/mod.ts";
+import { mulberry32Next } from "../vae/data.ts";
 
 export { tf };
 
@@ -100,16 +101,14 @@ export function repsSuffix(reps = 1): string {
   return n > 1 ? ` ×${n}` : "";
 }
 
-/** A deterministic pseudo-random Float32Array in [-1, 1) (mulberry32). */
+/** A deterministic pseudo-random Float32Array in [-1, 1) (vae/data.ts's mulberry32). */
 export function randomF32(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
+  let state = seed >>> 0;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+    const [u, next] = mulberry32Next(state);
+    state = next;
+    out[i] = u * 2 - 1;
   }
   return out;
 }
