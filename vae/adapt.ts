@@ -76,19 +76,6 @@ export interface AdaptStepStats {
   skipped: boolean;
 }
 
-/**
- * Mean squared error of the normalised log-mel reconstruction (z = μ) over clips' frames; NaN
- * for no frames. The held-out measure of adaptation: unlike the NLL it does not depend on the
- * learned likelihood scale, so "10 % lower" means the same thing for every model.
- */
-export async function reconstructionError(
-  model: MelVae,
-  clips: readonly MelClip[],
-): Promise<number> {
-  const usable = clips.filter((c) => c.frames >= model.hopFactor);
-  return usable.length ? await reconstructionMse(model, usable) : NaN;
-}
-
 /** Log-mel features [frames, nMels] of mono samples at the model rate, as a clip. */
 export async function melClip(logMel: LogMel, samples: Float32Array, name: string) {
   const nMels = logMel.config.nMels;
@@ -184,7 +171,7 @@ export class VoiceAdapter {
 
   async #addBlock(samples: Float32Array): Promise<void> {
     const clip = await melClip(this.#logMel, samples, `voiced-${this.#blocks++}`);
-    if (this.base) this.#baseError.set(clip, await reconstructionError(this.base, [clip]));
+    if (this.base) this.#baseError.set(clip, await reconstructionMse(this.base, [clip]));
     this.heldOut.push(clip);
     const maxHeld = Math.max(1, Math.round(this.config.heldOutSeconds / this.config.blockSeconds));
     while (this.heldOut.length > maxHeld) this.pool.push(this.heldOut.shift()!);
@@ -286,7 +273,7 @@ export class VoiceAdapter {
       }
       base = s / n;
     }
-    return { base, now: await reconstructionError(this.model, this.heldOut) };
+    return { base, now: await reconstructionMse(this.model, this.heldOut) };
   }
 
   /** Frees the anchors and the feature extractor. */

@@ -105,18 +105,29 @@ export class VaeTrainer {
   }
 }
 
+/**
+ * A whole clip as model input: its first `frames` frames, cut to whole latent steps
+ * ({@link MelVae.wholeLatentFrames}), channels-first [nMels, frames]; `frames` is 0 for a clip
+ * shorter than one latent step.
+ */
+function wholeClip(model: MelVae, clip: MelClip): { frames: number; channelsFirst: Float32Array } {
+  const nMels = model.config.features.nMels;
+  const frames = model.wholeLatentFrames(clip.frames);
+  const channelsFirst = new Float32Array(nMels * frames);
+  writeCropChannelsFirst(clip, nMels, 0, frames, channelsFirst, 0);
+  return { frames, channelsFirst };
+}
+
 /** Reconstruction (z = μ) of one clip: input and output log-mels [frames, nMels]. */
 export async function reconstructClip(
   model: MelVae,
   clip: MelClip,
 ): Promise<{ input: Float32Array; output: Float32Array; frames: number }> {
   const nMels = model.config.features.nMels;
-  const frames = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
-  const chFirst = new Float32Array(nMels * frames);
-  writeCropChannelsFirst(clip, nMels, 0, frames, chFirst, 0);
+  const { frames, channelsFirst } = wholeClip(model, clip);
   const out = await ag.tidy(() =>
     ag.noGrad(() => {
-      const x = model.normalize(ag.tensor(chFirst, [1, nMels, frames]));
+      const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, frames]));
       const { mu } = model.encoder.encode(x);
       return model.denormalize(model.decoder.forward(mu)).transpose(1, 2);
     }).toArray()
@@ -126,9 +137,12 @@ export async function reconstructClip(
 
 /**
  * Mean squared error of the normalised log-mel reconstruction with z = μ, over every frame and
- * band of the clips (each cut to a multiple of the latent hop). Unlike the reconstruction NLL it
- * does not depend on the learned likelihood scale, so ratios of it are meaningful (the NLL goes
- * negative once the scale shrinks below ~0.4).
+ * band of the clips (each cut to whole latent steps; a clip shorter than one step adds nothing).
+ * Unlike the reconstruction NLL it does not depend on the learned likelihood scale, so ratios of
+ * it are meaningful (the NLL goes negative once the scale shrinks below ~0.4): it is the
+ * held-out measure of `listen`. NaN when there is no frame to measure (no clips, or all shorter
+ * than one latent step): the mean of nothing, which `listen` shows as "–", never an error, since
+ * an empty held-out set is a normal state early in a session.
  */
 export async function reconstructionMse(
   model: MelVae,
@@ -137,20 +151,17 @@ export async function reconstructionMse(
   const nMels = model.config.features.nMels;
   let sum = 0, count = 0;
   for (const clip of clips) {
-    const n = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
-    if (n === 0) continue;
-    const chFirst = new Float32Array(nMels * n);
-    writeCropChannelsFirst(clip, nMels, 0, n, chFirst, 0);
+    const { frames, channelsFirst } = wholeClip(model, clip);
+    if (frames === 0) continue;
     sum += await ag.tidy(() =>
       ag.noGrad(() => {
-        const x = model.normalize(ag.tensor(chFirst, [1, nMels, n]));
+        const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, frames]));
         return model.decoder.forward(model.encoder.encode(x).mu).sub(x).square().sum();
       }).item()
     );
-    count += n * nMels;
+    count += frames * nMels;
   }
-  if (count === 0) throw new Error("reconstructionMse: no clip is long enough to evaluate");
-  return sum / count;
+  return count === 0 ? NaN : sum / count;
 }
 
 /** ELBO terms, active dimensions, mel-LSD and MCD over clips (z = μ for the distances). */
@@ -162,12 +173,10 @@ export async function evaluateClips(model: MelVae, clips: readonly MelClip[]): P
   const klPerDim = new Float64Array(latent);
   let latentSteps = 0;
   for (const clip of clips) {
-    const n = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
+    const { frames: n, channelsFirst } = wholeClip(model, clip);
     if (n === 0) continue;
-    const chFirst = new Float32Array(nMels * n);
-    writeCropChannelsFirst(clip, nMels, 0, n, chFirst, 0);
     const [r, k, perDim, output] = await ag.tidy(async () => {
-      const x = model.normalize(ag.tensor(chFirst, [1, nMels, n]));
+      const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, n]));
       const t = ag.noGrad(() => elboTerms(model, x, { beta: 1, freeBits: 0, sample: false }));
       const out = ag.noGrad(() => model.denormalize(t.xHat).transpose(1, 2));
       // Four readbacks whose queue waits overlap, not four round trips one after another.

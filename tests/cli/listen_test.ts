@@ -22,7 +22,7 @@ import { resample } from "../../audio/resample.ts";
 import { Capture, RawS16Source } from "../../audio/capture.ts";
 import { decodeWav, encodeWav } from "../../audio/wav.ts";
 import { loadCheckpoint, loadModel } from "../../vae/checkpoint.ts";
-import { reconstructionError } from "../../vae/adapt.ts";
+import { reconstructionMse } from "../../vae/trainer.ts";
 import {
   clipAudio,
   clipsFeatures,
@@ -136,10 +136,10 @@ Deno.test({
         const { model: b } = await loadModel(base);
         const { model: a } = await loadModel(out);
         const [bs, as, bo, ao] = [
-          await reconstructionError(b, same),
-          await reconstructionError(a, same),
-          await reconstructionError(b, other),
-          await reconstructionError(a, other),
+          await reconstructionMse(b, same),
+          await reconstructionMse(a, same),
+          await reconstructionMse(b, other),
+          await reconstructionMse(a, other),
         ];
         console.log(
           `speaker 6 held-out clips: ${bs.toFixed(4)} → ${as.toFixed(4)} (${
@@ -376,8 +376,8 @@ Deno.test({
       const same = await clipsFeatures(test6.slice(6));
       const { model: a } = await loadModel(out);
       const [bs, as] = [
-        await reconstructionError(baseModel, same),
-        await reconstructionError(a, same),
+        await reconstructionMse(baseModel, same),
+        await reconstructionMse(a, same),
       ];
       a.dispose();
       assert.ok(as <= 0.9 * bs, `same speaker: ${as} vs base ${bs}`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as ag from "../../engine/mod.ts";
-import { DEFAULT_ADAPT, reconstructionError, VoiceAdapter } from "../../vae/adapt.ts";
+import { DEFAULT_ADAPT, VoiceAdapter } from "../../vae/adapt.ts";
 import { MelVae } from "../../vae/model.ts";
 import { TINY_MODEL } from "./adapt_fixture.ts";
 
@@ -35,7 +35,6 @@ Deno.test("VoiceAdapter trains only the decoder (+ chosen encoder layers) and ke
   assert.ok(after.now < after.base, `held-out ${after.base} → ${after.now}`);
   const encAfter = await model.encoder.layers.layers[0].namedParameters().get("weight")!.toArray();
   assert.deepEqual(encAfter, encBefore, "frozen encoder unchanged");
-  assert.equal(await reconstructionError(model, []), NaN);
   ad.dispose();
 
   const m2 = new MelVae(cfg, 1);
