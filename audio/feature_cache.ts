@@ -171,8 +171,13 @@ export async function featurizeBatch(
   return { data, entries };
 }
 
-/** A clip's features loaded from the cache: `mel` is [frames, nMels] row-major. */
+/**
+ * A clip's features loaded from the cache: `mel` is [frames, nMels] row-major, `name` its path.
+ * With `name`, `frames` and `mel` it is the clip type of training, eval and adaptation
+ * (vae/data.ts's `MelClip`), used as it comes.
+ */
 export interface LoadedClip extends CachedClip {
+  name: string;
   mel: Float32Array;
 }
 
@@ -201,7 +206,11 @@ export async function loadCache(dir: string, features: FeatureConfig): Promise<L
       );
     }
     for (const c of shard.clips) {
-      out.push({ ...c, mel: data.slice(c.offset, c.offset + c.frames * features.nMels) });
+      out.push({
+        ...c,
+        name: c.path,
+        mel: data.slice(c.offset, c.offset + c.frames * features.nMels),
+      });
     }
   }
   return out;

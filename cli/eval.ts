@@ -9,7 +9,6 @@
 import * as nodePath from "node:path";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { loadModel } from "../vae/checkpoint.ts";
-import type { MelClip } from "../vae/data.ts";
 import { type EvalStats, evaluateClips } from "../vae/trainer.ts";
 import { parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
@@ -57,12 +56,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
     await prepare(p);
     dir = opts.cache;
   }
-  const clips: MelClip[] = (await loadCache(dir, features)).map((c) => ({
-    name: c.path,
-    frames: c.frames,
-    mel: c.mel,
-  }));
-  return await evaluateClips(model, clips);
+  return await evaluateClips(model, await loadCache(dir, features));
 }
 
 if (import.meta.main) {

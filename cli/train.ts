@@ -161,11 +161,9 @@ async function loadData(
   args: TrainArgs,
   features: ModelConfig["features"],
 ): Promise<{ train: MelClip[]; dev: MelClip[]; audioDir: string | null }> {
-  const asClips = (loaded: Awaited<ReturnType<typeof loadCache>>) =>
-    loaded.map((c) => ({ name: c.path, frames: c.frames, mel: c.mel }));
   if (await readCacheIndex(args.data)) {
-    const train = asClips(await loadCache(args.data, features));
-    const dev = args.dev ? asClips(await loadCache(args.dev, features)) : [];
+    const train = await loadCache(args.data, features);
+    const dev = args.dev ? await loadCache(args.dev, features) : [];
     return { train, dev, audioDir: null };
   }
   const splits: Record<string, MelClip[]> = {};
@@ -185,7 +183,7 @@ async function loadData(
         `prepare ${split}: skipped ${skipped.length} clips (see ${opts.out}/index.json)`,
       );
     }
-    splits[split] = asClips(await loadCache(opts.out, features));
+    splits[split] = await loadCache(opts.out, features);
     if (index.shards.length === 0 && split === "train") {
       throw new ConfigError(`${args.data}: no training clips`);
     }
