@@ -12,7 +12,8 @@ import { loadModel } from "../vae/checkpoint.ts";
 import { type EvalStats, evaluateClips } from "../vae/trainer.ts";
 import { parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
-import { parsePrepareArgs, prepare } from "./prepare.ts";
+import { prepare, prepareOptions } from "./prepare.ts";
+import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
 
 const USAGE =
   `usage: deno task eval --checkpoint CKPT --data DIR [--split dev] [--cache DIR] [--json]`;
@@ -51,9 +52,12 @@ export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
   const features = model.config.features;
   let dir = opts.data;
   if (!(await readCacheIndex(opts.data))) {
-    const p = parsePrepareArgs(["--data", opts.data, "--split", opts.split, "--out", opts.cache]);
-    p.features = features;
-    await prepare(p);
+    await prepare(prepareOptions({
+      data: opts.data,
+      split: opts.split as CommonVoiceSplit,
+      out: opts.cache,
+      features,
+    }));
     dir = opts.cache;
   }
   return await evaluateClips(model, await loadCache(dir, features));

@@ -50,40 +50,71 @@ export interface PrepareOptions {
   features: FeatureConfig;
 }
 
-/** Parses and checks the command line; throws a usage error before any work starts. */
-export function parsePrepareArgs(args: string[]): PrepareOptions {
-  const values = parseFlags(args, {
-    data: { type: "string", default: "audio/sample/en" },
-    split: { type: "string", default: "train" },
-    out: { type: "string" },
-    "clips-per-shard": { type: "string", default: "16" },
-    "min-seconds": { type: "string", default: "0.3" },
-    "max-seconds": { type: "string", default: "20" },
-    limit: { type: "string", default: "0" },
-    strict: { type: "boolean", default: false },
-  });
-  const splits = ["train", "dev", "test", "validated", "invalidated", "other"];
-  if (!splits.includes(values.split)) {
-    throw new UsageError(`--split must be one of ${splits.join(", ")}`);
-  }
+/** The Common Voice splits prepare can read. */
+const SPLITS: readonly CommonVoiceSplit[] = [
+  "train",
+  "dev",
+  "test",
+  "validated",
+  "invalidated",
+  "other",
+];
+
+/**
+ * The options of one prepare run from those given, the rest at their defaults (the bundled
+ * sample's train split into out/cache/<split>, 16 clips a shard, 0.3–20 s clips, no limit, the
+ * default features); throws a usage error for a combination that cannot run.
+ */
+export function prepareOptions(given: Partial<PrepareOptions> = {}): PrepareOptions {
+  // A field given as undefined (a flag left out) takes its default too.
+  given = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const split = given.split ?? "train";
   const opts: PrepareOptions = {
-    data: values.data,
-    split: values.split as CommonVoiceSplit,
-    out: values.out ?? nodePath.join("out", "cache", values.split),
-    clipsPerShard: numberFlag("clips-per-shard", values["clips-per-shard"], {
-      min: 1,
-      integer: true,
-    })!,
-    minSeconds: numberFlag("min-seconds", values["min-seconds"], { min: 0 })!,
-    maxSeconds: numberFlag("max-seconds", values["max-seconds"], { min: 0.1 })!,
-    limit: numberFlag("limit", values.limit, { min: 0, integer: true })!,
-    strict: values.strict,
-    features: { ...DEFAULT_FEATURES },
+    data: "audio/sample/en",
+    out: nodePath.join("out", "cache", split),
+    clipsPerShard: 16,
+    minSeconds: 0.3,
+    maxSeconds: 20,
+    limit: 0,
+    strict: false,
+    ...given,
+    split,
+    features: { ...(given.features ?? DEFAULT_FEATURES) },
   };
+  if (!SPLITS.includes(opts.split)) {
+    throw new UsageError(`--split must be one of ${SPLITS.join(", ")}, got '${opts.split}'`);
+  }
   if (opts.maxSeconds <= opts.minSeconds) {
     throw new UsageError("--max-seconds must exceed --min-seconds");
   }
   return opts;
+}
+
+/** Parses and checks the command line; throws a usage error before any work starts. */
+export function parsePrepareArgs(args: string[]): PrepareOptions {
+  const values = parseFlags(args, {
+    data: { type: "string" },
+    split: { type: "string" },
+    out: { type: "string" },
+    "clips-per-shard": { type: "string" },
+    "min-seconds": { type: "string" },
+    "max-seconds": { type: "string" },
+    limit: { type: "string" },
+    strict: { type: "boolean", default: false },
+  });
+  return prepareOptions({
+    data: values.data,
+    split: values.split as CommonVoiceSplit | undefined,
+    out: values.out,
+    clipsPerShard: numberFlag("clips-per-shard", values["clips-per-shard"], {
+      min: 1,
+      integer: true,
+    }),
+    minSeconds: numberFlag("min-seconds", values["min-seconds"], { min: 0 }),
+    maxSeconds: numberFlag("max-seconds", values["max-seconds"], { min: 0.1 }),
+    limit: numberFlag("limit", values.limit, { min: 0, integer: true }),
+    strict: values.strict,
+  });
 }
 
 /** What a prepare run did. */

@@ -49,7 +49,7 @@ import {
 } from "../vae/report.ts";
 import { EXIT_USAGE, numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
-import { parsePrepareArgs, prepare } from "./prepare.ts";
+import { prepare, prepareOptions } from "./prepare.ts";
 import { Progress } from "./progress.ts";
 
 export { EXIT_USAGE };
@@ -167,16 +167,13 @@ async function loadData(
     return { train, dev, audioDir: null };
   }
   const splits: Record<string, MelClip[]> = {};
-  for (const split of ["train", "dev"]) {
-    const opts = parsePrepareArgs([
-      "--data",
-      args.data,
-      "--split",
+  for (const split of ["train", "dev"] as const) {
+    const opts = prepareOptions({
+      data: args.data,
       split,
-      "--out",
-      nodePath.join(args.out, "cache", split),
-    ]);
-    opts.features = features;
+      out: nodePath.join(args.out, "cache", split),
+      features,
+    });
     const { index, skipped } = await prepare(opts);
     if (skipped.length) {
       console.error(

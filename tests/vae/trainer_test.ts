@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type * as ag from "../../mod.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { DEFAULT_FEATURES } from "../../audio/features.ts";
-import { parsePrepareArgs, prepare } from "../../cli/prepare.ts";
+import { prepare, prepareOptions } from "../../cli/prepare.ts";
 import {
   DEFAULT_MODEL,
   DEFAULT_TRAIN,
@@ -34,7 +34,7 @@ const SAMPLE_DIR = new URL("../../audio/sample/en/", import.meta.url).pathname;
 async function sampleClips(n: number): Promise<MelClip[]> {
   const out = await Deno.makeTempDir({ prefix: "trainer-cache-" });
   try {
-    const opts = parsePrepareArgs(["--data", SAMPLE_DIR, "--out", out, "--limit", String(n)]);
+    const opts = prepareOptions({ data: SAMPLE_DIR, out, limit: n });
     await prepare(opts);
     return await loadCache(out, opts.features);
   } finally {
