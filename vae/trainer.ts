@@ -32,13 +32,32 @@ export interface EvalStats {
   /** KL per latent dimension, nats per latent step. */
   klPerDim: number[];
   activeDims: number;
-  /** Mean over clips of the mel log-spectral distance (dB, TARGETS.md) with z = μ. */
+  /** Mean over clips of the mel log-spectral distance (dB) with z = μ. */
   melLsd: number;
   /** Mean mel-cepstral distortion (dB) with z = μ. */
   mcd: number;
   clips: number;
   frames: number;
 }
+
+/**
+ * What each eval number is, in words a reader of the report or of `deno task eval` can check
+ * without another document (the report lists these under its notes).
+ */
+export const EVAL_METRIC_DEFINITIONS = {
+  elbo: "elbo: the evidence lower bound per mel frame, −(recon + kl), in nats; higher is better.",
+  recon: "recon: the reconstruction's negative log-likelihood −log p(x | z = μ) of the per-band " +
+    "normalised log-mel x under the decoder's mean and the learned global scale (Gaussian or " +
+    "Laplace as configured), summed over the mel bands of a frame; nats per frame.",
+  kl: "kl: KL(q(z | x) ‖ N(0, I)) summed over latent dimensions and steps, per mel frame " +
+    "(nats; no β, no free bits).",
+  activeDims: "activeDims: latent dimensions whose KL exceeds 0.1 nats per latent step.",
+  melLsd: "melLsd: mel log-spectral distance in dB: per frame √(mean over mel bands of " +
+    "(10·log10 P − 10·log10 P̂)²), P = mel power + 1e-5, the mean over frames, then over clips.",
+  mcd: "mcd: mel-cepstral distortion in dB: per frame (10 / ln 10)·√(2·Σₖ₌₁…₁₃ (cₖ − ĉₖ)²), " +
+    "c the DCT-II cepstrum of the log mel amplitude (c₀, the level, left out), the mean over " +
+    "frames, then over clips.",
+} as const;
 
 /** Raised when training produced too many non-finite steps in a row. */
 export class NonFiniteError extends Error {
