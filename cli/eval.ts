@@ -64,8 +64,10 @@ export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
 }
 
 if (import.meta.main) {
-  await runCommand("eval", USAGE, async () => {
+  await runCommand("eval", USAGE, async (run) => {
     const opts = parseEvalArgs(Deno.args);
+    // Only a Common Voice folder is prepared (into --cache); a prepared cache is only read.
+    if (!(await readCacheIndex(opts.data))) run.writesTo(opts.cache);
     await initOrExit(Deno.args);
     const e = await evaluate(opts);
     if (opts.json) {

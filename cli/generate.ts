@@ -4,6 +4,7 @@
  * reconstructs that audio through the model (z = μ). Both go mel → Griffin-Lim → WAV.
  * @module
  */
+import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { melToAudio } from "../audio/vocoder.ts";
@@ -71,8 +72,9 @@ export async function generate(opts: GenerateOptions): Promise<number> {
 }
 
 if (import.meta.main) {
-  await runCommand("generate", USAGE, async () => {
+  await runCommand("generate", USAGE, async (run) => {
     const opts = parseGenerateArgs(Deno.args);
+    run.writesTo(nodePath.dirname(opts.out)); // the WAV and its temp file beside it
     await initOrExit(Deno.args);
     const seconds = await generate(opts);
     const what = opts.input

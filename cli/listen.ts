@@ -280,8 +280,9 @@ export async function listen(opts: ListenOptions): Promise<ListenSummary> {
 }
 
 if (import.meta.main) {
-  await runCommand("listen", USAGE, async () => {
+  await runCommand("listen", USAGE, async (run) => {
     const opts = parseListenArgs(Deno.args);
+    run.writesTo(nodePath.dirname(opts.out)); // the model and its temp file beside it
     await initOrExit(Deno.args);
     let s: ListenSummary;
     try {

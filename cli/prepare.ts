@@ -229,8 +229,9 @@ async function featurizeShards(
 }
 
 if (import.meta.main) {
-  await runCommand("prepare", USAGE, async () => {
+  await runCommand("prepare", USAGE, async (run) => {
     const opts = parsePrepareArgs(Deno.args);
+    run.writesTo(opts.out);
     await initOrExit(Deno.args);
     const summary = await prepare(opts);
     const clips = summary.index.shards.flatMap((s) => s.clips);

@@ -490,8 +490,9 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
 }
 
 if (import.meta.main) {
-  await runCommand("train", USAGE, async () => {
+  await runCommand("train", USAGE, async (run) => {
     const args = await parseTrainArgs(Deno.args);
+    run.writesTo(args.out);
     await initOrExit(Deno.args);
     const { eval: e, trainer } = await train(args);
     const latentDim = trainer.model.config.latentDim;
