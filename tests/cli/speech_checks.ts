@@ -5,7 +5,9 @@
  * follows the input's syllables and its long-term spectrum has the input's shape.
  * @module
  */
+import assert from "node:assert/strict";
 import FFT from "fft.js";
+import { decodeWav } from "../../audio/wav.ts";
 
 const N_FFT = 1024;
 
@@ -104,4 +106,37 @@ export function speechStats(x: Float32Array, rate: number, ref?: Float32Array) {
       ? correlation(spectrumDb(x, rate, 80, 7000), spectrumDb(ref, rate, 80, 7000))
       : NaN,
   };
+}
+
+/**
+ * Asserts a WAV is 16 kHz mono of `samples` samples, and speech-like: a level between −40 and
+ * −3 dBFS, no clipping, ≥ 85 % of its power in 80 Hz–4 kHz (speech ≥ 95 %, white noise 50 %),
+ * frame levels that rise and fall (spread ≥ 3 dB over frames within 50 dB of the loudest; a
+ * steady noise is near 0.2). With the `input` it reconstructs: its 20 ms level contour follows
+ * the input's (correlation ≥ 0.7) and so does its long-term spectrum in dB (≥ 0.5). The tiny
+ * pretrained model measures 0.95–0.98, ≥ 5.2 dB, 0.92–0.95 and 0.72–0.86; an untrained one
+ * 0.50, 0.2 dB, ≈ 0 and ≈ 0.
+ */
+export function assertSpeechLikeWav(
+  bytes: Uint8Array,
+  samples: number,
+  what: string,
+  input?: Float32Array,
+): void {
+  const wav = decodeWav(bytes, what);
+  assert.equal(wav.sampleRate, 16000, `${what}: rate`);
+  assert.equal(wav.channels.length, 1, `${what}: channels`);
+  const x = wav.channels[0];
+  assert.equal(x.length, samples, `${what}: length`);
+  assert.ok(x.every(Number.isFinite), `${what}: non-finite samples`);
+  const s = speechStats(x, 16000, input);
+  const about = `${what}: ${JSON.stringify(s)}`;
+  assert.ok(s.rmsDb > -40 && s.rmsDb < -3, `${about}: level`);
+  assert.ok(s.peak <= 1 && s.clippedShare < 1e-3, `${about}: clipping`);
+  assert.ok(s.speechBandShare >= 0.85, `${about}: power outside the speech band`);
+  assert.ok(s.levelSpreadDb >= 3, `${about}: a steady sound, not syllables`);
+  if (input) {
+    assert.ok(s.envelopeCorrelation >= 0.7, `${about}: level contour unlike the input's`);
+    assert.ok(s.spectrumCorrelation >= 0.5, `${about}: spectrum unlike the input's`);
+  }
 }
