@@ -33,7 +33,7 @@ function gcd(a: number, b: number): number {
 }
 
 /** Zeroth-order modified Bessel function of the first kind (series; converges fast for β ≤ 20). */
-export function besselI0(x: number): number {
+function besselI0(x: number): number {
   let sum = 1, term = 1;
   const q = (x * x) / 4;
   for (let k = 1; k < 200; k++) {
@@ -53,7 +53,7 @@ function cutoffOf(fromRate: number, toRate: number, rolloff: number): number {
  * How many input samples on each side of an output instant the filter reads (its half-width,
  * rounded up): the context a block of a stream needs.
  */
-export function filterReach(fromRate: number, toRate: number, options: ResampleOptions = {}) {
+function filterReach(fromRate: number, toRate: number, options: ResampleOptions = {}) {
   const { zeroCrossings, rolloff } = { ...DEFAULT_OPTIONS, ...options };
   return Math.ceil(zeroCrossings / (2 * cutoffOf(fromRate, toRate, rolloff)));
 }

@@ -56,7 +56,7 @@ function peerBackend(): WebGPUBackend {
 }
 
 /** Our side: submit everything recorded, wait until the GPU has finished it. */
-export function oursSync(): Promise<void> {
+function oursSync(): Promise<void> {
   return ag.rt().sync();
 }
 

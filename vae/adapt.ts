@@ -8,7 +8,10 @@
  *
  *   loss = NLL(voiced crops) + replayWeight · NLL(replay crops from pretraining features)
  *          + λ · Σ ‖θ − θ₀‖²                    (L2-SP: a pull toward the pretrained weights)
- *          [+ β · free-bits KL when encoder layers are trained]
+ *          [+ KL(q(z | x) ‖ N(0, I)) per frame when encoder layers are trained]
+ *
+ * (the KL with β = 1 and no free bits: it only keeps a tuned encoder's posterior near the prior
+ * the decoder was trained on; the decoder-only default has no KL term, the posterior is fixed)
  *
  * so the model learns the voice without forgetting speech. Progress is measured as the
  * reconstruction error (mean squared error of the normalised log-mel, z = μ) on the held-out

@@ -176,8 +176,7 @@ export function loadOptimizerState(optimizer: ag.Adam, ckpt: LoadedCheckpoint): 
 export async function loadModel(
   path: string,
 ): Promise<{ model: MelVae; checkpoint: LoadedCheckpoint }> {
-  const checkpoint = await loadCheckpoint(path);
-  if (!checkpoint.model) throw new ConfigError(`${path}: no model_config in its metadata`);
+  const checkpoint = await loadCheckpoint(path); // refuses one without a model config
   const model = new MelVae(checkpoint.model);
   loadModelWeights(model, checkpoint);
   return { model, checkpoint };

@@ -12,7 +12,7 @@ import { decodeWav } from "../../audio/wav.ts";
 const N_FFT = 1024;
 
 /** Mean power spectrum (Hann frames of 1024, hop 512) of `x`: 513 bins up to rate / 2. */
-export function longTermSpectrum(x: Float32Array): Float64Array {
+function longTermSpectrum(x: Float32Array): Float64Array {
   const fft = new FFT(N_FFT);
   const frame = new Float64Array(N_FFT), out = new Float64Array(2 * N_FFT);
   const power = new Float64Array(N_FFT / 2 + 1);
@@ -29,7 +29,7 @@ export function longTermSpectrum(x: Float32Array): Float64Array {
 }
 
 /** Share of the power between `lo` and `hi` Hz. */
-export function bandShare(x: Float32Array, rate: number, lo: number, hi: number): number {
+function bandShare(x: Float32Array, rate: number, lo: number, hi: number): number {
   const p = longTermSpectrum(x);
   let band = 0, all = 0;
   p.forEach((v, k) => {
@@ -41,7 +41,7 @@ export function bandShare(x: Float32Array, rate: number, lo: number, hi: number)
 }
 
 /** RMS level of each 20 ms frame, dBFS (a full-scale sine is 0), floored at −100. */
-export function frameLevelsDb(x: Float32Array, rate: number): Float64Array {
+function frameLevelsDb(x: Float32Array, rate: number): Float64Array {
   const n = Math.round(rate * 0.02);
   const out = new Float64Array(Math.floor(x.length / n));
   for (let f = 0; f < out.length; f++) {
@@ -53,7 +53,7 @@ export function frameLevelsDb(x: Float32Array, rate: number): Float64Array {
 }
 
 /** Pearson correlation of two series over their common length. */
-export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = Math.min(a.length, b.length);
   let ma = 0, mb = 0;
   for (let i = 0; i < n; i++) ma += a[i] / n, mb += b[i] / n;
@@ -67,7 +67,7 @@ export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number 
 }
 
 /** Standard deviation of a series. */
-export function std(a: ArrayLike<number>): number {
+function std(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m += a[i] / a.length;
   let s = 0;
@@ -76,7 +76,7 @@ export function std(a: ArrayLike<number>): number {
 }
 
 /** The long-term spectrum in dB over `lo`–`hi` Hz, in bins. */
-export function spectrumDb(x: Float32Array, rate: number, lo: number, hi: number): number[] {
+function spectrumDb(x: Float32Array, rate: number, lo: number, hi: number): number[] {
   const out: number[] = [];
   longTermSpectrum(x).forEach((v, k) => {
     const f = (k * rate) / N_FFT;
