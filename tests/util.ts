@@ -32,6 +32,15 @@ export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float64Ar
   return out;
 }
 
+/** Runs a command to its end: its exit code, and its stdout and stderr as text. */
+export async function commandOutput(
+  command: Deno.Command,
+): Promise<{ code: number; out: string; err: string }> {
+  const { code, stdout, stderr } = await command.output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}
+
 /** Number of elements of a shape. */
 export function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -13,7 +13,7 @@ import { loadAudio } from "../../audio/decode.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { loadModel } from "../../vae/checkpoint.ts";
 import { reconstructClip } from "../../vae/trainer.ts";
-import { setup } from "../util.ts";
+import { commandOutput, setup } from "../util.ts";
 import { pretrainedCheckpoint, TINY_MODEL } from "../vae/adapt_fixture.ts";
 import { assertSpeechLikeWav } from "./speech_checks.ts";
 
@@ -21,18 +21,15 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const CLIP = nodePath.join(ROOT, "audio/sample/en/clips/common_voice_en_90000001.mp3");
 const PERMS = ["--allow-read", "--allow-write=/tmp", "--allow-env=AUDIO_GEN_NO_GPU"];
 
-async function run(
-  script: string,
-  args: string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const { code, stdout, stderr } = await new Deno.Command("deno", {
-    args: ["run", ...PERMS, script, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+function run(script: string, args: string[]) {
+  return commandOutput(
+    new Deno.Command("deno", {
+      args: ["run", ...PERMS, script, ...args],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }),
+  );
 }
 
 /** The pretrained tiny model's checkpoint (made once per process). */

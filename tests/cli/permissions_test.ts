@@ -9,7 +9,7 @@ import * as nodePath from "node:path";
 import { prepare, prepareOptions } from "../../cli/prepare.ts";
 import { commandAllowingWrites, shellWord, writeRefusalHint } from "../../cli/permissions.ts";
 import { loadCheckpoint } from "../../vae/checkpoint.ts";
-import { setup } from "../util.ts";
+import { commandOutput, setup } from "../util.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TASKS: Record<string, string> = JSON.parse(
@@ -26,16 +26,16 @@ function shellWords(line: string): string[] {
 }
 
 /** Runs a command from the project folder; one that runs past 2 minutes is killed. */
-async function output(cmd: string, args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(cmd, {
-    args,
-    cwd: ROOT,
-    signal: AbortSignal.timeout(120_000), // a right command trains 2 tiny steps in seconds
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+function output(cmd: string, args: string[]) {
+  return commandOutput(
+    new Deno.Command(cmd, {
+      args,
+      cwd: ROOT,
+      signal: AbortSignal.timeout(120_000), // a right command trains 2 tiny steps in seconds
+      stdout: "piped",
+      stderr: "piped",
+    }),
+  );
 }
 
 Deno.test("commandAllowingWrites adds the folders to the task's --allow-write and quotes words", () => {
