@@ -115,3 +115,29 @@ export function centerPad(signal: Float32Array, nFft: number): Float32Array {
   }
   return out;
 }
+
+/**
+ * Log-mel features [frames, nMels] (row-major) of several signals of different lengths, in one
+ * GPU batch: each is {@link centerPad}ded, zero-padded to the longest, and only its own
+ * `frameCount(length)` frames are kept, which are exactly what it would give alone.
+ * Every signal needs more than nFft/2 samples.
+ */
+export async function logMelBatch(
+  logMel: LogMel,
+  signals: Float32Array[],
+): Promise<Float32Array[]> {
+  if (signals.length === 0) return [];
+  const { nFft, nMels } = logMel.config;
+  const padded = signals.map((s) => centerPad(s, nFft));
+  const length = Math.max(...padded.map((p) => p.length));
+  const batch = new Float32Array(signals.length * length);
+  padded.forEach((p, i) => batch.set(p, i * length));
+  const { values, frames } = await ag.tidy(async () => {
+    const mel = logMel.logMelFrames(ag.tensor(batch, [signals.length, length]), false);
+    return { values: await mel.toArray(), frames: mel.shape[1] };
+  });
+  return signals.map((s, i) => {
+    const start = i * frames * nMels;
+    return values.slice(start, start + frameCount(s.length, logMel.config) * nMels);
+  });
+}

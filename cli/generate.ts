@@ -5,12 +5,13 @@
  * (z = μ). Both go mel → Griffin-Lim → WAV.
  * @module
  */
+import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { minCenteredSamples } from "../audio/features.ts";
 import { melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
-import { writeFileAtomic } from "../audio/atomic_file.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
 import { loadCheckpoint, loadModel } from "../vae/checkpoint.ts";
 import { reconstructAudio, samplePrior } from "../vae/sampling.ts";
 import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
@@ -86,8 +87,9 @@ export async function generate(
 }
 
 if (import.meta.main) {
-  await runCommand("generate", USAGE, async () => {
+  await runCommand("generate", USAGE, async (run) => {
     const opts = parseGenerateArgs(Deno.args);
+    run.writesTo(nodePath.dirname(opts.out)); // the WAV and its temp file beside it
     const input = await readGenerateInput(opts); // before any GPU work
     await initOrExit(Deno.args);
     const seconds = await generate(opts, input);

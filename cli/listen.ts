@@ -129,9 +129,7 @@ export async function loadReplay(
   const candidates = dir ? [dir] : ["out/run/cache/train", "audio/sample/en"];
   for (const d of candidates) {
     if (await readCacheIndex(d).catch(() => null)) {
-      const clips = (await loadCache(d, model.features)).slice(0, maxClips)
-        .map((c) => ({ name: c.path, frames: c.frames, mel: c.mel }));
-      return { clips, from: d };
+      return { clips: (await loadCache(d, model.features)).slice(0, maxClips), from: d };
     }
     if (await exists(nodePath.join(d, "train.tsv"))) {
       // A Common Voice folder: read its train split by header names, skipping broken clips.
@@ -286,8 +284,9 @@ export async function listen(opts: ListenOptions, source?: AudioSource): Promise
 }
 
 if (import.meta.main) {
-  await runCommand("listen", USAGE, async () => {
+  await runCommand("listen", USAGE, async (run) => {
     const opts = parseListenArgs(Deno.args);
+    run.writesTo(nodePath.dirname(opts.out)); // the model and its temp file beside it
     // a file input is decoded before any GPU work: a broken one is refused by name first
     const file = opts.input && opts.input !== "-" ? await FileSource.open(opts.input) : undefined;
     await initOrExit(Deno.args);
