@@ -10,8 +10,8 @@
  */
 import { AlsaCapture } from "./alsa.ts";
 import { loadAudio } from "./decode.ts";
-import { resample } from "./resample.ts";
-import { concatSamples } from "./vad.ts";
+import { StreamResampler } from "./resample.ts";
+import { concatSamples, s16ToFloat } from "./samples.ts";
 
 /** A mono input at its own rate. */
 export interface AudioSource {
@@ -29,13 +29,6 @@ export interface AudioSource {
    */
   cancelRead?(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** S16 → float in [-1, 1). */
-export function s16ToFloat(src: Int16Array, n = src.length): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = src[i] / 32768;
-  return out;
 }
 
 /** An ALSA capture device (see {@link AlsaCapture}). */
@@ -65,7 +58,7 @@ export class AlsaSource implements AudioSource {
   }
 }
 
-/** A WAV or MP3 file, delivered in 0.1 s chunks as fast as they are taken. */
+/** An audio file (WAV, MP3, FLAC, Ogg), delivered in 0.1 s chunks as fast as they are taken. */
 export class FileSource implements AudioSource {
   readonly overruns = 0;
   #pos = 0;
@@ -121,74 +114,6 @@ export class RawS16Source implements AudioSource {
   }
   async close(): Promise<void> {
     await this.#reader.cancel().catch(() => {});
-  }
-}
-
-/**
- * Streaming band-limited resampling with the offline {@link resample}: input is cut into blocks
- * whose length maps to a whole number of output samples, each resampled together with `pad`
- * samples of context on both sides (≥ the filter's reach), and only the block's own outputs are
- * kept. Output equals the offline result away from the very ends; latency is one block + pad.
- */
-export class StreamResampler {
-  readonly #block: number;
-  readonly #pad: number;
-  readonly #ratio: number;
-  #pending: Float32Array;
-  #used = 0;
-  constructor(readonly fromRate: number, readonly toRate: number) {
-    const g = gcd(fromRate, toRate);
-    const down = fromRate / g;
-    this.#ratio = toRate / fromRate;
-    const scale = Math.min(1, this.#ratio);
-    const reach = Math.ceil(32 / (0.945 * scale)) + 2;
-    this.#pad = Math.ceil(reach / down) * down;
-    this.#block = Math.max(1, Math.round(fromRate / 10 / down)) * down;
-    this.#pending = new Float32Array(this.#pad); // leading context: silence
-    this.#used = this.#pad;
-  }
-
-  /** Adds input; returns the output samples that are now final. */
-  push(x: Float32Array): Float32Array {
-    if (this.fromRate === this.toRate) return x;
-    this.#append(x);
-    return this.#drain(false);
-  }
-
-  /** Ends the stream (pads with silence); returns the remaining output. */
-  flush(): Float32Array {
-    if (this.fromRate === this.toRate) return new Float32Array(0);
-    const real = this.#used - this.#pad;
-    this.#append(new Float32Array(this.#block + this.#pad));
-    const out = this.#drain(true);
-    return out.subarray(0, Math.min(out.length, Math.ceil(real * this.#ratio)));
-  }
-
-  #append(x: Float32Array): void {
-    if (this.#used + x.length > this.#pending.length) {
-      const grown = new Float32Array(Math.max(2 * this.#pending.length, this.#used + x.length));
-      grown.set(this.#pending.subarray(0, this.#used));
-      this.#pending = grown;
-    }
-    this.#pending.set(x, this.#used);
-    this.#used += x.length;
-  }
-
-  #drain(_final: boolean): Float32Array {
-    const parts: Float32Array[] = [];
-    const span = this.#block + 2 * this.#pad;
-    let start = 0;
-    while (this.#used - start >= span) {
-      const y = resample(this.#pending.subarray(start, start + span), this.fromRate, this.toRate);
-      const a = Math.round(this.#pad * this.#ratio);
-      parts.push(y.slice(a, a + Math.round(this.#block * this.#ratio)));
-      start += this.#block;
-    }
-    if (start > 0) {
-      this.#pending.copyWithin(0, start, this.#used);
-      this.#used -= start;
-    }
-    return concatSamples(parts);
   }
 }
 
@@ -319,9 +244,4 @@ export class Capture {
     await this.#pump;
     await this.source.close();
   }
-}
-
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
 }

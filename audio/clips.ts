@@ -6,8 +6,8 @@
  */
 
 import type { ClipRow, SkippedItem } from "./commonvoice.ts";
-import { decodeAudioFile } from "./decode.ts";
-import { AudioDecodeError } from "./errors.ts";
+import { checkMinLength, decodeAudioFile } from "./decode.ts";
+import { AudioDecodeError, type AudioDecodeWarning, printAudioWarning } from "./errors.ts";
 import { resample } from "./resample.ts";
 
 /** Options for {@linkcode decodeClips}. */
@@ -16,6 +16,10 @@ export interface DecodeClipsOptions {
   sampleRate?: number;
   /** Where to record clips that fail to decode (appended to). */
   skipped?: SkippedItem[];
+  /** Skip (and record) clips shorter than this many samples at `sampleRate`. */
+  minSamples?: number;
+  /** Called for each warning of a clip decoded with repairs; default: print on stderr. */
+  onWarning?: (warning: AudioDecodeWarning) => void;
 }
 
 /** One decoded clip. */
@@ -52,22 +56,22 @@ export async function* decodeClips(
 ): AsyncGenerator<ClipAudio> {
   const sampleRate = options.sampleRate ?? 16000;
   for (const clip of clips) {
-    let decoded;
+    let decoded, samples;
     try {
       decoded = await decodeAudioFile(clip.audioPath);
+      decoded.warnings.forEach(options.onWarning ?? printAudioWarning);
+      samples = resample(decoded.samples, decoded.sampleRate, sampleRate);
+      if (options.minSamples !== undefined) {
+        checkMinLength(samples, sampleRate, options.minSamples, clip.audioPath, decoded.format);
+      }
     } catch (err) {
       let reason: string;
-      if (err instanceof AudioDecodeError) reason = err.reason;
+      if (err instanceof AudioDecodeError) reason = err.summary;
       else if (err instanceof Deno.errors.NotFound) reason = "missing file";
       else throw err;
       options.skipped?.push({ name: clip.path, reason, kind: "invalid" });
       continue;
     }
-    yield {
-      clip,
-      samples: resample(decoded.samples, decoded.sampleRate, sampleRate),
-      sampleRate,
-      sourceSampleRate: decoded.sampleRate,
-    };
+    yield { clip, samples, sampleRate, sourceSampleRate: decoded.sampleRate };
   }
 }

@@ -63,6 +63,63 @@ export interface SkippedItem {
   kind: "invalid" | "filtered";
 }
 
+/**
+ * Every reason a TSV line or a clip is left out, in the order they are checked, with its kind
+ * (`invalid`: broken input; `filtered`: valid but excluded by a filter) and its wording: the one
+ * place both are decided.
+ */
+export const SKIP_REASONS = {
+  // a TSV line that cannot be read (parseCommonVoiceTsv, clip_durations.tsv)
+  notUtf8: { kind: "invalid", text: () => "not valid UTF-8" },
+  ragged: {
+    kind: "invalid",
+    text: (fields: number, expected: number) =>
+      `ragged row: ${fields} fields, expected ${expected}`,
+  },
+  badDuration: { kind: "invalid", text: () => "bad duration value" },
+  // the row's `path` (checkPath)
+  emptyPath: { kind: "invalid", text: () => "empty path" },
+  nulInPath: { kind: "invalid", text: () => "path contains a NUL byte" },
+  absolutePath: { kind: "invalid", text: () => "path outside clips/ (absolute path)" },
+  dotDotPath: { kind: "invalid", text: () => "path outside clips/ (contains '..')" },
+  duplicate: { kind: "invalid", text: (at: string) => `duplicate row (${at})` },
+  // votes (checkVotes)
+  badVotes: { kind: "invalid", text: () => "vote count is not a whole number" },
+  fewUpVotes: { kind: "filtered", text: (n: number, min: number) => `up_votes ${n} < ${min}` },
+  manyDownVotes: { kind: "filtered", text: (n: number, max: number) => `down_votes ${n} > ${max}` },
+  // the file (resolveClipFile, clipDuration)
+  missingFile: { kind: "invalid", text: () => "missing file" },
+  symlinkOutside: { kind: "invalid", text: () => "path outside clips/ (symlink)" },
+  notAFile: { kind: "invalid", text: () => "not a regular file" },
+  undecodable: { kind: "invalid", text: (why: string) => why },
+  // filters on the clip (checkDuration, countSpeaker)
+  tooShort: {
+    kind: "filtered",
+    text: (s: number, min: number) => `duration ${s.toFixed(2)} s < ${min} s`,
+  },
+  tooLong: {
+    kind: "filtered",
+    text: (s: number, max: number) => `duration ${s.toFixed(2)} s > ${max} s`,
+  },
+  speakerFull: { kind: "filtered", text: (max: number) => `speaker already has ${max} clips` },
+} as const;
+
+type SkipReason = keyof typeof SKIP_REASONS;
+
+/** The {@link SkippedItem} for `name` left out for `reason` (its details as the table's text takes them). */
+function skip<R extends SkipReason>(
+  name: string,
+  reason: R,
+  ...details: Parameters<(typeof SKIP_REASONS)[R]["text"]>
+): SkippedItem {
+  const { kind, text } = SKIP_REASONS[reason];
+  return { name, reason: (text as (...a: unknown[]) => string)(...details), kind };
+}
+
+function isSkip(x: unknown): x is SkippedItem {
+  return typeof x === "object" && x !== null && "reason" in x && "kind" in x;
+}
+
 /** Filters applied to rows, in this order: votes, file checks, duration, per-speaker cap. */
 export interface CommonVoiceFilters {
   /** Drop clips shorter than this (seconds). */
@@ -175,16 +232,12 @@ export function parseCommonVoiceTsv(bytes: Uint8Array, fileName: string): TsvTab
     try {
       text = decoder.decode(lineBytes);
     } catch {
-      table.skipped.push({ name, reason: "not valid UTF-8", kind: "invalid" });
+      table.skipped.push(skip(name, "notUtf8"));
       continue;
     }
     const values = text.split("\t");
     if (values.length !== header.length) {
-      table.skipped.push({
-        name,
-        reason: `ragged row: ${values.length} fields, expected ${header.length}`,
-        kind: "invalid",
-      });
+      table.skipped.push(skip(name, "ragged", values.length, header.length));
       continue;
     }
     const fields: Record<string, string> = {};
@@ -253,14 +306,14 @@ function normaliseClipPath(path: string): string {
   return /\.[A-Za-z0-9]{2,4}$/.test(path) ? path : `${path}.mp3`;
 }
 
-/** Lexical check of a TSV `path`; returns why it is refused, or undefined when acceptable. */
-function refusePath(path: string): string | undefined {
-  if (path === "") return "empty path";
-  if (path.includes("\0")) return "path contains a NUL byte";
+/** Lexical check of a TSV `path`: why it is refused, or undefined when acceptable. */
+function refusePath(path: string): SkipReason | undefined {
+  if (path === "") return "emptyPath";
+  if (path.includes("\0")) return "nulInPath";
   if (path.startsWith("/") || path.startsWith("\\") || /^[A-Za-z]:/.test(path)) {
-    return "path outside clips/ (absolute path)";
+    return "absolutePath";
   }
-  if (path.split(/[\\/]/).includes("..")) return "path outside clips/ (contains '..')";
+  if (path.split(/[\\/]/).includes("..")) return "dotDotPath";
   return undefined;
 }
 
@@ -288,7 +341,7 @@ async function readDurations(
   for (const { line, fields } of table.rows) {
     const ms = Number(fields["duration[ms]"]);
     if (fields["duration[ms]"].trim() === "" || !Number.isFinite(ms) || ms < 0) {
-      skipped.push({ name: `${file}:${line}`, reason: "bad duration value", kind: "invalid" });
+      skipped.push(skip(`${file}:${line}`, "badDuration"));
       continue;
     }
     durations.set(normaliseClipPath(fields.clip), ms / 1000);
@@ -331,23 +384,57 @@ export async function readCommonVoiceSplit(
   split: CommonVoiceSplit,
   options: ReadCommonVoiceOptions = {},
 ): Promise<CommonVoiceSplitResult> {
-  const skipped: SkippedItem[] = [];
-  const standard = ["train", "dev", "test"] as const;
-  const present = await Promise.all(
-    standard.map((s) => exists(nodePath.join(dir, `${s}.tsv`))),
-  );
-  let file = `${split}.tsv`;
-  let hashSplit = false;
-  if ((standard as readonly string[]).includes(split) && !present.some((p) => p)) {
-    file = "validated.tsv";
-    hashSplit = true;
-  } else if ((standard as readonly string[]).includes(split) && !present.every((p) => p)) {
+  const { file, hashSplit } = await splitFile(dir, split);
+  const table = await readSplitTable(dir, file, options);
+  const skipped: SkippedItem[] = [...table.skipped];
+  const ctx: RowContext = {
+    split,
+    file,
+    hashSplit,
+    options,
+    durations: await readDurations(dir, skipped),
+    clipsDir: nodePath.join(dir, "clips"),
+    realClipsDir: await clipsFolder(dir),
+    seen: new Set(),
+    perSpeaker: new Map(),
+  };
+  const clips: ClipRow[] = [];
+  for (const row of table.rows) {
+    const checked = await checkRow(row, ctx);
+    if (isSkip(checked)) skipped.push(checked);
+    else if (checked) clips.push(checked);
+  }
+  return { clips, skipped, source: hashSplit ? "validated.tsv (speaker hash split)" : file };
+}
+
+/**
+ * The TSV a split is read from: its own, or `validated.tsv` (split by speaker hash) in a delta
+ * release that has none of train/dev/test. A release with only some of them is an error.
+ */
+async function splitFile(
+  dir: string,
+  split: CommonVoiceSplit,
+): Promise<{ file: string; hashSplit: boolean }> {
+  const standard: readonly string[] = ["train", "dev", "test"];
+  if (!standard.includes(split)) return { file: `${split}.tsv`, hashSplit: false };
+  const present = await Promise.all(standard.map((s) => exists(nodePath.join(dir, `${s}.tsv`))));
+  if (!present.some((p) => p)) return { file: "validated.tsv", hashSplit: true };
+  if (!present.every((p) => p)) {
     const missing = standard.filter((_, i) => !present[i]).map((s) => `${s}.tsv`);
     throw new CommonVoiceFormatError(
       dir,
       `has some of train/dev/test.tsv but not ${missing.join(", ")}`,
     );
   }
+  return { file: `${split}.tsv`, hashSplit: false };
+}
+
+/** Reads and parses the split's TSV and checks it has the columns the options need. */
+async function readSplitTable(
+  dir: string,
+  file: string,
+  options: ReadCommonVoiceOptions,
+): Promise<TsvTable> {
   const tsvPath = nodePath.join(dir, file);
   let bytes: Uint8Array;
   try {
@@ -362,156 +449,169 @@ export async function readCommonVoiceSplit(
   requireColumns(table, file, ["client_id", "path", "sentence"]);
   if (options.minUpVotes !== undefined) requireColumns(table, file, ["up_votes"]);
   if (options.maxDownVotes !== undefined) requireColumns(table, file, ["down_votes"]);
-  skipped.push(...table.skipped);
+  return table;
+}
 
-  const durations = await readDurations(dir, skipped);
+/** The real path of the folder's `clips/` (clips must resolve inside it). */
+async function clipsFolder(dir: string): Promise<string> {
   const clipsDir = nodePath.join(dir, "clips");
-  let realClipsDir: string;
   try {
-    realClipsDir = await Deno.realPath(clipsDir);
+    return await Deno.realPath(clipsDir);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new Deno.errors.NotFound(`${clipsDir}: Common Voice folder has no clips/ folder`);
     }
     throw err;
   }
+}
+
+/** What checking a row needs to know about the split, and what earlier rows left behind. */
+interface RowContext {
+  split: CommonVoiceSplit;
+  file: string;
+  hashSplit: boolean;
+  options: ReadCommonVoiceOptions;
+  /** From clip_durations.tsv, when the release has one. */
+  durations: Map<string, number> | undefined;
+  clipsDir: string;
+  realClipsDir: string;
+  /** Paths of the rows kept so far (a second row for one is a duplicate). */
+  seen: Set<string>;
+  /** Clips kept so far per client_id. */
+  perSpeaker: Map<string, number>;
+}
+
+/**
+ * One row through every check, in the order of {@link SKIP_REASONS}: the usable clip, why it
+ * was left out, or null for a row of another split (speaker-hash split).
+ */
+async function checkRow(
+  { line, fields }: TsvTable["rows"][number],
+  ctx: RowContext,
+): Promise<ClipRow | SkippedItem | null> {
+  const clientId = fields.client_id;
+  if (ctx.hashSplit && speakerSplit(clientId || fields.path, ctx.options) !== ctx.split) {
+    return null;
+  }
+  const path = checkPath(fields.path, `${ctx.file}:${line}`, ctx.seen);
+  if (isSkip(path)) return path;
+  const votes = checkVotes(path, fields, ctx.options);
+  if (isSkip(votes)) return votes;
+  const audioPath = await resolveClipFile(path, ctx);
+  if (isSkip(audioPath)) return audioPath;
+  const durationSeconds = await clipDuration(path, audioPath, ctx);
+  if (isSkip(durationSeconds)) return durationSeconds;
+  const filtered = checkDuration(path, durationSeconds, ctx.options) ??
+    countSpeaker(path, clientId, ctx);
+  if (filtered) return filtered;
+  return {
+    clientId,
+    path,
+    audioPath,
+    sentence: fields.sentence,
+    sentenceId: fields.sentence_id ?? null,
+    ...votes,
+    age: fields.age ?? "",
+    gender: fields.gender ?? "",
+    accents: fields.accents ?? fields.accent ?? "",
+    variant: fields.variant ?? "",
+    locale: fields.locale ?? "",
+    segment: fields.segment ?? "",
+    durationSeconds,
+  };
+}
+
+/** The row's clip path (`.mp3` added for old rows), refused when unsafe or seen before. */
+function checkPath(rawPath: string, at: string, seen: Set<string>): string | SkippedItem {
+  const refused = refusePath(rawPath);
+  if (refused) return skip(rawPath || at, refused);
+  const path = normaliseClipPath(rawPath);
+  if (seen.has(path)) return skip(path, "duplicate", at);
+  seen.add(path);
+  return path;
+}
+
+/** The vote counts, refused when not whole numbers or outside the vote filters. */
+function checkVotes(
+  path: string,
+  fields: Record<string, string>,
+  options: CommonVoiceFilters,
+): { upVotes: number | null; downVotes: number | null } | SkippedItem {
+  const upVotes = parseCount(fields.up_votes);
+  const downVotes = parseCount(fields.down_votes);
+  if (Number.isNaN(upVotes) || Number.isNaN(downVotes)) return skip(path, "badVotes");
+  const { minUpVotes, maxDownVotes } = options;
+  if (minUpVotes !== undefined && upVotes !== null && upVotes < minUpVotes) {
+    return skip(path, "fewUpVotes", upVotes, minUpVotes);
+  }
+  if (maxDownVotes !== undefined && downVotes !== null && downVotes > maxDownVotes) {
+    return skip(path, "manyDownVotes", downVotes, maxDownVotes);
+  }
+  return { upVotes, downVotes };
+}
+
+/** The clip's real path: it must exist and resolve (symlinks followed) to a file in clips/. */
+async function resolveClipFile(path: string, ctx: RowContext): Promise<string | SkippedItem> {
+  let audioPath: string;
+  try {
+    audioPath = await Deno.realPath(nodePath.join(ctx.clipsDir, path));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    return skip(path, "missingFile");
+  }
+  if (!audioPath.startsWith(ctx.realClipsDir + nodePath.sep)) return skip(path, "symlinkOutside");
+  if (!(await Deno.stat(audioPath)).isFile) return skip(path, "notAFile");
+  return audioPath;
+}
+
+/**
+ * The clip's duration from clip_durations.tsv, or from its MP3 frame headers when probing or
+ * when a duration filter needs one the TSV does not give (null: not looked up). A probe that
+ * finds the file undecodable (or truncated, when probing) leaves it out.
+ */
+async function clipDuration(
+  path: string,
+  audioPath: string,
+  ctx: RowContext,
+): Promise<number | null | SkippedItem> {
+  const { options } = ctx;
+  const known = ctx.durations?.get(path) ?? null;
   const wantDuration = options.minDurationSeconds !== undefined ||
     options.maxDurationSeconds !== undefined;
-  const seen = new Set<string>();
-  const perSpeaker = new Map<string, number>();
-  const clips: ClipRow[] = [];
-
-  for (const { line, fields } of table.rows) {
-    const rawPath = fields.path;
-    const clientId = fields.client_id;
-    if (hashSplit && speakerSplit(clientId || rawPath, options) !== split) continue;
-    const refused = refusePath(rawPath);
-    if (refused) {
-      skipped.push({ name: rawPath || `${file}:${line}`, reason: refused, kind: "invalid" });
-      continue;
+  if (!options.probeAudio && !(wantDuration && known === null)) return known;
+  try {
+    const probe = probeAudio(await Deno.readFile(audioPath), path);
+    if (options.probeAudio && probe.truncation) {
+      throw new AudioDecodeError(path, probe.truncation);
     }
-    const path = normaliseClipPath(rawPath);
-    if (seen.has(path)) {
-      skipped.push({ name: path, reason: `duplicate row (${file}:${line})`, kind: "invalid" });
-      continue;
-    }
-    seen.add(path);
-
-    const upVotes = parseCount(fields.up_votes);
-    const downVotes = parseCount(fields.down_votes);
-    if (Number.isNaN(upVotes) || Number.isNaN(downVotes)) {
-      skipped.push({ name: path, reason: "vote count is not a whole number", kind: "invalid" });
-      continue;
-    }
-    if (options.minUpVotes !== undefined && upVotes !== null && upVotes < options.minUpVotes) {
-      skipped.push({
-        name: path,
-        reason: `up_votes ${upVotes} < ${options.minUpVotes}`,
-        kind: "filtered",
-      });
-      continue;
-    }
-    if (
-      options.maxDownVotes !== undefined && downVotes !== null &&
-      downVotes > options.maxDownVotes
-    ) {
-      skipped.push({
-        name: path,
-        reason: `down_votes ${downVotes} > ${options.maxDownVotes}`,
-        kind: "filtered",
-      });
-      continue;
-    }
-
-    // The file must exist and resolve (symlinks followed) to a plain file inside clips/.
-    let audioPath: string;
-    try {
-      audioPath = await Deno.realPath(nodePath.join(clipsDir, path));
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-      skipped.push({ name: path, reason: "missing file", kind: "invalid" });
-      continue;
-    }
-    if (!audioPath.startsWith(realClipsDir + nodePath.sep)) {
-      skipped.push({ name: path, reason: "path outside clips/ (symlink)", kind: "invalid" });
-      continue;
-    }
-    if (!(await Deno.stat(audioPath)).isFile) {
-      skipped.push({ name: path, reason: "not a regular file", kind: "invalid" });
-      continue;
-    }
-
-    let durationSeconds = durations?.get(path) ?? null;
-    if (options.probeAudio || (wantDuration && durationSeconds === null)) {
-      try {
-        const probe = probeAudio(await Deno.readFile(audioPath), path);
-        if (options.probeAudio && probe.truncation) {
-          throw new AudioDecodeError(path, probe.truncation);
-        }
-        durationSeconds ??= probe.durationSeconds;
-      } catch (err) {
-        if (!(err instanceof AudioDecodeError)) throw err;
-        skipped.push({ name: path, reason: err.reason, kind: "invalid" });
-        continue;
-      }
-    }
-    if (
-      options.minDurationSeconds !== undefined && durationSeconds !== null &&
-      durationSeconds < options.minDurationSeconds
-    ) {
-      skipped.push({
-        name: path,
-        reason: `duration ${durationSeconds.toFixed(2)} s < ${options.minDurationSeconds} s`,
-        kind: "filtered",
-      });
-      continue;
-    }
-    if (
-      options.maxDurationSeconds !== undefined && durationSeconds !== null &&
-      durationSeconds > options.maxDurationSeconds
-    ) {
-      skipped.push({
-        name: path,
-        reason: `duration ${durationSeconds.toFixed(2)} s > ${options.maxDurationSeconds} s`,
-        kind: "filtered",
-      });
-      continue;
-    }
-    if (options.maxClipsPerSpeaker !== undefined && clientId !== "") {
-      const count = perSpeaker.get(clientId) ?? 0;
-      if (count >= options.maxClipsPerSpeaker) {
-        skipped.push({
-          name: path,
-          reason: `speaker already has ${options.maxClipsPerSpeaker} clips`,
-          kind: "filtered",
-        });
-        continue;
-      }
-      perSpeaker.set(clientId, count + 1);
-    }
-
-    clips.push({
-      clientId,
-      path,
-      audioPath,
-      sentence: fields.sentence,
-      sentenceId: fields.sentence_id ?? null,
-      upVotes,
-      downVotes,
-      age: fields.age ?? "",
-      gender: fields.gender ?? "",
-      accents: fields.accents ?? fields.accent ?? "",
-      variant: fields.variant ?? "",
-      locale: fields.locale ?? "",
-      segment: fields.segment ?? "",
-      durationSeconds,
-    });
+    return known ?? probe.durationSeconds;
+  } catch (err) {
+    if (!(err instanceof AudioDecodeError)) throw err;
+    return skip(path, "undecodable", err.reason);
   }
-  return {
-    clips,
-    skipped,
-    source: hashSplit ? "validated.tsv (speaker hash split)" : file,
-  };
+}
+
+/** Leaves out a clip outside the duration filters (one of unknown duration is kept). */
+function checkDuration(
+  path: string,
+  seconds: number | null,
+  options: CommonVoiceFilters,
+): SkippedItem | undefined {
+  const { minDurationSeconds: min, maxDurationSeconds: max } = options;
+  if (seconds === null) return undefined;
+  if (min !== undefined && seconds < min) return skip(path, "tooShort", seconds, min);
+  if (max !== undefined && seconds > max) return skip(path, "tooLong", seconds, max);
+  return undefined;
+}
+
+/** Counts the clip for its speaker; leaves it out once the speaker has its maximum. */
+function countSpeaker(path: string, clientId: string, ctx: RowContext): SkippedItem | undefined {
+  const max = ctx.options.maxClipsPerSpeaker;
+  if (max === undefined || clientId === "") return undefined;
+  const count = ctx.perSpeaker.get(clientId) ?? 0;
+  if (count >= max) return skip(path, "speakerFull", max);
+  ctx.perSpeaker.set(clientId, count + 1);
+  return undefined;
 }
 
 /**

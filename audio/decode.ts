@@ -1,72 +1,120 @@
 /**
- * The file edge of audio input: read a file, pick the decoder by its magic bytes (RIFF/WAVE,
- * or ID3 / MPEG frame sync for MP3), never by its extension, and return mono samples.
- * `loadAudio` adds resampling, like `librosa.load(path, sr=16000)`.
+ * The file edge of audio input: read a file, pick the decoder by its content (magic bytes:
+ * `RIFF…WAVE`, `fLaC`, `OggS` with `\x01vorbis` or `OpusHead` in its first packet, ID3 or an
+ * MPEG frame sync), never by its extension, and return checked mono samples (`codec.ts`: damage,
+ * non-finite samples). `loadAudio` adds resampling, like `librosa.load(path, sr=16000)`, a
+ * minimum length, and prints the warnings of a file that decoded with repairs.
  * @module
  */
 
-import { AudioDecodeError } from "./errors.ts";
-import { decodeMp3, type DecodeMp3Options, isMp3, scanMp3 } from "./mp3.ts";
+import {
+  type DecodedAudio,
+  type DecodeOptions,
+  finishDecode,
+  judgeDamage,
+  refuseTruncated,
+  UNDAMAGED,
+} from "./codec.ts";
+import {
+  AudioDecodeError,
+  type AudioDecodeWarning,
+  type AudioFormat,
+  printAudioWarning,
+} from "./errors.ts";
+import { decodeFlac, isFlac, scanFlac } from "./flac.ts";
+import { decodeMp3, isMp3, scanMp3 } from "./mp3.ts";
+import { decodeOgg, oggCodecName, scanOgg } from "./ogg.ts";
 import { resample } from "./resample.ts";
-import { decodeWav, isWav, readWavInfo, toMono } from "./wav.ts";
+import { decodeWav, isWav, readWavInfo } from "./wav.ts";
 
-/** Mono audio at the file's own sample rate. */
-export interface DecodedAudio {
-  /** Samples per second. */
-  sampleRate: number;
-  /** Mono samples in [-1, 1] (multi-channel input is averaged). */
-  samples: Float32Array;
-  /** Channels in the file before downmixing. */
-  channelCount: number;
-}
-
-/** Container formats recognised by {@linkcode sniffAudioFormat}. */
-export type AudioFormat = "wav" | "mp3";
+export type { AudioFormat, DecodedAudio, DecodeOptions };
 
 /** Options for {@linkcode loadAudio}. */
-export interface LoadAudioOptions extends DecodeMp3Options {
+export interface LoadAudioOptions extends DecodeOptions {
   /** Resample to this rate (Hz); `undefined` keeps the file's own rate. */
   sampleRate?: number;
+  /**
+   * Refuse audio shorter than this many samples (at the returned rate), naming the file and the
+   * minimum in samples and seconds: e.g. what a centred STFT needs (`minCenteredSamples`).
+   */
+  minSamples?: number;
+  /** Called for each warning of a file that decoded with repairs; default: print on stderr. */
+  onWarning?: (warning: AudioDecodeWarning) => void;
 }
 
-/** Which decoder `bytes` need, from magic bytes; `undefined` when neither matches. */
+/**
+ * Which decoder `bytes` need, from magic bytes; `undefined` when none matches (including an Ogg
+ * file of another codec, e.g. Speex or Ogg FLAC).
+ *
+ * @example
+ * ```ts
+ * import { sniffAudioFormat } from "./decode.ts";
+ * sniffAudioFormat(new TextEncoder().encode("fLaC\0\0\0\x22")); // "flac"
+ * ```
+ */
 export function sniffAudioFormat(bytes: Uint8Array): AudioFormat | undefined {
   if (isWav(bytes)) return "wav";
-  if (isMp3(bytes)) return "mp3";
+  if (isFlac(bytes)) return "flac"; // before MP3: a FLAC file may start with an ID3 tag
+  const ogg = oggCodecName(bytes);
+  if (ogg === "vorbis") return "ogg-vorbis";
+  if (ogg === "opus") return "ogg-opus";
+  if (ogg === undefined && isMp3(bytes)) return "mp3";
   return undefined;
 }
 
 function unknownFormat(bytes: Uint8Array, name: string): AudioDecodeError {
+  if (bytes.length === 0) return new AudioDecodeError(name, "empty file");
+  const ogg = oggCodecName(bytes);
+  if (ogg) {
+    return new AudioDecodeError(name, `Ogg stream of codec '${ogg}' (only Vorbis and Opus)`);
+  }
+  const head = [...bytes.subarray(0, 4)]
+    .map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16)}`))
+    .join("");
   return new AudioDecodeError(
     name,
-    bytes.length === 0 ? "empty file" : "unknown audio format (neither RIFF/WAVE nor MP3)",
+    `unknown audio format (starts with '${head}'; WAV, MP3, FLAC, Ogg Vorbis and Ogg Opus ` +
+      "are read, by content)",
   );
 }
 
 /**
- * Decode WAV or MP3 bytes to mono, choosing the decoder from the magic bytes.
- * @throws {AudioDecodeError} for an empty, unknown, broken or truncated file
+ * Decode WAV, MP3, FLAC, Ogg Vorbis or Ogg Opus bytes to mono, choosing the decoder from the
+ * magic bytes. Warnings (repairs) come back in the result; nothing is printed.
+ * @throws {AudioDecodeError} for an empty, unknown, broken, mostly damaged or truncated file
+ *
+ * @example
+ * ```ts
+ * import { decodeAudio } from "./decode.ts";
+ * import { encodeWav } from "./wav.ts";
+ * const a = await decodeAudio(encodeWav(new Float32Array(800), 8000), "silence.wav");
+ * console.log(a.format, a.sampleRate, a.samples.length); // wav 8000 800
+ * ```
  */
 export async function decodeAudio(
   bytes: Uint8Array,
   name = "<audio>",
-  options: DecodeMp3Options = {},
+  options: DecodeOptions = {},
 ): Promise<DecodedAudio> {
   switch (sniffAudioFormat(bytes)) {
     case "wav": {
-      const { sampleRate, channels } = decodeWav(bytes, name);
-      return { sampleRate, samples: toMono(channels), channelCount: channels.length };
+      const { sampleRate, channels, truncation } = decodeWav(bytes, name);
+      refuseTruncated(name, "wav", truncation, options);
+      return finishDecode(name, "wav", channels, sampleRate, UNDAMAGED, truncation !== undefined);
     }
-    case "mp3": {
-      const { sampleRate, samples, channelCount } = await decodeMp3(bytes, name, options);
-      return { sampleRate, samples, channelCount };
-    }
+    case "mp3":
+      return await decodeMp3(bytes, name, options);
+    case "flac":
+      return await decodeFlac(bytes, name, options);
+    case "ogg-vorbis":
+    case "ogg-opus":
+      return await decodeOgg(bytes, name, options);
   }
   throw unknownFormat(bytes, name);
 }
 
 /**
- * Read and decode an audio file (WAV or MP3) to mono at its own sample rate.
+ * Read and decode an audio file to mono at its own sample rate; warnings are in the result.
  *
  * @throws {AudioDecodeError} for a broken file; `Deno.errors.NotFound` etc. pass through
  *
@@ -79,20 +127,43 @@ export async function decodeAudio(
  */
 export async function decodeAudioFile(
   path: string,
-  options: DecodeMp3Options = {},
+  options: DecodeOptions = {},
 ): Promise<DecodedAudio> {
   return decodeAudio(await Deno.readFile(path), path, options);
 }
 
 /**
+ * Refuses `samples` shorter than `minSamples`, naming the file and the minimum.
+ * @throws {AudioDecodeError} "too short: …" when `samples.length < minSamples`
+ */
+export function checkMinLength(
+  samples: Float32Array,
+  sampleRate: number,
+  minSamples: number,
+  name: string,
+  format?: AudioFormat,
+): void {
+  if (samples.length >= minSamples) return;
+  const s = (n: number) => `${(n / sampleRate).toFixed(3)} s`;
+  throw new AudioDecodeError(
+    name,
+    `too short: ${samples.length} samples (${s(samples.length)}) at ${sampleRate} Hz; ` +
+      `at least ${minSamples} (${s(minSamples)}) are needed`,
+    { format },
+  );
+}
+
+/**
  * Read a file, decode it to mono and (optionally) resample it: `librosa.load(path, sr=...)`.
- * Returns the samples and the rate they are at.
+ * Returns the samples and the rate they are at; warnings go to `onWarning` (default: stderr).
+ *
+ * @throws {AudioDecodeError} for a broken file, or one shorter than `minSamples`
  *
  * @example
  * ```ts
  * import { loadAudio } from "./decode.ts";
  * const path = "audio/sample/en/clips/common_voice_en_90000001.mp3";
- * const { samples, sampleRate } = await loadAudio(path, { sampleRate: 16000 });
+ * const { samples, sampleRate } = await loadAudio(path, { sampleRate: 16000, minSamples: 513 });
  * console.log(sampleRate); // 16000
  * ```
  */
@@ -101,26 +172,35 @@ export async function loadAudio(
   options: LoadAudioOptions = {},
 ): Promise<{ samples: Float32Array; sampleRate: number }> {
   const audio = await decodeAudioFile(path, options);
+  audio.warnings.forEach(options.onWarning ?? printAudioWarning);
   const target = options.sampleRate ?? audio.sampleRate;
-  return { samples: resample(audio.samples, audio.sampleRate, target), sampleRate: target };
+  const samples = resample(audio.samples, audio.sampleRate, target);
+  if (options.minSamples !== undefined) {
+    checkMinLength(samples, target, options.minSamples, path, audio.format);
+  }
+  return { samples, sampleRate: target };
 }
 
 /** What {@linkcode probeAudio} reads from a file's headers. */
 export interface AudioProbe {
-  /** Container format. */
+  /** Format, by content. */
   format: AudioFormat;
-  /** Samples per second. */
+  /** Samples per second of the decoded audio (Opus: 48000). */
   sampleRate: number;
   /** Playable duration in seconds. */
   durationSeconds: number;
-  /** Why an MP3 looks truncated; `undefined` when it does not (always for WAV). */
+  /** Why the file looks truncated; `undefined` when it does not. */
   truncation?: string;
+  /** Share of the audio the scan found damaged (junk, failed checksums), 0–1. */
+  lostFraction?: number;
 }
 
 /**
- * Rate, duration and truncation from headers alone (no sample decoding): the WAV header, or
- * a walk over the MP3 frame headers with the LAME delay and padding removed.
- * @throws {AudioDecodeError} for an empty, unknown or malformed file
+ * Rate, duration, truncation and damage without decoding samples: the WAV header, or a walk
+ * over the MP3 frame headers (LAME delay and padding removed), the FLAC frames (CRC-checked)
+ * or the Ogg pages (CRC-checked, granule positions).
+ * @throws {AudioDecodeError} for an empty, unknown or malformed file, or one the scan finds
+ *   mostly damaged (the same "mostly undecodable" decoding would give)
  *
  * @example
  * ```ts
@@ -130,15 +210,20 @@ export interface AudioProbe {
  * ```
  */
 export function probeAudio(bytes: Uint8Array, name = "<audio>"): AudioProbe {
-  switch (sniffAudioFormat(bytes)) {
-    case "wav": {
-      const { sampleRate, durationSeconds } = readWavInfo(bytes, name);
-      return { format: "wav", sampleRate, durationSeconds };
-    }
-    case "mp3": {
-      const { sampleRate, durationSeconds, truncation } = scanMp3(bytes, name);
-      return { format: "mp3", sampleRate, durationSeconds, truncation };
-    }
+  const format = sniffAudioFormat(bytes);
+  if (format === "wav") {
+    const { sampleRate, durationSeconds, truncation } = readWavInfo(bytes, name);
+    return { format, sampleRate, durationSeconds, truncation };
   }
-  throw unknownFormat(bytes, name);
+  const scan = format === "mp3"
+    ? scanMp3(bytes, name)
+    : format === "flac"
+    ? scanFlac(bytes, name)
+    : format
+    ? scanOgg(bytes, name)
+    : undefined;
+  if (!format || !scan) throw unknownFormat(bytes, name);
+  const { sampleRate, durationSeconds, truncation, lostFraction, damagedRegions } = scan;
+  judgeDamage(name, format, { lostFraction, damagedRegions, decoderErrors: 0 });
+  return { format, sampleRate, durationSeconds, truncation, lostFraction };
 }

@@ -1,22 +1,35 @@
 /**
  * Decodes clips on a pool of Workers (one per core by default), keeping results in request
- * order. A broken clip resolves to `{ error }`; only a failure of the run itself rejects.
+ * order. A broken clip resolves to `{ error }` (format and reason, e.g. "MP3: mostly
+ * undecodable: …"); only a failure of the run itself rejects. A clip decoded with repairs
+ * resolves normally and its warnings, naming the file, go to `onWarning` (default: stderr).
  * Deno-only (Workers read files).
  * @module
  */
 
+import { type AudioDecodeWarning, printAudioWarning } from "./errors.ts";
+
 /** A decoded clip, or why it could not be decoded. */
 export type DecodeResult =
-  | { samples: Float32Array; sourceSampleRate: number }
+  | { samples: Float32Array; sourceSampleRate: number; warnings: AudioDecodeWarning[] }
   | { error: string };
 
 type Reply = {
   id: number;
   samples?: Float32Array;
   sourceSampleRate?: number;
+  warnings?: AudioDecodeWarning[];
   error?: string;
   decodeError?: boolean;
 };
+
+/** Options for {@linkcode DecodePool}. */
+export interface DecodePoolOptions {
+  /** Workers to start (default: one per core). */
+  size?: number;
+  /** Called for each warning of a clip decoded with repairs; default: print on stderr. */
+  onWarning?: (warning: AudioDecodeWarning) => void;
+}
 
 /** A fixed set of decode workers. Call `close()` when done. */
 export class DecodePool {
@@ -27,9 +40,12 @@ export class DecodePool {
   >();
   readonly #idle: Worker[] = [];
   readonly #queue: { id: number; path: string; sampleRate: number }[] = [];
+  readonly #onWarning: (warning: AudioDecodeWarning) => void;
   #nextId = 0;
 
-  constructor(size = Math.max(1, navigator.hardwareConcurrency ?? 2)) {
+  constructor(options: DecodePoolOptions = {}) {
+    const size = options.size ?? Math.max(1, navigator.hardwareConcurrency ?? 2);
+    this.#onWarning = options.onWarning ?? printAudioWarning;
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (ev: MessageEvent<Reply>) => this.#onReply(w, ev.data);
@@ -52,7 +68,11 @@ export class DecodePool {
       if (reply.error !== undefined) {
         if (reply.decodeError) p.resolve({ error: reply.error });
         else p.reject(new Error(reply.error));
-      } else p.resolve({ samples: reply.samples!, sourceSampleRate: reply.sourceSampleRate! });
+      } else {
+        const warnings = reply.warnings ?? [];
+        warnings.forEach(this.#onWarning);
+        p.resolve({ samples: reply.samples!, sourceSampleRate: reply.sourceSampleRate!, warnings });
+      }
     }
     this.#idle.push(worker);
     this.#pump();

@@ -1,7 +1,8 @@
 /**
  * Worker body for {@link DecodePool}: decodes one clip file and resamples it, off the main
- * thread. Messages in: `{ id, path, sampleRate }`; out: `{ id, samples, sourceSampleRate }` or
- * `{ id, error, decodeError }` (decodeError: the clip is broken, as opposed to the run).
+ * thread. Messages in: `{ id, path, sampleRate }`; out: `{ id, samples, sourceSampleRate,
+ * warnings }` or `{ id, error, decodeError }` (decodeError: the clip is broken, as opposed to
+ * the run; error then says the detected format and what is wrong, e.g. "FLAC: truncated …").
  * @module
  */
 /// <reference lib="deno.worker" />
@@ -14,11 +15,14 @@ self.onmessage = async (ev: MessageEvent<{ id: number; path: string; sampleRate:
   try {
     const audio = await decodeAudioFile(path);
     const samples = resample(audio.samples, audio.sampleRate, sampleRate);
-    self.postMessage({ id, samples, sourceSampleRate: audio.sampleRate }, [samples.buffer]);
+    self.postMessage(
+      { id, samples, sourceSampleRate: audio.sampleRate, warnings: audio.warnings },
+      [samples.buffer],
+    );
   } catch (err) {
     const decodeError = err instanceof AudioDecodeError || err instanceof Deno.errors.NotFound;
     const reason = err instanceof AudioDecodeError
-      ? err.reason
+      ? err.summary
       : err instanceof Deno.errors.NotFound
       ? "missing file"
       : String(err);

@@ -14,8 +14,8 @@
  */
 import * as nodePath from "node:path";
 import type { SkippedItem } from "./commonvoice.ts";
-import type { FeatureConfig } from "./features.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { type FeatureConfig, type LogMel, logMelBatch } from "./features.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
 
 /** Bumped whenever the layout of index or shards changes. */
 export const CACHE_FORMAT_VERSION = 1;
@@ -137,8 +137,47 @@ export async function writeShard(dir: string, file: string, data: Float32Array):
   );
 }
 
-/** A clip's features loaded from the cache: `mel` is [frames, nMels] row-major. */
+/** A decoded clip on its way into a shard: its TSV row and its samples at the feature rate. */
+export interface DecodedClip {
+  row: { path: string; clientId: string; sentence: string };
+  samples: Float32Array;
+}
+
+/**
+ * One shard's contents: the log-mels of `clips` (one GPU batch, {@link logMelBatch}) back to
+ * back, and their index entries.
+ */
+export async function featurizeBatch(
+  logMel: LogMel,
+  clips: DecodedClip[],
+): Promise<{ data: Float32Array; entries: CachedClip[] }> {
+  const mels = await logMelBatch(logMel, clips.map((c) => c.samples));
+  const { nMels, sampleRate } = logMel.config;
+  const data = new Float32Array(mels.reduce((n, m) => n + m.length, 0));
+  let offset = 0;
+  const entries = clips.map(({ row, samples }, i): CachedClip => {
+    data.set(mels[i], offset);
+    const entry = {
+      path: row.path,
+      clientId: row.clientId,
+      sentence: row.sentence,
+      frames: mels[i].length / nMels,
+      durationSeconds: samples.length / sampleRate,
+      offset,
+    };
+    offset += mels[i].length;
+    return entry;
+  });
+  return { data, entries };
+}
+
+/**
+ * A clip's features loaded from the cache: `mel` is [frames, nMels] row-major, `name` its path.
+ * With `name`, `frames` and `mel` it is the clip type of training, eval and adaptation
+ * (vae/data.ts's `MelClip`), used as it comes.
+ */
 export interface LoadedClip extends CachedClip {
+  name: string;
   mel: Float32Array;
 }
 
@@ -167,7 +206,11 @@ export async function loadCache(dir: string, features: FeatureConfig): Promise<L
       );
     }
     for (const c of shard.clips) {
-      out.push({ ...c, mel: data.slice(c.offset, c.offset + c.frames * features.nMels) });
+      out.push({
+        ...c,
+        name: c.path,
+        mel: data.slice(c.offset, c.offset + c.frames * features.nMels),
+      });
     }
   }
   return out;

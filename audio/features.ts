@@ -88,6 +88,15 @@ export class LogMel {
 }
 
 /**
+ * Fewest samples a centred STFT of `nFft` can frame: reflect padding by nFft/2 needs more than
+ * nFft/2 samples. Shorter clips are refused by name where they are loaded (`loadAudio`'s
+ * `minSamples`), not deep in the STFT.
+ */
+export function minCenteredSamples(nFft: number): number {
+  return Math.floor(nFft / 2) + 1;
+}
+
+/**
  * Reflect-pads a signal by nFft/2 on both sides, as a centred STFT does. Clips padded this way
  * and then zero-padded to a common length give, in their first `frameCount(length)` frames,
  * exactly the features each would give alone.
@@ -95,7 +104,9 @@ export class LogMel {
 export function centerPad(signal: Float32Array, nFft: number): Float32Array {
   const p = nFft / 2;
   const n = signal.length;
-  if (n <= p) throw new Error(`centerPad: ${n} samples are too few to reflect-pad by ${p}`);
+  if (n < minCenteredSamples(nFft)) {
+    throw new Error(`centerPad: ${n} samples are too few to reflect-pad by ${p}`);
+  }
   const out = new Float32Array(n + 2 * p);
   out.set(signal, p);
   for (let i = 0; i < p; i++) {
@@ -103,4 +114,30 @@ export function centerPad(signal: Float32Array, nFft: number): Float32Array {
     out[p + n + i] = signal[n - 2 - i];
   }
   return out;
+}
+
+/**
+ * Log-mel features [frames, nMels] (row-major) of several signals of different lengths, in one
+ * GPU batch: each is {@link centerPad}ded, zero-padded to the longest, and only its own
+ * `frameCount(length)` frames are kept, which are exactly what it would give alone.
+ * Every signal needs more than nFft/2 samples.
+ */
+export async function logMelBatch(
+  logMel: LogMel,
+  signals: Float32Array[],
+): Promise<Float32Array[]> {
+  if (signals.length === 0) return [];
+  const { nFft, nMels } = logMel.config;
+  const padded = signals.map((s) => centerPad(s, nFft));
+  const length = Math.max(...padded.map((p) => p.length));
+  const batch = new Float32Array(signals.length * length);
+  padded.forEach((p, i) => batch.set(p, i * length));
+  const { values, frames } = await ag.tidy(async () => {
+    const mel = logMel.logMelFrames(ag.tensor(batch, [signals.length, length]), false);
+    return { values: await mel.toArray(), frames: mel.shape[1] };
+  });
+  return signals.map((s, i) => {
+    const start = i * frames * nMels;
+    return values.slice(start, start + frameCount(s.length, logMel.config) * nMels);
+  });
 }

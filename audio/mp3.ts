@@ -1,35 +1,22 @@
 /**
  * MP3 decoding: a small in-tree MPEG frame scanner (ID3v2 skip, frame headers, Xing/Info and
- * LAME tags) for validation and duration, and the WASM mpg123 build from npm
+ * LAME tags) for validation, duration and damage, and the WASM mpg123 build from npm
  * (`mpg123-decoder`) for the samples. Pure functions over bytes; no file access.
  *
  * Truncated files are refused by default: a clip cut mid-way no longer matches its
  * transcript or its listed duration, so training on it silently is worse than skipping it.
  * Pass `{ allowTruncated: true }` to get the frames that are whole (the result then says
- * `truncated: true`).
+ * `truncated: true`). Junk between frames (a damaged region) is skipped by the scan and only
+ * the whole frames go to mpg123; the policy in `codec.ts` then refuses a file that is mostly
+ * junk and warns, naming the file, about one that is not.
  * @module
  */
 
 import { MPEGDecoder } from "mpg123-decoder";
+import { type DecodedAudio, type DecodeOptions, finishDecode, refuseTruncated } from "./codec.ts";
 import { AudioDecodeError } from "./errors.ts";
-
-/** Mono audio decoded from an MP3 file. */
-export interface Mp3Audio {
-  /** Samples per second from the frame headers (Common Voice clips: 32000 or 48000). */
-  sampleRate: number;
-  /** Mono samples in [-1, 1] (stereo input is averaged). */
-  samples: Float32Array;
-  /** Channels in the stream before downmixing (1 or 2). */
-  channelCount: number;
-  /** True when the file ended inside a frame or before the frame count its Xing tag gives. */
-  truncated: boolean;
-}
-
-/** Options for {@linkcode decodeMp3}. */
-export interface DecodeMp3Options {
-  /** Decode what is whole in a truncated file instead of throwing (default false). */
-  allowTruncated?: boolean;
-}
+import { id3v2Length, skipId3v2, trailingTagsStart } from "./tags.ts";
+import { joinRanges, SerialDecoder } from "./wasm_decoder.ts";
 
 /** What {@linkcode scanMp3} learns from the frame headers alone. */
 export interface Mp3Info {
@@ -45,6 +32,12 @@ export interface Mp3Info {
   durationSeconds: number;
   /** Why the file looks truncated, or `undefined` when it does not. */
   truncation?: string;
+  /** Runs of junk between (or before, or after) the frames, skipped as damage. */
+  damagedRegions: number;
+  /** Bytes in those runs. */
+  damagedBytes: number;
+  /** Share of the audio that the damage cost, 0–1 (junk bytes, or frames missing by Xing). */
+  lostFraction: number;
 }
 
 interface FrameHeader {
@@ -95,22 +88,6 @@ function readFrameHeader(bytes: Uint8Array, at: number): FrameHeader | undefined
   return { version, layer, sampleRate, samplesPerFrame, frameLength, channelCount };
 }
 
-/** Offset just past any ID3v2 tags at the start (there may be several in a row). */
-function skipId3v2(bytes: Uint8Array): number {
-  let at = 0;
-  while (
-    at + 10 <= bytes.length && bytes[at] === 0x49 && bytes[at + 1] === 0x44 &&
-    bytes[at + 2] === 0x33
-  ) {
-    // the size is "syncsafe": 4 bytes of 7 bits each
-    const size = (bytes[at + 6] << 21) | (bytes[at + 7] << 14) | (bytes[at + 8] << 7) |
-      bytes[at + 9];
-    const footer = bytes[at + 5] & 0x10 ? 10 : 0;
-    at += 10 + size + footer;
-  }
-  return at;
-}
-
 /** True when `bytes` look like MP3: an ID3v2 tag or an MPEG audio frame header at the start. */
 export function isMp3(bytes: Uint8Array): boolean {
   return (bytes.length >= 3 && bytes[0] === 0x49 && bytes[1] === 0x44 && bytes[2] === 0x33) ||
@@ -121,13 +98,17 @@ function sameStream(a: FrameHeader, b: FrameHeader): boolean {
   return a.version === b.version && a.layer === b.layer && a.sampleRate === b.sampleRate;
 }
 
-/** First frame header that a second header (or the end of file) confirms; guards false syncs. */
-function findFirstFrame(bytes: Uint8Array, from: number): number {
-  for (let at = from; at + 4 <= bytes.length; at++) {
+/**
+ * First frame header in [from, end) that a second header (or the end) confirms; guards false
+ * syncs. With `like`, only frames of that stream count (resynchronising after junk).
+ */
+function findFirstFrame(bytes: Uint8Array, from: number, end: number, like?: FrameHeader): number {
+  for (let at = from; at + 4 <= end; at++) {
     const h = readFrameHeader(bytes, at);
-    if (!h) continue;
+    if (!h || (like && !sameStream(h, like))) continue;
     const next = at + h.frameLength;
-    if (next >= bytes.length) return at;
+    if (next === end) return at;
+    if (next > end) continue;
     const h2 = readFrameHeader(bytes, next);
     if (h2 && sameStream(h, h2)) return at;
   }
@@ -168,50 +149,65 @@ function readXing(
   return { frames, delay, padding };
 }
 
-/**
- * Walk the MPEG frames of an MP3 file without decoding them: rate, channels, frame count,
- * duration, and whether the file is truncated. Cheap enough to run on every clip of a corpus.
- *
- * @param bytes the whole file
- * @param name file name used in error messages
- * @throws {AudioDecodeError} for an empty file or one with no MPEG audio frames
- *
- * @example
- * ```ts
- * import { scanMp3 } from "./mp3.ts";
- * const info = scanMp3(await Deno.readFile("audio/sample/en/clips/common_voice_en_90000001.mp3"));
- * console.log(info.sampleRate, info.durationSeconds.toFixed(2));
- * ```
- */
-export function scanMp3(bytes: Uint8Array, name = "<mp3>"): Mp3Info {
+/** The frames a walk found: [start, end) byte ranges, the Xing/Info frame included. */
+interface Mp3Walk extends Mp3Info {
+  frames: [number, number][];
+}
+
+function walkMp3(bytes: Uint8Array, name: string): Mp3Walk {
   if (bytes.length === 0) throw new AudioDecodeError(name, "empty file");
   const start = skipId3v2(bytes);
   if (start >= bytes.length) {
-    throw new AudioDecodeError(name, "no MPEG audio frames (file holds only an ID3 tag)");
+    throw new AudioDecodeError(name, "no MPEG audio frames (file holds only an ID3 tag)", {
+      format: "mp3",
+    });
   }
-  const first = findFirstFrame(bytes, start);
-  if (first < 0) throw new AudioDecodeError(name, "no MPEG audio frames found (not an MP3 file?)");
+  const end = Math.max(start, trailingTagsStart(bytes));
+  const first = findFirstFrame(bytes, start, bytes.length);
+  if (first < 0) {
+    throw new AudioDecodeError(name, "no MPEG audio frames found (not an MP3 file?)", {
+      format: "mp3",
+    });
+  }
   const h0 = readFrameHeader(bytes, first)!;
   const xing = readXing(bytes, first, h0);
-  let frameCount = 0;
+  const frames: [number, number][] = [];
+  let damagedBytes = first - start, damagedRegions = first > start ? 1 : 0;
   let truncation: string | undefined;
   let at = first;
-  while (at + 4 <= bytes.length) {
+  while (at < end) {
     const h = readFrameHeader(bytes, at);
-    if (!h || !sameStream(h, h0)) {
-      // trailing tags (ID3v1 "TAG", APE, Lyrics3) or junk: the audio stream has ended
+    if (h && sameStream(h, h0)) {
+      if (at + h.frameLength > bytes.length) {
+        truncation = `truncated: last frame has ${bytes.length - at} of ${h.frameLength} bytes`;
+        break;
+      }
+      frames.push([at, at + h.frameLength]);
+      at += h.frameLength;
+      continue;
+    }
+    const tag = id3v2Length(bytes, at); // a tag between two streams is no damage
+    if (tag > 0) {
+      at += tag;
+      continue;
+    }
+    if (end - at < 4 && bytes[at] === 0xff) {
+      truncation = `truncated: the file ends inside a frame header`;
       break;
     }
-    if (at + h.frameLength > bytes.length) {
-      truncation = `truncated: last frame has ${bytes.length - at} of ${h.frameLength} bytes`;
-      break;
-    }
-    frameCount++;
-    at += h.frameLength;
+    const next = findFirstFrame(bytes, at + 1, end, h0); // junk: find the stream again
+    const stop = next < 0 ? end : next;
+    damagedBytes += stop - at;
+    damagedRegions++;
+    at = stop;
   }
+  let frameCount = frames.length;
   if (xing) frameCount--; // the Info frame carries no audio
-  if (!truncation && xing?.frames !== undefined && frameCount < xing.frames) {
-    truncation = `truncated: ${frameCount} of ${xing.frames} frames present`;
+  const frameBytes = frames.reduce((t, [a, b]) => t + b - a, 0);
+  let lostFraction = damagedBytes / Math.max(1, damagedBytes + frameBytes);
+  if (xing?.frames !== undefined && frameCount < xing.frames) {
+    if (damagedRegions > 0) lostFraction = Math.max(lostFraction, 1 - frameCount / xing.frames);
+    else truncation ??= `truncated: ${frameCount} of ${xing.frames} frames present`;
   }
   const totalSamples = Math.max(
     0,
@@ -224,70 +220,76 @@ export function scanMp3(bytes: Uint8Array, name = "<mp3>"): Mp3Info {
     samplesPerFrame: h0.samplesPerFrame,
     durationSeconds: totalSamples / h0.sampleRate,
     truncation,
+    damagedRegions,
+    damagedBytes,
+    lostFraction,
+    frames,
   };
 }
 
-let decoder: MPEGDecoder | undefined;
-let queue: Promise<unknown> = Promise.resolve();
-
-/** Runs `job` on the shared WASM decoder, one at a time (its state is per stream). */
-function withDecoder<T>(job: (d: MPEGDecoder) => T): Promise<T> {
-  const run = queue.then(async () => {
-    if (!decoder) {
-      decoder = new MPEGDecoder();
-      await decoder.ready;
-    } else {
-      await decoder.reset();
-    }
-    return job(decoder);
-  });
-  queue = run.catch(() => {});
-  return run;
-}
-
 /**
- * Decode an MP3 file to mono float samples at its own sample rate (never assumed: read it
- * from the result and resample with `resample` from `resample.ts`).
+ * Walk the MPEG frames of an MP3 file without decoding them: rate, channels, frame count,
+ * duration, whether the file is truncated, and the junk (damage) between frames, which the
+ * walk steps over by finding the stream again. Cheap enough to run on every clip of a corpus.
  *
  * @param bytes the whole file
  * @param name file name used in error messages
+ * @throws {AudioDecodeError} for an empty file or one with no MPEG audio frames
+ *
+ * @example
+ * ```ts
+ * import { scanMp3 } from "./mp3.ts";
+ * const info = scanMp3(await Deno.readFile("audio/sample/en/clips/common_voice_en_90000001.mp3"));
+ * console.log(info.sampleRate, info.durationSeconds.toFixed(2), info.damagedRegions); // 48000 … 0
+ * ```
+ */
+export function scanMp3(bytes: Uint8Array, name = "<mp3>"): Mp3Info {
+  const { frames: _, ...info } = walkMp3(bytes, name);
+  return info;
+}
+
+const mpeg = new SerialDecoder(() => new MPEGDecoder(), { resetBetweenJobs: true });
+
+/**
+ * Decode an MP3 file to mono float samples at its own sample rate (never assumed: read it
+ * from the result and resample with `resample` from `resample.ts`). Junk between frames is
+ * skipped (only whole frames reach mpg123); the library's errors are counted, not printed.
+ *
+ * @param bytes the whole file
+ * @param name file name used in error messages and warnings
  * @throws {AudioDecodeError} for an empty file, a file with no MPEG frames (e.g. text named
- *   `.mp3`), a truncated file (unless `allowTruncated`), or a stream that decodes to nothing
+ *   `.mp3`), a truncated file (unless `allowTruncated`), a file that is mostly junk or that
+ *   the decoder mostly rejects, or a stream that decodes to nothing
  *
  * @example
  * ```ts
  * import { decodeMp3 } from "./mp3.ts";
  * const path = "audio/sample/en/clips/common_voice_en_90000001.mp3";
- * const { sampleRate, samples } = await decodeMp3(await Deno.readFile(path), path);
- * console.log(sampleRate, samples.length / sampleRate);
+ * const { sampleRate, samples, warnings } = await decodeMp3(await Deno.readFile(path), path);
+ * console.log(sampleRate, samples.length / sampleRate, warnings.length); // 48000 … 0
  * ```
  */
 export async function decodeMp3(
   bytes: Uint8Array,
   name = "<mp3>",
-  options: DecodeMp3Options = {},
-): Promise<Mp3Audio> {
-  const info = scanMp3(bytes, name);
-  if (info.truncation && !options.allowTruncated) {
-    throw new AudioDecodeError(name, info.truncation);
-  }
-  const decoded = await withDecoder((d) => d.decode(bytes));
+  options: DecodeOptions = {},
+): Promise<DecodedAudio> {
+  const walk = walkMp3(bytes, name);
+  refuseTruncated(name, "mp3", walk.truncation, options);
+  const input = walk.damagedRegions > 0 ? joinRanges(bytes, walk.frames) : bytes;
+  const decoded = await mpeg.run(name, "mp3", (d) => d.decode(input));
+  const errors = decoded.errors.length;
   if (decoded.samplesDecoded === 0) {
-    const why = decoded.errors.length ? `: ${decoded.errors[0].message}` : "";
-    throw new AudioDecodeError(name, `no audio decoded${why}`);
+    const why = errors ? `: ${decoded.errors[0].message}` : "";
+    throw new AudioDecodeError(name, `no audio decoded${why}`, { format: "mp3" });
   }
   const [left, right] = decoded.channelData;
-  let samples: Float32Array;
-  if (info.channelCount === 1 || !right) {
-    samples = left;
-  } else {
-    samples = new Float32Array(left.length);
-    for (let i = 0; i < left.length; i++) samples[i] = 0.5 * (left[i] + right[i]);
-  }
-  return {
-    sampleRate: info.sampleRate,
-    samples,
-    channelCount: info.channelCount,
-    truncated: info.truncation !== undefined,
-  };
+  const channels = walk.channelCount === 1 || !right ? [left] : [left, right];
+  const expected = walk.durationSeconds * walk.sampleRate;
+  const missing = expected > 0 && errors > 0 ? 1 - decoded.samplesDecoded / expected : 0;
+  return finishDecode(name, "mp3", channels, walk.sampleRate, {
+    lostFraction: Math.max(walk.lostFraction, missing),
+    damagedRegions: walk.damagedRegions,
+    decoderErrors: errors,
+  }, walk.truncation !== undefined);
 }

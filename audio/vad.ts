@@ -1,13 +1,16 @@
 /**
  * Voice activity detection: frame energy (dBFS, frame mean removed) against an adaptive noise floor.
- * The floor is a minimum statistic: the lowest frame energy of the last `floorWindowSeconds`,
- * so it follows a steady noise within that window (a hum or fan that starts stops counting as
- * voice after at most the window) while
- * the short pauses of speech keep it down. A frame is voiced when its energy is `thresholdDb`
- * above the floor and above an absolute gate; voiced runs are extended by a hangover and must
- * last `minVoicedSeconds`, so clicks are not learned. Portable: typed arrays only.
+ * The floor is a minimum statistic: the lowest frame energy of the last `floorWindowSeconds`, so
+ * the short pauses of speech keep it down. A steady sound is noise whatever came before it: while
+ * the frames of the last `steadySeconds` stay within `steadyDb` of each other (a fan, a hum), the
+ * floor rises to their level, so such a sound stops counting as voice within that window even
+ * right after silence (which the floor window alone would remember for its whole length). A
+ * frame is voiced when its energy is `thresholdDb` above the floor and above an absolute gate;
+ * voiced runs are extended by a hangover and must last `minVoicedSeconds`, so clicks are not
+ * learned. Portable: typed arrays only.
  * @module
  */
+import { concatSamples } from "./samples.ts";
 
 /** Tuning of {@link EnergyVad}. */
 export interface VadOptions {
@@ -23,6 +26,10 @@ export interface VadOptions {
   hangoverSeconds?: number;
   /** Shorter voiced runs are dropped (default 0.1 s). */
   minVoicedSeconds?: number;
+  /** Window in which a sound that stays within `steadyDb` counts as steady (default 0.3 s). */
+  steadySeconds?: number;
+  /** Spread of frame energies (max − min, dB) under which a sound is steady (default 3). */
+  steadyDb?: number;
 }
 
 /** Streaming VAD: push samples, get back the voiced ones (delayed by at most a frame + run). */
@@ -30,6 +37,8 @@ export class EnergyVad {
   readonly frame: number;
   readonly #o: Required<VadOptions>;
   readonly #history: Float64Array;
+  /** Frames of the steady-sound window (the newest of #history). */
+  readonly #steadyFrames: number;
   #histPos = 0;
   #histCount = 0;
   #partial: Float32Array;
@@ -52,11 +61,17 @@ export class EnergyVad {
       floorWindowSeconds: 2,
       hangoverSeconds: 0.15,
       minVoicedSeconds: 0.1,
+      steadySeconds: 0.3,
+      steadyDb: 3,
       ...opts,
     };
     this.frame = Math.max(1, Math.round(sampleRate * this.#o.frameSeconds));
     this.#history = new Float64Array(
       Math.max(1, Math.round(this.#o.floorWindowSeconds / this.#o.frameSeconds)),
+    );
+    this.#steadyFrames = Math.max(
+      2,
+      Math.min(this.#history.length, Math.round(this.#o.steadySeconds / this.#o.frameSeconds)),
     );
     this.#partial = new Float32Array(this.frame);
   }
@@ -77,14 +92,29 @@ export class EnergyVad {
     return 10 * Math.log10(s / x.length + 1e-12) + 3.01; // + 3 dB: a full-scale sine is 0 dBFS
   }
 
-  /** Is this frame voice? Updates the floor. */
+  /**
+   * Is this frame voice? Updates the floor: the quietest frame of the floor window, or, while
+   * the newest `steadySeconds` of frames stay within `steadyDb` of each other, the quietest of
+   * those: a sound that does not change (a fan, a hum) becomes the floor within that window,
+   * even right after quieter audio (silence) that the long window still remembers.
+   */
   classify(x: Float32Array): boolean {
     const e = this.#energyDb(x);
+    const n = this.#history.length;
     this.#history[this.#histPos] = e;
-    this.#histPos = (this.#histPos + 1) % this.#history.length;
-    this.#histCount = Math.min(this.#histCount + 1, this.#history.length);
+    this.#histPos = (this.#histPos + 1) % n;
+    this.#histCount = Math.min(this.#histCount + 1, n);
     let floor = Infinity;
     for (let i = 0; i < this.#histCount; i++) floor = Math.min(floor, this.#history[i]);
+    if (this.#histCount >= this.#steadyFrames) {
+      let lo = Infinity, hi = -Infinity;
+      for (let k = 1; k <= this.#steadyFrames; k++) {
+        const v = this.#history[(this.#histPos - k + n) % n];
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      if (hi - lo < this.#o.steadyDb) floor = Math.max(floor, lo);
+    }
     this.floorDb = floor;
     return e > this.#o.absoluteGateDb && e > floor + this.#o.thresholdDb;
   }
@@ -131,16 +161,4 @@ export class EnergyVad {
       this.#released = true;
     }
   }
-}
-
-/** The sample blocks one after another in one array (the one block itself when there is one). */
-export function concatSamples(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -13,6 +13,8 @@ export interface WavAudio {
   sampleRate: number;
   /** One array per channel (planar), all the same length. */
   channels: Float32Array[];
+  /** Why the file looks truncated (its `data` chunk is cut short); absent when it does not. */
+  truncation?: string;
 }
 
 /** Sample encodings `encodeWav` can write. */
@@ -53,8 +55,9 @@ interface WavFormat {
 /**
  * Decode a WAV file held in memory.
  *
- * A `data` chunk whose declared size runs past the end of the file (streaming writers leave
- * 0 or 0xFFFFFFFF there) is read up to the last whole frame rather than refused.
+ * A `data` chunk whose declared size runs past the end of the file is read up to the last
+ * whole frame rather than refused; unless the size is a streaming writer's placeholder (0, or
+ * 0x7FFF0000 and above, e.g. 0xFFFFFFFF), the result then says why it looks truncated.
  *
  * @param bytes the whole file
  * @param name file name used in error messages
@@ -70,21 +73,32 @@ interface WavFormat {
  * ```
  */
 export function decodeWav(bytes: Uint8Array, name = "<wav>"): WavAudio {
-  const { format, data } = parseWav(bytes, name);
-  return { sampleRate: format.sampleRate, channels: deinterleave(data, format, name) };
+  const { format, data, truncation } = parseWav(bytes, name);
+  const channels = deinterleave(data, format, name);
+  return { sampleRate: format.sampleRate, channels, ...(truncation ? { truncation } : {}) };
 }
 
-function parseWav(bytes: Uint8Array, name: string): { format: WavFormat; data: Uint8Array } {
+/** Sizes streaming writers put in a `data` header they cannot seek back to fix. */
+function isPlaceholderSize(size: number): boolean {
+  return size === 0 || size >= 0x7fff0000;
+}
+
+function parseWav(
+  bytes: Uint8Array,
+  name: string,
+): { format: WavFormat; data: Uint8Array; truncation?: string } {
   if (bytes.length === 0) throw new AudioDecodeError(name, "empty file");
+  const fail = (reason: string) => new AudioDecodeError(name, reason, { format: "wav" });
   if (bytes.length < 12 || fourcc(bytes, 0) !== "RIFF") {
-    throw new AudioDecodeError(name, "not a WAV file: missing 'RIFF' header");
+    throw fail("not a WAV file: missing 'RIFF' header");
   }
   if (fourcc(bytes, 8) !== "WAVE") {
-    throw new AudioDecodeError(name, "not a WAV file: RIFF form type is not 'WAVE'");
+    throw fail("not a WAV file: RIFF form type is not 'WAVE'");
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let format: WavFormat | undefined;
   let data: Uint8Array | undefined;
+  let truncation: string | undefined;
   let offset = 12;
   while (offset + 8 <= bytes.length) {
     const id = fourcc(bytes, offset);
@@ -92,19 +106,24 @@ function parseWav(bytes: Uint8Array, name: string): { format: WavFormat; data: U
     const body = offset + 8;
     if (id === "fmt ") {
       if (size < 16 || body + size > bytes.length) {
-        throw new AudioDecodeError(name, `invalid 'fmt ' chunk (size ${size})`);
+        throw fail(`invalid 'fmt ' chunk (size ${size})`);
       }
       format = readFormat(view, body, size, name);
     } else if (id === "data") {
       const available = bytes.length - body;
       data = bytes.subarray(body, body + Math.min(size, available));
-      if (size > available) break; // streaming writer left a wrong size: read what is there
+      if (size > available) {
+        if (!isPlaceholderSize(size)) {
+          truncation = `truncated: 'data' chunk holds ${available} of ${size} bytes`;
+        }
+        break; // read what is there
+      }
     }
     offset = body + size + (size & 1); // chunks are padded to an even size
   }
-  if (!format) throw new AudioDecodeError(name, "missing 'fmt ' chunk");
-  if (!data) throw new AudioDecodeError(name, "missing 'data' chunk");
-  return { format, data };
+  if (!format) throw fail("missing 'fmt ' chunk");
+  if (!data) throw fail("missing 'data' chunk");
+  return { format, data, truncation };
 }
 
 function readFormat(view: DataView, at: number, size: number, name: string): WavFormat {
@@ -115,25 +134,28 @@ function readFormat(view: DataView, at: number, size: number, name: string): Wav
   const bitsPerSample = view.getUint16(at + 14, true);
   if (formatTag === WAVE_FORMAT_EXTENSIBLE) {
     if (size < 40) {
-      throw new AudioDecodeError(name, `WAVE_FORMAT_EXTENSIBLE 'fmt ' chunk too short (${size})`);
+      throw new AudioDecodeError(
+        name,
+        `WAVE_FORMAT_EXTENSIBLE 'fmt ' chunk too short (${size})`,
+        { format: "wav" },
+      );
     }
     // the SubFormat GUID starts with the plain format tag (KSDATAFORMAT_SUBTYPE_PCM = 1, ...)
     formatTag = view.getUint16(at + 24, true);
   }
-  if (channelCount === 0) throw new AudioDecodeError(name, "header says 0 channels");
-  if (sampleRate === 0) throw new AudioDecodeError(name, "header says sample rate 0");
+  const fail = (reason: string) => new AudioDecodeError(name, reason, { format: "wav" });
+  if (channelCount === 0) throw fail("header says 0 channels");
+  if (sampleRate === 0) throw fail("header says sample rate 0");
   const supported = (formatTag === WAVE_FORMAT_PCM && [8, 16, 24, 32].includes(bitsPerSample)) ||
     (formatTag === WAVE_FORMAT_IEEE_FLOAT && [32, 64].includes(bitsPerSample));
   if (!supported) {
-    throw new AudioDecodeError(
-      name,
+    throw fail(
       `unsupported encoding: format tag ${formatTag}, ${bitsPerSample} bits per sample ` +
         "(PCM 8/16/24/32-bit and float 32/64-bit are supported)",
     );
   }
   if (blockAlign !== channelCount * (bitsPerSample / 8)) {
-    throw new AudioDecodeError(
-      name,
+    throw fail(
       `block align ${blockAlign} does not match ${channelCount} channels × ${bitsPerSample} bits`,
     );
   }
@@ -172,7 +194,9 @@ function sampleReader(view: DataView, f: WavFormat, name: string): (at: number) 
     case 32:
       return (at) => view.getInt32(at, true) / 2147483648;
   }
-  throw new AudioDecodeError(name, `unsupported PCM bit depth ${f.bitsPerSample}`);
+  throw new AudioDecodeError(name, `unsupported PCM bit depth ${f.bitsPerSample}`, {
+    format: "wav",
+  });
 }
 
 /**
@@ -275,6 +299,8 @@ export interface WavInfo {
   frameCount: number;
   /** `frameCount / sampleRate`. */
   durationSeconds: number;
+  /** Why the file looks truncated; absent when it does not. */
+  truncation?: string;
 }
 
 /**
@@ -288,12 +314,13 @@ export interface WavInfo {
  * ```
  */
 export function readWavInfo(bytes: Uint8Array, name = "<wav>"): WavInfo {
-  const { format, data } = parseWav(bytes, name);
+  const { format, data, truncation } = parseWav(bytes, name);
   const frameCount = Math.floor(data.length / format.blockAlign);
   return {
     sampleRate: format.sampleRate,
     channelCount: format.channelCount,
     frameCount,
     durationSeconds: frameCount / format.sampleRate,
+    ...(truncation ? { truncation } : {}),
   };
 }

@@ -17,28 +17,16 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
-import {
-  type BenchCase,
-  oursSync,
-  peerSync,
-  randomF32,
-  registerBenches,
-  relError,
-  repeated,
-  REPS_SCALE,
-  repsSuffix,
-  tf,
-} from "./peer.ts";
+import { peerCase, randomF32, registerBenches, relError, tf } from "./peer.ts";
 
-function adamwCase(n: number): BenchCase {
+function adamwCase(n: number) {
   const label = `AdamW step ${n / 1e6}M params`;
   const lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.01;
-  return {
-    group: label,
-    label: label + repsSuffix(),
-    work: REPS_SCALE * n / 1e6,
+  return peerCase({
+    label,
+    workPerOp: n / 1e6,
     unit: "Mparam/s",
-    contestants: [{ name: "ours" }, { name: "tfjs-webgpu (ops)" }],
+    peer: { name: "tfjs-webgpu (ops)" },
     async setup() {
       const pd = randomF32(n, 7), gd = randomF32(n, 8);
       // Ours: one parameter with its gradient set, as after backward().
@@ -91,16 +79,12 @@ function adamwCase(n: number): BenchCase {
       if (errs.dp > 1e-3 || errs.m > 1e-5 || errs.v > 1e-5) {
         throw new Error(`${label}: ours vs tfjs differ (rel ${JSON.stringify(errs)})`);
       }
-      await oursSync();
-      await peerSync();
-      const ours = repeated(() => opt.step(), oursSync);
-      const peer = repeated(peerStep, peerSync);
-      return [ours, peer];
+      return { ours: () => opt.step(), peer: peerStep };
     },
-  };
+  });
 }
 
 /** The case, shared with bench/report.ts: 5,000,000 parameters in one tensor. */
-export const cases: BenchCase[] = [adamwCase(5_000_000)];
+export const cases = [adamwCase(5_000_000)];
 
 registerBenches(cases);

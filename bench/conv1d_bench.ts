@@ -6,18 +6,7 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
-import {
-  type BenchCase,
-  oursSync,
-  peerSync,
-  randomF32,
-  registerBenches,
-  relError,
-  repeated,
-  REPS_SCALE,
-  repsSuffix,
-  tf,
-} from "./peer.ts";
+import { checkAgreement, peerCase, randomF32, registerBenches, tf } from "./peer.ts";
 
 function conv1dCase(
   batch: number,
@@ -26,15 +15,13 @@ function conv1dCase(
   k: number,
   len: number,
   padding: number,
-): BenchCase {
+) {
   const outLen = len + 2 * padding - k + 1;
   const label = `conv1d ${batch}×${cin}→${cout} k${k} L${len}`;
-  return {
-    group: label,
-    label: label + repsSuffix(),
-    work: REPS_SCALE * 2 * batch * cout * cin * k * outLen,
+  return peerCase({
+    label,
+    workPerOp: 2 * batch * cout * cin * k * outLen,
     unit: "GFLOP/s",
-    contestants: [{ name: "ours" }, { name: "tfjs-webgpu" }],
     async setup() {
       const xd = randomF32(batch * cin * len, 3), wd = randomF32(cout * cin * k, 4);
       const x = ag.tensor(xd, [batch, cin, len]), w = ag.tensor(wd, [cout, cin, k]);
@@ -48,21 +35,19 @@ function conv1dCase(
       const y = ag.conv1d(x, w, null, { padding });
       const ty = tf.conv1d(tx, tw, 1, "same");
       const tyNcw = tf.transpose(ty, [0, 2, 1]);
-      const err = relError(await y.toArray(), await tyNcw.data());
+      checkAgreement(label, await y.toArray(), await tyNcw.data(), 1e-4);
       y.dispose();
-      ty.dispose();
-      tyNcw.dispose();
-      if (err > 1e-4) throw new Error(`${label}: ours vs tfjs differ (rel ${err})`);
-      await peerSync();
-      const ours = repeated(() => ag.conv1d(x, w, null, { padding }).dispose(), oursSync);
-      const peer = repeated(() => tf.conv1d(tx, tw, 1, "same").dispose(), peerSync);
-      return [ours, peer];
+      tf.dispose([ty, tyNcw]);
+      return {
+        ours: () => ag.conv1d(x, w, null, { padding }).dispose(),
+        peer: () => tf.conv1d(tx, tw, 1, "same").dispose(),
+      };
     },
-  };
+  });
 }
 
 /** The cases, shared with bench/report.ts: the VAE encoder's first layer and a 256→256 k3 layer. */
-export const cases: BenchCase[] = [
+export const cases = [
   conv1dCase(16, 80, 256, 5, 256, 2),
   conv1dCase(16, 256, 256, 3, 256, 1),
 ];

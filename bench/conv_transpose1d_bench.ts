@@ -10,18 +10,7 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
-import {
-  type BenchCase,
-  oursSync,
-  peerSync,
-  randomF32,
-  registerBenches,
-  relError,
-  repeated,
-  REPS_SCALE,
-  repsSuffix,
-  tf,
-} from "./peer.ts";
+import { checkAgreement, peerCase, randomF32, registerBenches, tf } from "./peer.ts";
 
 function convTranspose1dCase(
   batch: number,
@@ -31,15 +20,13 @@ function convTranspose1dCase(
   len: number,
   stride: number,
   padding: number,
-): BenchCase {
+) {
   const outLen = (len - 1) * stride - 2 * padding + k;
   const label = `convT1d ${batch}×${cin}→${cout} k${k} s${stride} L${len}→${outLen}`;
-  return {
-    group: label,
-    label: label + repsSuffix(),
-    work: REPS_SCALE * 2 * batch * cin * cout * k * len,
+  return peerCase({
+    label,
+    workPerOp: 2 * batch * cin * cout * k * len,
     unit: "GFLOP/s",
-    contestants: [{ name: "ours" }, { name: "tfjs-webgpu" }],
     async setup() {
       // tfjs's 'same' output is stride·L; that is PyTorch's only for this padding.
       if (outLen !== stride * len) {
@@ -74,20 +61,19 @@ function convTranspose1dCase(
         throw new Error(`${label}: shapes ours [${y.shape}], tfjs [${ty.shape}]`);
       }
       const tyNcw = tf.transpose(tf.reshape(ty, [batch, outLen, cout]), [0, 2, 1]);
-      const err = relError(await y.toArray(), await tyNcw.data());
+      checkAgreement(label, await y.toArray(), await tyNcw.data(), 1e-4);
       y.dispose();
       tf.dispose([ty, tyNcw]);
-      if (err > 1e-4) throw new Error(`${label}: ours vs tfjs differ (rel ${err})`);
-      await peerSync();
-      const ours = repeated(() => ag.convTranspose1d(x, w, null, opts).dispose(), oursSync);
-      const peer = repeated(() => peerOp().dispose(), peerSync);
-      return [ours, peer];
+      return {
+        ours: () => ag.convTranspose1d(x, w, null, opts).dispose(),
+        peer: () => peerOp().dispose(),
+      };
     },
-  };
+  });
 }
 
 /** The cases, shared with bench/report.ts: the VAE decoder's upsampling layer (256→256, ×2). */
-export const cases: BenchCase[] = [
+export const cases = [
   convTranspose1dCase(16, 256, 256, 4, 128, 2, 1),
 ];
 

@@ -5,27 +5,15 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
-import {
-  type BenchCase,
-  oursSync,
-  peerSync,
-  randomF32,
-  registerBenches,
-  relError,
-  repeated,
-  REPS_SCALE,
-  repsSuffix,
-  tf,
-} from "./peer.ts";
+import { checkAgreement, peerCase, randomF32, registerBenches, tf } from "./peer.ts";
 
 /** M×K · K×N, repeated `reps` times per timed run so that small sizes are not all latency. */
-function matmulCase(m: number, k: number, n: number, reps: number, label: string): BenchCase {
-  return {
-    group: `matmul ${label}`,
-    label: `matmul ${label}${repsSuffix(reps)}`,
-    work: 2 * m * n * k * reps * REPS_SCALE,
+function matmulCase(m: number, k: number, n: number, reps: number, label: string) {
+  return peerCase({
+    label: `matmul ${label}`,
+    workPerOp: 2 * m * n * k,
     unit: "GFLOP/s",
-    contestants: [{ name: "ours" }, { name: "tfjs-webgpu" }],
+    reps,
     sgemm: { m, k, n, reps },
     async setup() {
       const ad = randomF32(m * k, 1), bd = randomF32(k * n, 2);
@@ -34,19 +22,19 @@ function matmulCase(m: number, k: number, n: number, reps: number, label: string
       // Warm-up (pipeline compile, upload) and agreement check, outside any timing.
       const c = ag.matmul(a, b);
       const tc = tf.matMul(ta, tb);
-      const err = relError(await c.toArray(), await tc.data());
+      checkAgreement(`matmul ${label}`, await c.toArray(), await tc.data(), 1e-4);
       c.dispose();
       tc.dispose();
-      if (err > 1e-4) throw new Error(`matmul ${label}: ours vs tfjs differ (rel ${err})`);
-      const ours = repeated(() => ag.matmul(a, b).dispose(), oursSync, reps);
-      const peer = repeated(() => tf.matMul(ta, tb).dispose(), peerSync, reps);
-      return [ours, peer];
+      return {
+        ours: () => ag.matmul(a, b).dispose(),
+        peer: () => tf.matMul(ta, tb).dispose(),
+      };
     },
-  };
+  });
 }
 
 /** The cases, shared with bench/report.ts. */
-export const cases: BenchCase[] = [
+export const cases = [
   matmulCase(256, 256, 256, 16, "256²"),
   matmulCase(512, 512, 512, 4, "512²"),
   matmulCase(1024, 1024, 1024, 1, "1024²"),
@@ -57,6 +45,6 @@ export const cases: BenchCase[] = [
  * The 4096² product the issue measures against a GPU's fp32 peak: 137 GFLOP, about 10 s per run on
  * lavapipe, so it is its own suite (`bench/report.ts matmul_large`) and not in `deno task bench`.
  */
-export const largeCases: BenchCase[] = [matmulCase(4096, 4096, 4096, 1, "4096²")];
+export const largeCases = [matmulCase(4096, 4096, 4096, 1, "4096²")];
 
 registerBenches(cases);

@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-webgpu";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import * as ag from "../engine/mod.ts";
+import { mulberry32Next } from "../vae/data.ts";
 
 export { tf };
 
@@ -55,7 +56,7 @@ function peerBackend(): WebGPUBackend {
 }
 
 /** Our side: submit everything recorded, wait until the GPU has finished it. */
-export function oursSync(): Promise<void> {
+function oursSync(): Promise<void> {
   return ag.rt().sync();
 }
 
@@ -76,40 +77,34 @@ export function peerSync(): Promise<void> {
  * wait costs about 10 ms on lavapipe and on NVIDIA's Vulkan driver alike, whatever the work, so on
  * a real GPU single ops measure that wait, not the kernel: bench/gpu_run.sh sets 64 there.
  */
-export const REPS_SCALE = Math.max(
+const REPS_SCALE = Math.max(
   1,
   Math.floor(Number(Deno.env.get("AUDIO_GEN_BENCH_REPS") ?? 1)),
 );
 
-/** A timed run: `op` recorded `reps · REPS_SCALE` times, then one wait for the queue. */
-export function repeated(
-  op: () => void,
+/** `op` `n` times (one that returns a promise is awaited before the next), then `sync`. */
+function timedRun(
+  op: () => void | Promise<unknown>,
   sync: () => Promise<void>,
-  reps = 1,
+  n: number,
 ): () => Promise<void> {
-  const n = reps * REPS_SCALE;
   return async () => {
-    for (let i = 0; i < n; i++) op();
+    for (let i = 0; i < n; i++) {
+      const pending = op();
+      if (pending instanceof Promise) await pending;
+    }
     await sync();
   };
 }
 
-/** " ×n" for a label when a run repeats its op n > 1 times (REPS_SCALE included). */
-export function repsSuffix(reps = 1): string {
-  const n = reps * REPS_SCALE;
-  return n > 1 ? ` ×${n}` : "";
-}
-
-/** A deterministic pseudo-random Float32Array in [-1, 1) (mulberry32). */
+/** A deterministic pseudo-random Float32Array in [-1, 1) (vae/data.ts's mulberry32). */
 export function randomF32(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
+  let state = seed >>> 0;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+    const [u, next] = mulberry32Next(state);
+    state = next;
+    out[i] = u * 2 - 1;
   }
   return out;
 }
@@ -150,6 +145,69 @@ export interface BenchCase {
    * function per contestant (same order); a run does the case's work and waits for completion.
    */
   setup: () => Promise<Array<() => Promise<void>>>;
+}
+
+/** Throws, naming the case, when ours and the peer's output differ by more than `tol` (relError). */
+export function checkAgreement(
+  what: string,
+  ours: ArrayLike<number>,
+  peer: ArrayLike<number>,
+  tol: number,
+): number {
+  const err = relError(ours, peer);
+  if (!(err <= tol)) throw new Error(`${what}: ours vs peer differ (rel ${err} > ${tol})`);
+  return err;
+}
+
+/** One op of each side, ready to time (inputs uploaded, pipelines compiled, outputs checked). */
+export interface PeerOps {
+  ours: () => void | Promise<unknown>;
+  peer: () => void | Promise<unknown>;
+}
+
+/** What differs between the cases of ours against one peer (see {@link peerCase}). */
+export interface PeerCaseSpec {
+  /** The problem, e.g. `matmul 256²`: the Deno.bench group and, with the op count, the label. */
+  label: string;
+  /** The group, when it says more than the label (e.g. which peer). */
+  group?: string;
+  /** Work of one op, in `unit`'s numerator (FLOPs, frames, Mparams). */
+  workPerOp: number;
+  unit: BenchCase["unit"];
+  /** Ops per timed run before REPS_SCALE (default 1). */
+  reps?: number;
+  /** Whether REPS_SCALE multiplies the ops of a run (default true; false for whole steps). */
+  scaled?: boolean;
+  /** The peer (default `tfjs-webgpu`, waited for with {@link peerSync}). */
+  peer?: Contestant & { sync?: () => Promise<void> };
+  sgemm?: BenchCase["sgemm"];
+  /** Uploads, warms both sides up and checks them against each other; none of it timed. */
+  setup: () => Promise<PeerOps>;
+}
+
+/**
+ * A {@link BenchCase} of ours against one peer: the label marked with the ops per run, the work
+ * scaled to them, and a setup that drains both queues after the spec's own setup, so timing
+ * starts idle.
+ */
+export function peerCase(spec: PeerCaseSpec): BenchCase {
+  const reps = spec.reps ?? 1;
+  const scale = spec.scaled === false ? 1 : REPS_SCALE;
+  const { sync: peerWait = peerSync, ...peer } = spec.peer ?? { name: "tfjs-webgpu" };
+  return {
+    group: spec.group ?? spec.label,
+    label: spec.label + (reps * scale > 1 ? ` ×${reps * scale}` : ""),
+    work: spec.workPerOp * reps * scale,
+    unit: spec.unit,
+    contestants: [{ name: "ours" }, peer],
+    sgemm: spec.sgemm,
+    async setup() {
+      const ops = await spec.setup();
+      await Promise.all([oursSync(), peerWait()]);
+      const n = reps * scale;
+      return [timedRun(ops.ours, oursSync, n), timedRun(ops.peer, peerWait, n)];
+    },
+  };
 }
 
 /** Registers `cases` with Deno.bench (a no-op under `deno run`); the first peer is baseline. */

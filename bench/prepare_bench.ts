@@ -11,7 +11,7 @@ import * as ag from "../engine/mod.ts";
 import { readCommonVoiceSplit } from "../audio/commonvoice.ts";
 import { DecodePool } from "../audio/decode_pool.ts";
 import { DEFAULT_FEATURES, LogMel } from "../audio/features.ts";
-import { featurizeBatch } from "../cli/prepare.ts";
+import { featurizeBatch } from "../audio/feature_cache.ts";
 
 const SAMPLE = new URL("../audio/sample/en/", import.meta.url).pathname;
 const BATCH = 16;
@@ -19,7 +19,7 @@ const BATCH = 16;
 /** Runs the pipeline over the sample's validated clips; returns seconds of audio processed. */
 export async function decodeAndFeaturize(pool: DecodePool, logMel: LogMel): Promise<number> {
   const { clips } = await readCommonVoiceSplit(SAMPLE, "validated");
-  const { nFft, nMels, sampleRate } = DEFAULT_FEATURES;
+  const { sampleRate } = DEFAULT_FEATURES;
   let seconds = 0;
   // Decode ahead: the next batch decodes on the workers while this one is featurized.
   const decode = (i: number) =>
@@ -32,7 +32,7 @@ export async function decodeAndFeaturize(pool: DecodePool, logMel: LogMel): Prom
       d,
       j,
     ) => ("error" in d ? [] : [{ row: clips[i + j], samples: d.samples }]));
-    const { entries } = await featurizeBatch(logMel, ok, nFft, nMels, sampleRate);
+    const { entries } = await featurizeBatch(logMel, ok);
     seconds += entries.reduce((t, e) => t + e.durationSeconds, 0);
   }
   await next;

@@ -8,39 +8,22 @@
  */
 import FFT from "fft.js";
 import * as ag from "../engine/mod.ts";
-import {
-  type BenchCase,
-  oursSync,
-  peerSync,
-  randomF32,
-  registerBenches,
-  relError,
-  repeated,
-  REPS_SCALE,
-  repsSuffix,
-  tf,
-} from "./peer.ts";
+import { checkAgreement, peerCase, randomF32, registerBenches, tf } from "./peer.ts";
 
 const N = 1024;
 const BINS = N / 2 + 1;
 
-/** Ours and its GPU input for `frames` frames; the output is checked against `ref` bins. */
-async function oursRun(
-  data: Float32Array,
-  frames: number,
-  ref: Float32Array,
-  reps = 1,
-): Promise<() => Promise<void>> {
+/** Our op on `frames` frames uploaded once; its output is checked against `ref` bins first. */
+async function oursOp(data: Float32Array, frames: number, ref: Float32Array): Promise<() => void> {
   const x = ag.tensor(data, [frames, N]);
   const y = ag.rfft(x);
-  const err = relError(await y.toArray(), ref);
+  checkAgreement(`rfft ${frames}×${N} (ours vs fft.js)`, await y.toArray(), ref, 1e-4);
   y.dispose();
-  if (err > 1e-4) throw new Error(`rfft ${frames}×${N}: ours vs reference differ (rel ${err})`);
-  return repeated(() => ag.rfft(x).dispose(), oursSync, reps);
+  return () => ag.rfft(x).dispose();
 }
 
-/** fft.js on every frame of `data`; returns the run and its result as [frames, BINS, 2]. */
-function fftjs(data: Float32Array, frames: number): [() => Promise<void>, Float32Array] {
+/** fft.js on every frame of `data`; returns the op and its result as [frames, BINS, 2]. */
+function fftjs(data: Float32Array, frames: number): [() => void, Float32Array] {
   const fft = new FFT(N);
   const input = Float64Array.from(data);
   const out = new Float64Array(frames * 2 * N);
@@ -51,7 +34,6 @@ function fftjs(data: Float32Array, frames: number): [() => Promise<void>, Float3
         input.subarray(f * N, (f + 1) * N),
       );
     }
-    return Promise.resolve();
   };
   run();
   const bins = new Float32Array(frames * BINS * 2);
@@ -68,25 +50,26 @@ const TFJS_FRAMES = 128;
 const TFJS_REPS = 8;
 
 /** The cases, shared with bench/report.ts. */
-export const cases: BenchCase[] = [
-  {
+export const cases = [
+  peerCase({
+    label: `rfft ${FRAMES}×${N}`,
     group: `rfft ${FRAMES}×${N} vs fft.js`,
-    label: `rfft ${FRAMES}×${N}${repsSuffix()}`,
-    work: FRAMES * REPS_SCALE,
+    workPerOp: FRAMES,
     unit: "frames/s",
-    contestants: [{ name: "ours" }, { name: "fft.js (CPU)" }],
+    peer: { name: "fft.js (CPU)", sync: () => Promise.resolve() },
     async setup() {
       const data = randomF32(FRAMES * N, 5);
       const [cpu, ref] = fftjs(data, FRAMES);
-      return [await oursRun(data, FRAMES, ref), repeated(cpu, () => Promise.resolve())];
+      return { ours: await oursOp(data, FRAMES, ref), peer: cpu };
     },
-  },
-  {
+  }),
+  peerCase({
+    label: `rfft ${TFJS_FRAMES}×${N}`,
     group: `rfft ${TFJS_FRAMES}×${N} vs tfjs`,
-    label: `rfft ${TFJS_FRAMES}×${N}${repsSuffix(TFJS_REPS)}`,
-    work: TFJS_FRAMES * TFJS_REPS * REPS_SCALE,
+    workPerOp: TFJS_FRAMES,
     unit: "frames/s",
-    contestants: [{ name: "ours" }, { name: "tfjs-webgpu", n: 1, note: "slow: 1 run" }],
+    reps: TFJS_REPS,
+    peer: { name: "tfjs-webgpu", n: 1, note: "slow: 1 run" },
     async setup() {
       const data = randomF32(TFJS_FRAMES * N, 6);
       const tx = tf.tensor2d(data, [TFJS_FRAMES, N]);
@@ -98,13 +81,13 @@ export const cases: BenchCase[] = [
       for (let i = 0; i < re.length; i++) [peerOut[2 * i], peerOut[2 * i + 1]] = [re[i], im[i]];
       const ref = fftjs(data, TFJS_FRAMES)[1];
       // tfjs sums each bin directly in f32, so it is checked more loosely.
-      const peerErr = relError(peerOut, ref);
-      if (peerErr > 1e-3) throw new Error(`rfft: tfjs vs fft.js differ (rel ${peerErr})`);
-      const ours = await oursRun(data, TFJS_FRAMES, ref, TFJS_REPS);
-      const peer = repeated(() => tf.spectral.rfft(tx).dispose(), peerSync, TFJS_REPS);
-      return [ours, peer];
+      checkAgreement("rfft (tfjs vs fft.js)", peerOut, ref, 1e-3);
+      return {
+        ours: await oursOp(data, TFJS_FRAMES, ref),
+        peer: () => tf.spectral.rfft(tx).dispose(),
+      };
     },
-  },
+  }),
 ];
 
 registerBenches(cases);

@@ -38,7 +38,7 @@ import { MelVae } from "../vae/model.ts";
 import { VaeTrainer } from "../vae/trainer.ts";
 import {
   type BenchCase,
-  oursSync,
+  peerCase,
   peerSync,
   randomF32,
   registerBenches,
@@ -347,12 +347,11 @@ class TfVae {
 function trainStepCase(batch: number, crop: number): BenchCase {
   const cfg = DEFAULT_MODEL;
   const label = `VAE train step ${batch}×${crop} (C${cfg.channels}, z${cfg.latentDim})`;
-  return {
-    group: label,
+  return peerCase({
     label,
-    work: batch * crop,
+    workPerOp: batch * crop,
     unit: "frames/s",
-    contestants: [{ name: "ours" }, { name: "tfjs-webgpu" }],
+    scaled: false, // a whole step already keeps a GPU busy far longer than a queue wait
     async setup() {
       registerGradients();
       const nMels = cfg.features.nMels;
@@ -373,7 +372,7 @@ function trainStepCase(batch: number, crop: number): BenchCase {
       const [ours, oursXHat] = await ag.tidy(async () => {
         const x = model.normalize(ag.tensor(check, [batch, nMels, crop]));
         const t = elboTerms(model, x, { beta: 1, freeBits: train.freeBits, sample: false });
-        await t.loss.backward();
+        t.loss.backward();
         const norm = ag.clipGradNorm(model.parameters(), 1e30);
         const v = await ag.concat([t.loss, t.recon, t.kl, norm].map((s) => s.reshape([1])))
           .toArray();
@@ -422,7 +421,6 @@ function trainStepCase(batch: number, crop: number): BenchCase {
           `${label}: tfjs step leaks tensors (${tensorsAfter} → ${tf.memory().numTensors})`,
         );
       }
-      await Promise.all([oursSync(), peerSync()]);
       console.log(
         `${label}: z = μ with shared weights: loss ours ${ours[0].toFixed(4)} tfjs ` +
           `${theirs[0].toFixed(4)}, grad norm ${ours[3].toFixed(4)} / ${theirs[3].toFixed(4)}, ` +
@@ -431,18 +429,9 @@ function trainStepCase(batch: number, crop: number): BenchCase {
           `${tensorsBefore} → ${tensorsAfter}: Adam moments)`,
       );
 
-      return [
-        async () => {
-          await trainer.trainStep();
-          await oursSync();
-        },
-        async () => {
-          await peerStep();
-          await peerSync();
-        },
-      ];
+      return { ours: () => trainer.trainStep(), peer: peerStep };
     },
-  };
+  });
 }
 
 /** The case, shared with bench/report.ts: the reference batch (16 crops of 128 frames). */

@@ -6,6 +6,12 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../vae/config.ts";
+import {
+  checkWritable,
+  refusedWritePaths,
+  WriteNotAllowedError,
+  writeRefusalHint,
+} from "./permissions.ts";
 
 /** Exit code for a bad command line or config (refused before any work). */
 export const EXIT_USAGE = 64;
@@ -67,24 +73,48 @@ export function numberFlag(
   return n;
 }
 
+/** What a command's body tells {@link runCommand} about its run. */
+export interface CommandRun {
+  /**
+   * Declares the folders (or files) this run writes, before any work: throws a
+   * {@link WriteNotAllowedError} when the process may not write there.
+   */
+  writesTo(...paths: string[]): void;
+}
+
 /**
  * Runs a command's body and exits: 0 when it returns (or the code it returns), 64 with the usage
- * text for a {@link ConfigError} (bad flags, config file or checkpoint config), 1 for anything
- * else; each with one line `name: message` on stderr.
+ * text for a {@link ConfigError} (bad flags, config file or checkpoint config), 64 for a write
+ * refused before any work and 1 for one refused during it (both with the exact command line
+ * that allows it, see cli/permissions.ts), 1 for anything else; each with one line
+ * `name: message` on stderr.
  */
 export async function runCommand(
   name: string,
   usage: string,
-  body: () => Promise<number | void>,
+  body: (run: CommandRun) => Promise<number | void>,
 ): Promise<never> {
+  const declared: string[] = [];
+  const run: CommandRun = {
+    writesTo(...paths) {
+      declared.push(...paths);
+      checkWritable(paths);
+    },
+  };
   let code: number;
   try {
-    code = (await body()) ?? 0;
+    code = (await body(run)) ?? 0;
   } catch (e) {
-    const message = (e as Error).message;
-    if (message) console.error(`${name}: ${message}`);
-    if (e instanceof ConfigError) console.error(usage);
-    code = e instanceof ConfigError ? EXIT_USAGE : 1;
+    const refused = refusedWritePaths(e);
+    if (refused) {
+      console.error(writeRefusalHint(name, refused, declared, Deno.args));
+      code = e instanceof WriteNotAllowedError ? EXIT_USAGE : 1;
+    } else {
+      const message = (e as Error).message;
+      if (message) console.error(`${name}: ${message}`);
+      if (e instanceof ConfigError) console.error(usage);
+      code = e instanceof ConfigError ? EXIT_USAGE : 1;
+    }
   }
   Deno.exit(code);
 }

@@ -7,13 +7,14 @@
  * @module
  */
 import * as nodePath from "node:path";
+import { formatSkipSummary } from "../audio/commonvoice.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { loadModel } from "../vae/checkpoint.ts";
-import type { MelClip } from "../vae/data.ts";
 import { type EvalStats, evaluateClips } from "../vae/trainer.ts";
 import { parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
-import { parsePrepareArgs, prepare } from "./prepare.ts";
+import { prepare, prepareOptions } from "./prepare.ts";
+import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
 
 const USAGE =
   `usage: deno task eval --checkpoint CKPT --data DIR [--split dev] [--cache DIR] [--json]`;
@@ -52,22 +53,23 @@ export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
   const features = model.config.features;
   let dir = opts.data;
   if (!(await readCacheIndex(opts.data))) {
-    const p = parsePrepareArgs(["--data", opts.data, "--split", opts.split, "--out", opts.cache]);
-    p.features = features;
-    await prepare(p);
+    const { skipped } = await prepare(prepareOptions({
+      data: opts.data,
+      split: opts.split as CommonVoiceSplit,
+      out: opts.cache,
+      features,
+    }));
+    if (skipped.length > 0) console.error(`eval: ${formatSkipSummary(skipped)}`);
     dir = opts.cache;
   }
-  const clips: MelClip[] = (await loadCache(dir, features)).map((c) => ({
-    name: c.path,
-    frames: c.frames,
-    mel: c.mel,
-  }));
-  return await evaluateClips(model, clips);
+  return await evaluateClips(model, await loadCache(dir, features));
 }
 
 if (import.meta.main) {
-  await runCommand("eval", USAGE, async () => {
+  await runCommand("eval", USAGE, async (run) => {
     const opts = parseEvalArgs(Deno.args);
+    // Only a Common Voice folder is prepared (into --cache); a prepared cache is only read.
+    if (!(await readCacheIndex(opts.data))) run.writesTo(opts.cache);
     await initOrExit(Deno.args);
     const e = await evaluate(opts);
     if (opts.json) {

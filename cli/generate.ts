@@ -1,20 +1,23 @@
 /**
  * `deno task generate --checkpoint CKPT [--input in.wav] [--seconds N] --out out.wav`: without
- * `--input`, samples z from the prior N(0, I) and decodes it; with `--input` (WAV or MP3),
- * reconstructs that audio through the model (z = μ). Both go mel → Griffin-Lim → WAV.
+ * `--input`, samples z from the prior N(0, I) and decodes it; with `--input` (WAV, MP3, FLAC,
+ * Ogg Vorbis or Ogg Opus, told apart by content), reconstructs that audio through the model
+ * (z = μ). Both go mel → Griffin-Lim → WAV.
  * @module
  */
+import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { loadAudio } from "../audio/decode.ts";
+import { minCenteredSamples } from "../audio/features.ts";
 import { melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
-import { writeFileAtomic } from "../audio/atomic_file.ts";
-import { loadModel } from "../vae/checkpoint.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
+import { loadCheckpoint, loadModel } from "../vae/checkpoint.ts";
 import { reconstructAudio, samplePrior } from "../vae/sampling.ts";
 import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 
-const USAGE = `usage: deno task generate --checkpoint CKPT [--input in.wav|in.mp3] [--seconds 4]
+const USAGE = `usage: deno task generate --checkpoint CKPT [--input audio-file] [--seconds 4]
                           [--seed 0] [--iterations 32] [--temperature 1] --out out.wav`;
 
 /** Options of one generate run. */
@@ -51,12 +54,25 @@ export function parseGenerateArgs(args: string[]): GenerateOptions {
   };
 }
 
+/**
+ * Decodes `--input` at the checkpoint's rate without touching the GPU, so that a broken, empty
+ * or too short file is refused by name before any GPU work; null without `--input`.
+ */
+export async function readGenerateInput(opts: GenerateOptions): Promise<Float32Array | null> {
+  if (!opts.input) return null;
+  const { sampleRate, nFft } = (await loadCheckpoint(opts.checkpoint)).model.features;
+  const minSamples = minCenteredSamples(nFft);
+  return (await loadAudio(opts.input, { sampleRate, minSamples })).samples;
+}
+
 /** Runs generate and writes the WAV; returns its duration in seconds. */
-export async function generate(opts: GenerateOptions): Promise<number> {
+export async function generate(
+  opts: GenerateOptions,
+  input?: Float32Array | null,
+): Promise<number> {
+  const samples = input !== undefined ? input : await readGenerateInput(opts);
   const { model } = await loadModel(opts.checkpoint);
   const { sampleRate } = model.config.features;
-  let samples: Float32Array | null = null;
-  if (opts.input) samples = (await loadAudio(opts.input, { sampleRate })).samples;
   const audio = await ag.tidy(async () => {
     const mel = samples
       ? reconstructAudio(model, samples)
@@ -71,10 +87,12 @@ export async function generate(opts: GenerateOptions): Promise<number> {
 }
 
 if (import.meta.main) {
-  await runCommand("generate", USAGE, async () => {
+  await runCommand("generate", USAGE, async (run) => {
     const opts = parseGenerateArgs(Deno.args);
+    run.writesTo(nodePath.dirname(opts.out)); // the WAV and its temp file beside it
+    const input = await readGenerateInput(opts); // before any GPU work
     await initOrExit(Deno.args);
-    const seconds = await generate(opts);
+    const seconds = await generate(opts, input);
     const what = opts.input
       ? `reconstruction of ${opts.input}`
       : `prior sample (seed ${opts.seed})`;

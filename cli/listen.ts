@@ -22,7 +22,7 @@ import {
   RawS16Source,
 } from "../audio/capture.ts";
 import { EnergyVad } from "../audio/vad.ts";
-import { LogMel } from "../audio/features.ts";
+import { LogMel, minCenteredSamples } from "../audio/features.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { ConfigError, type ModelConfig } from "../vae/config.ts";
 import { loadModel, saveCheckpoint } from "../vae/checkpoint.ts";
@@ -48,7 +48,7 @@ const USAGE =
   --checkpoint  pretrained model (default out/run/checkpoint.safetensors, from deno task train)
   --out         where the adapted model goes (default out/listen/adapted.safetensors)
   --device      ALSA capture device (default "default"; see arecord -L)
-  --input       an audio file (WAV/MP3), or - for raw S16_LE mono on stdin (at --rate)
+  --input       an audio file (WAV, MP3, FLAC, Ogg), or - for raw S16_LE mono on stdin (at --rate)
   --rate        rate asked of the device / of raw stdin (default 48000 / 16000 Hz)
   --seconds     stop after this many seconds of audio (default: until Ctrl-C)
   --replay      pretraining features to rehearse: a prepared cache (index.json) or a corpus
@@ -129,9 +129,7 @@ export async function loadReplay(
   const candidates = dir ? [dir] : ["out/run/cache/train", "audio/sample/en"];
   for (const d of candidates) {
     if (await readCacheIndex(d).catch(() => null)) {
-      const clips = (await loadCache(d, model.features)).slice(0, maxClips)
-        .map((c) => ({ name: c.path, frames: c.frames, mel: c.mel }));
-      return { clips, from: d };
+      return { clips: (await loadCache(d, model.features)).slice(0, maxClips), from: d };
     }
     if (await exists(nodePath.join(d, "train.tsv"))) {
       // A Common Voice folder: read its train split by header names, skipping broken clips.
@@ -141,6 +139,7 @@ export async function loadReplay(
         const clips: MelClip[] = [];
         const decoded = decodeClips(rows.slice(0, maxClips), {
           sampleRate: model.features.sampleRate,
+          minSamples: minCenteredSamples(model.features.nFft),
         });
         for await (const { clip, samples } of decoded) {
           clips.push(await melClip(logMel, samples, clip.path));
@@ -183,12 +182,15 @@ export interface ListenSummary {
   interrupted: boolean;
 }
 
-/** Runs the adaptation loop until the input ends, `--seconds`, a signal, or a device error. */
-export async function listen(opts: ListenOptions): Promise<ListenSummary> {
+/**
+ * Runs the adaptation loop until the input ends, `--seconds`, a signal, or a device error.
+ * `source`, when given, is used instead of opening `opts.input` / the device.
+ */
+export async function listen(opts: ListenOptions, source?: AudioSource): Promise<ListenSummary> {
   const { model } = await loadModel(opts.checkpoint);
   const { model: base } = await loadModel(opts.checkpoint);
   const replay = await loadReplay(opts.replay, model.config);
-  const source = await openSource(opts);
+  source ??= await openSource(opts);
   const rate = model.config.features.sampleRate;
   const adapter = new VoiceAdapter(model, base, replay.clips, opts.adapt);
   const vad = new EnergyVad(rate);
@@ -282,12 +284,15 @@ export async function listen(opts: ListenOptions): Promise<ListenSummary> {
 }
 
 if (import.meta.main) {
-  await runCommand("listen", USAGE, async () => {
+  await runCommand("listen", USAGE, async (run) => {
     const opts = parseListenArgs(Deno.args);
+    run.writesTo(nodePath.dirname(opts.out)); // the model and its temp file beside it
+    // a file input is decoded before any GPU work: a broken one is refused by name first
+    const file = opts.input && opts.input !== "-" ? await FileSource.open(opts.input) : undefined;
     await initOrExit(Deno.args);
     let s: ListenSummary;
     try {
-      s = await listen(opts);
+      s = await listen(opts, file);
     } catch (e) {
       if (!(e instanceof AlsaLibraryError || e instanceof AlsaDeviceError)) throw e;
       console.error(`listen: ${e.message}`);

@@ -8,28 +8,21 @@
  * @module
  */
 import * as nodePath from "node:path";
-import * as ag from "../engine/mod.ts";
 import { formatSkipSummary, readCommonVoiceSplit, type SkippedItem } from "../audio/commonvoice.ts";
 import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
 import { DecodePool } from "../audio/decode_pool.ts";
-import { removeStaleTempFiles } from "../audio/atomic_file.ts";
+import { removeStaleTempFiles } from "../io/atomic_file.ts";
 import {
   CACHE_FORMAT_VERSION,
-  type CachedClip,
   type CacheIndex,
   checkCacheMatches,
+  featurizeBatch,
   fingerprint,
   readCacheIndex,
   writeCacheIndex,
   writeShard,
 } from "../audio/feature_cache.ts";
-import {
-  centerPad,
-  DEFAULT_FEATURES,
-  type FeatureConfig,
-  frameCount,
-  LogMel,
-} from "../audio/features.ts";
+import { DEFAULT_FEATURES, type FeatureConfig, LogMel } from "../audio/features.ts";
 import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { Progress } from "./progress.ts";
@@ -57,40 +50,71 @@ export interface PrepareOptions {
   features: FeatureConfig;
 }
 
-/** Parses and checks the command line; throws a usage error before any work starts. */
-export function parsePrepareArgs(args: string[]): PrepareOptions {
-  const values = parseFlags(args, {
-    data: { type: "string", default: "audio/sample/en" },
-    split: { type: "string", default: "train" },
-    out: { type: "string" },
-    "clips-per-shard": { type: "string", default: "16" },
-    "min-seconds": { type: "string", default: "0.3" },
-    "max-seconds": { type: "string", default: "20" },
-    limit: { type: "string", default: "0" },
-    strict: { type: "boolean", default: false },
-  });
-  const splits = ["train", "dev", "test", "validated", "invalidated", "other"];
-  if (!splits.includes(values.split)) {
-    throw new UsageError(`--split must be one of ${splits.join(", ")}`);
-  }
+/** The Common Voice splits prepare can read. */
+const SPLITS: readonly CommonVoiceSplit[] = [
+  "train",
+  "dev",
+  "test",
+  "validated",
+  "invalidated",
+  "other",
+];
+
+/**
+ * The options of one prepare run from those given, the rest at their defaults (the bundled
+ * sample's train split into out/cache/<split>, 16 clips a shard, 0.3–20 s clips, no limit, the
+ * default features); throws a usage error for a combination that cannot run.
+ */
+export function prepareOptions(given: Partial<PrepareOptions> = {}): PrepareOptions {
+  // A field given as undefined (a flag left out) takes its default too.
+  given = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const split = given.split ?? "train";
   const opts: PrepareOptions = {
-    data: values.data,
-    split: values.split as CommonVoiceSplit,
-    out: values.out ?? nodePath.join("out", "cache", values.split),
-    clipsPerShard: numberFlag("clips-per-shard", values["clips-per-shard"], {
-      min: 1,
-      integer: true,
-    })!,
-    minSeconds: numberFlag("min-seconds", values["min-seconds"], { min: 0 })!,
-    maxSeconds: numberFlag("max-seconds", values["max-seconds"], { min: 0.1 })!,
-    limit: numberFlag("limit", values.limit, { min: 0, integer: true })!,
-    strict: values.strict,
-    features: { ...DEFAULT_FEATURES },
+    data: "audio/sample/en",
+    out: nodePath.join("out", "cache", split),
+    clipsPerShard: 16,
+    minSeconds: 0.3,
+    maxSeconds: 20,
+    limit: 0,
+    strict: false,
+    ...given,
+    split,
+    features: { ...(given.features ?? DEFAULT_FEATURES) },
   };
+  if (!SPLITS.includes(opts.split)) {
+    throw new UsageError(`--split must be one of ${SPLITS.join(", ")}, got '${opts.split}'`);
+  }
   if (opts.maxSeconds <= opts.minSeconds) {
     throw new UsageError("--max-seconds must exceed --min-seconds");
   }
   return opts;
+}
+
+/** Parses and checks the command line; throws a usage error before any work starts. */
+export function parsePrepareArgs(args: string[]): PrepareOptions {
+  const values = parseFlags(args, {
+    data: { type: "string" },
+    split: { type: "string" },
+    out: { type: "string" },
+    "clips-per-shard": { type: "string" },
+    "min-seconds": { type: "string" },
+    "max-seconds": { type: "string" },
+    limit: { type: "string" },
+    strict: { type: "boolean", default: false },
+  });
+  return prepareOptions({
+    data: values.data,
+    split: values.split as CommonVoiceSplit | undefined,
+    out: values.out,
+    clipsPerShard: numberFlag("clips-per-shard", values["clips-per-shard"], {
+      min: 1,
+      integer: true,
+    }),
+    minSeconds: numberFlag("min-seconds", values["min-seconds"], { min: 0 }),
+    maxSeconds: numberFlag("max-seconds", values["max-seconds"], { min: 0.1 }),
+    limit: numberFlag("limit", values.limit, { min: 0, integer: true }),
+    strict: values.strict,
+  });
 }
 
 /** What a prepare run did. */
@@ -158,7 +182,7 @@ async function featurizeShards(
 ): Promise<void> {
   const logMel = new LogMel(opts.features);
   const pool = new DecodePool();
-  const { nFft, nMels, sampleRate } = opts.features;
+  const { nFft, sampleRate } = opts.features;
   const progress = new Progress("prepare", clips.length);
   let audioSeconds = index.shards.reduce(
     (t, s) => t + s.clips.reduce((u, c) => u + c.durationSeconds, 0),
@@ -189,7 +213,7 @@ async function featurizeShards(
         } else ok.push({ row: rows[i], samples: d.samples });
       });
       const file = `shard-${String(s).padStart(5, "0")}.f32`;
-      const { data, entries } = await featurizeBatch(logMel, ok, nFft, nMels, sampleRate);
+      const { data, entries } = await featurizeBatch(logMel, ok);
       await writeShard(opts.out, file, data);
       index.shards.push({ file, clips: entries, skipped });
       await writeCacheIndex(opts.out, index);
@@ -204,47 +228,10 @@ async function featurizeShards(
   }
 }
 
-/** Log-mels of several clips in one GPU batch; returns the shard's data and its entries. */
-export async function featurizeBatch(
-  logMel: LogMel,
-  clips: { row: { path: string; clientId: string; sentence: string }; samples: Float32Array }[],
-  nFft: number,
-  nMels: number,
-  sampleRate: number,
-): Promise<{ data: Float32Array; entries: CachedClip[] }> {
-  if (clips.length === 0) return { data: new Float32Array(0), entries: [] };
-  const padded = clips.map((c) => centerPad(c.samples, nFft));
-  const length = Math.max(...padded.map((p) => p.length));
-  const batch = new Float32Array(clips.length * length);
-  padded.forEach((p, i) => batch.set(p, i * length));
-  const features = await ag.tidy(async () => {
-    const mel = logMel.logMelFrames(ag.tensor(batch, [clips.length, length]), false);
-    return { values: await mel.toArray(), frames: mel.shape[1] };
-  });
-  const entries: CachedClip[] = [];
-  const total = clips.reduce((n, c) => n + frameCount(c.samples.length, logMel.config) * nMels, 0);
-  const data = new Float32Array(total);
-  let offset = 0;
-  clips.forEach((c, i) => {
-    const frames = frameCount(c.samples.length, logMel.config);
-    const start = i * features.frames * nMels;
-    data.set(features.values.subarray(start, start + frames * nMels), offset);
-    entries.push({
-      path: c.row.path,
-      clientId: c.row.clientId,
-      sentence: c.row.sentence,
-      frames,
-      durationSeconds: c.samples.length / sampleRate,
-      offset,
-    });
-    offset += frames * nMels;
-  });
-  return { data, entries };
-}
-
 if (import.meta.main) {
-  await runCommand("prepare", USAGE, async () => {
+  await runCommand("prepare", USAGE, async (run) => {
     const opts = parsePrepareArgs(Deno.args);
+    run.writesTo(opts.out);
     await initOrExit(Deno.args);
     const summary = await prepare(opts);
     const clips = summary.index.shards.flatMap((s) => s.clips);

@@ -12,7 +12,7 @@ import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
-import { removeStaleTempFiles, writeFileAtomic } from "../audio/atomic_file.ts";
+import { removeStaleTempFiles, writeFileAtomic } from "../io/atomic_file.ts";
 import {
   ConfigError,
   DEFAULT_MODEL,
@@ -26,6 +26,7 @@ import {
 import {
   checkModelConfig,
   loadCheckpoint,
+  type LoadedCheckpoint,
   loadModelWeights,
   loadOptimizerState,
   saveCheckpoint,
@@ -34,6 +35,7 @@ import { CropSampler, type MelClip, normalizationStats } from "../vae/data.ts";
 import { MelVae } from "../vae/model.ts";
 import { samplePrior } from "../vae/sampling.ts";
 import {
+  EVAL_METRIC_DEFINITIONS,
   type EvalStats,
   NonFiniteError,
   reconstructClip,
@@ -49,7 +51,7 @@ import {
 } from "../vae/report.ts";
 import { EXIT_USAGE, numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
-import { parsePrepareArgs, prepare } from "./prepare.ts";
+import { prepare, prepareOptions } from "./prepare.ts";
 import { Progress } from "./progress.ts";
 
 export { EXIT_USAGE };
@@ -160,32 +162,27 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
 async function loadData(
   args: TrainArgs,
   features: ModelConfig["features"],
-): Promise<{ train: MelClip[]; dev: MelClip[]; audioDir: string | null }> {
-  const asClips = (loaded: Awaited<ReturnType<typeof loadCache>>) =>
-    loaded.map((c) => ({ name: c.path, frames: c.frames, mel: c.mel }));
+): Promise<TrainData> {
   if (await readCacheIndex(args.data)) {
-    const train = asClips(await loadCache(args.data, features));
-    const dev = args.dev ? asClips(await loadCache(args.dev, features)) : [];
+    const train = await loadCache(args.data, features);
+    const dev = args.dev ? await loadCache(args.dev, features) : [];
     return { train, dev, audioDir: null };
   }
   const splits: Record<string, MelClip[]> = {};
-  for (const split of ["train", "dev"]) {
-    const opts = parsePrepareArgs([
-      "--data",
-      args.data,
-      "--split",
+  for (const split of ["train", "dev"] as const) {
+    const opts = prepareOptions({
+      data: args.data,
       split,
-      "--out",
-      nodePath.join(args.out, "cache", split),
-    ]);
-    opts.features = features;
+      out: nodePath.join(args.out, "cache", split),
+      features,
+    });
     const { index, skipped } = await prepare(opts);
     if (skipped.length) {
       console.error(
         `prepare ${split}: skipped ${skipped.length} clips (see ${opts.out}/index.json)`,
       );
     }
-    splits[split] = asClips(await loadCache(opts.out, features));
+    splits[split] = await loadCache(opts.out, features);
     if (index.shards.length === 0 && split === "train") {
       throw new ConfigError(`${args.data}: no training clips`);
     }
@@ -211,6 +208,26 @@ export interface TrainHooks {
   lossHook?: (loss: ag.Tensor, step: number) => ag.Tensor;
 }
 
+/** Train and dev clips, and the audio folder of the originals (null for a prepared cache). */
+interface TrainData {
+  train: MelClip[];
+  dev: MelClip[];
+  audioDir: string | null;
+}
+
+/** One training run in progress: what it trains, on what, and what it has logged. */
+interface TrainRun {
+  ckptPath: string;
+  config: TrainConfig;
+  data: TrainData;
+  model: MelVae;
+  sampler: CropSampler;
+  trainer: VaeTrainer;
+  history: TrainPoint[];
+  evals: EvalPoint[];
+  lastEval: EvalStats | null;
+}
+
 /** Runs training; returns the final eval (if a dev split exists). */
 export async function train(
   args: TrainArgs,
@@ -220,103 +237,154 @@ export async function train(
   await removeStaleTempFiles(args.out, (name) => OUTPUT_FILES.includes(name));
   const ckptPath = nodePath.join(args.out, "checkpoint.safetensors");
   const resumed = args.resume ? await loadCheckpoint(ckptPath) : null;
-  let trainConfig: TrainConfig = { ...args.train };
-  let modelConfig = args.model;
-  if (resumed) {
-    if (!resumed.state) {
-      throw new ConfigError(`${ckptPath} holds no training state; cannot resume from it`);
-    }
-    // Without --config the checkpoint's own architecture is used; with one it must match.
-    if (args.configFile === null) {
-      modelConfig = resumed.model;
-      validateModelConfig(modelConfig, `${ckptPath}: model config`);
-    } else checkModelConfig(resumed, args.model);
-    // Keep the run's own settings; only the step budget may be extended on resume.
-    trainConfig = { ...(resumed.train ?? args.train), steps: args.train.steps };
-  }
-  const features = modelConfig.features;
-  const data = await loadData(args, features);
+  const configs = runConfigs(args, resumed);
+  const data = await loadData(args, configs.model.features);
   if (args.epochs !== null) {
-    const frames = data.train.reduce((n, c) => n + c.frames, 0);
-    trainConfig.steps = Math.max(
-      1,
-      Math.ceil((args.epochs * frames) / (trainConfig.batch * trainConfig.cropFrames)),
-    );
+    configs.train.steps = stepsForEpochs(args.epochs, data.train, configs.train);
   }
-  const model = new MelVae(modelConfig, trainConfig.seed);
-  const sampler = new CropSampler(
-    data.train,
-    features.nMels,
-    trainConfig.cropFrames,
-    trainConfig.batch,
-    trainConfig.seed,
-  );
-  const trainer = new VaeTrainer(model, trainConfig, sampler);
+  const run = startRun(ckptPath, configs, data, resumed, hooks);
+  const interrupted = await trainSteps(run, args.quiet);
+  if (interrupted) {
+    await saveRun(run);
+    console.error(`\ninterrupted: saved ${ckptPath} at step ${run.trainer.step}`);
+  }
+  if (args.report) await writeReport({ run, outDir: args.out, reportClips: args.reportClips });
+  return { eval: run.lastEval, trainer: run.trainer };
+}
+
+/**
+ * The model and train configs of the run. On resume, without --config the checkpoint's own
+ * architecture is used (with one, it must match) and the run keeps its own settings: only the
+ * step budget may be extended.
+ */
+function runConfigs(
+  args: TrainArgs,
+  resumed: LoadedCheckpoint | null,
+): { model: ModelConfig; train: TrainConfig } {
+  if (!resumed) return { model: args.model, train: { ...args.train } };
+  if (!resumed.state) {
+    throw new ConfigError(`${resumed.path} holds no training state; cannot resume from it`);
+  }
+  let model = args.model;
+  if (args.configFile === null) {
+    model = resumed.model;
+    validateModelConfig(model, `${resumed.path}: model config`);
+  } else checkModelConfig(resumed, args.model);
+  return { model, train: { ...(resumed.train ?? args.train), steps: args.train.steps } };
+}
+
+/** Steps that draw `epochs` times as many crop frames as the training clips hold (at least 1). */
+function stepsForEpochs(epochs: number, clips: readonly MelClip[], config: TrainConfig): number {
+  const frames = clips.reduce((n, c) => n + c.frames, 0);
+  return Math.max(1, Math.ceil((epochs * frames) / (config.batch * config.cropFrames)));
+}
+
+/**
+ * Model, crop sampler and trainer of the run: restored exactly from the checkpoint on resume
+ * (weights, optimizer moments, step, RNG states, history), else fresh with the training data's
+ * normalisation statistics.
+ */
+function startRun(
+  ckptPath: string,
+  configs: { model: ModelConfig; train: TrainConfig },
+  data: TrainData,
+  resumed: LoadedCheckpoint | null,
+  hooks: TrainHooks,
+): TrainRun {
+  const { model: modelConfig, train: config } = configs;
+  const model = new MelVae(modelConfig, config.seed);
+  const { nMels } = modelConfig.features;
+  const sampler = new CropSampler(data.train, nMels, config.cropFrames, config.batch, config.seed);
+  const trainer = new VaeTrainer(model, config, sampler);
   const lossHook = hooks.lossHook;
   if (lossHook) trainer.lossHook = (loss) => lossHook(loss, trainer.step);
-  let history: TrainPoint[] = [];
-  let evals: EvalPoint[] = [];
-  if (resumed) {
-    loadModelWeights(model, resumed);
-    loadOptimizerState(trainer.optimizer, resumed);
-    const st = resumed.state!;
-    trainer.step = st.step;
-    trainer.skippedSteps = st.skippedSteps;
-    trainer.gpuRng.setState(st.gpuRng);
-    sampler.state = st.cropRng;
-    ({ train: history, evals } = st.history as { train: TrainPoint[]; evals: EvalPoint[] });
-    console.error(`resumed ${ckptPath} at step ${st.step}`);
-  } else {
-    const { mean, std } = normalizationStats(data.train, features.nMels);
-    model.setNormalization(mean, std);
-  }
-  const save = async () => {
-    await saveCheckpoint(ckptPath, model, {
-      train: trainConfig,
-      optimizer: trainer.optimizer,
-      state: {
-        step: trainer.step,
-        gpuRng: trainer.gpuRng.state(),
-        cropRng: sampler.state,
-        skippedSteps: trainer.skippedSteps,
-        history: { train: history, evals },
-      },
-    });
+  const run: TrainRun = {
+    ckptPath,
+    config,
+    data,
+    model,
+    sampler,
+    trainer,
+    history: [],
+    evals: [],
+    lastEval: null,
   };
+  if (!resumed) {
+    const { mean, std } = normalizationStats(data.train, nMels);
+    model.setNormalization(mean, std);
+    return run;
+  }
+  loadModelWeights(model, resumed);
+  loadOptimizerState(trainer.optimizer, resumed);
+  const st = resumed.state!;
+  trainer.step = st.step;
+  trainer.skippedSteps = st.skippedSteps;
+  trainer.gpuRng.setState(st.gpuRng);
+  sampler.state = st.cropRng;
+  ({ train: run.history, evals: run.evals } = st.history as {
+    train: TrainPoint[];
+    evals: EvalPoint[];
+  });
+  console.error(`resumed ${ckptPath} at step ${st.step}`);
+  return run;
+}
+
+/** Saves the run's checkpoint: weights, optimizer, step, RNG states and history. */
+async function saveRun(run: TrainRun): Promise<void> {
+  const { trainer, sampler } = run;
+  await saveCheckpoint(run.ckptPath, run.model, {
+    train: run.config,
+    optimizer: trainer.optimizer,
+    state: {
+      step: trainer.step,
+      gpuRng: trainer.gpuRng.state(),
+      cropRng: sampler.state,
+      skippedSteps: trainer.skippedSteps,
+      history: { train: run.history, evals: run.evals },
+    },
+  });
+}
+
+/**
+ * Steps until the budget is spent or Ctrl-C, with the progress line, dev evals every
+ * `evalEvery` steps and at the end, and checkpoints every `checkpointEvery` steps and at the
+ * end. Returns whether it was interrupted (the caller saves then).
+ */
+async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
+  const { trainer, config } = run;
   let interrupted = false;
   const onSignal = () => interrupted = true;
   Deno.addSignalListener("SIGINT", onSignal);
-  const progress = new Progress("train", trainConfig.steps);
+  const progress = new Progress("train", config.steps);
   const start = performance.now();
   const startStep = trainer.step;
-  let lastEval: EvalStats | null = null;
   try {
-    while (trainer.step < trainConfig.steps && !interrupted) {
+    while (trainer.step < config.steps && !interrupted) {
       const s = await trainer.trainStep();
       // With AUDIO_GEN_AUTOTUNE, the first step has met every shape: time the tile candidates.
       if (trainer.step === startStep + 1) {
         const tuned = await ag.tunePending();
-        if (Object.keys(tuned).length && !args.quiet) {
+        if (Object.keys(tuned).length && !quiet) {
           console.error(`autotuned: ${JSON.stringify(tuned)}`);
         }
       }
       if (s.skipped) console.error(`\nstep ${s.step}: non-finite loss or gradient, step skipped`);
-      const fps = ((trainer.step - startStep) * trainConfig.batch * trainConfig.cropFrames) /
+      const fps = ((trainer.step - startStep) * config.batch * config.cropFrames) /
         ((performance.now() - start) / 1000);
-      history.push({ step: s.step, elbo: s.elbo, recon: s.recon, kl: s.kl, framesPerSecond: fps });
-      if (!args.quiet) {
-        progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
+      run.history.push({
+        step: s.step,
+        elbo: s.elbo,
+        recon: s.recon,
+        kl: s.kl,
+        framesPerSecond: fps,
+      });
+      if (!quiet) progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
+      const last = trainer.step === config.steps;
+      if (run.data.dev.length && (trainer.step % config.evalEvery === 0 || last)) {
+        run.lastEval = await trainer.evaluate(run.data.dev);
+        run.evals.push({ step: trainer.step, ...evalNumbers(run.lastEval) });
       }
-      if (
-        data.dev.length &&
-        (trainer.step % trainConfig.evalEvery === 0 || trainer.step === trainConfig.steps)
-      ) {
-        lastEval = await trainer.evaluate(data.dev);
-        evals.push({ step: trainer.step, ...evalNumbers(lastEval) });
-      }
-      if (trainer.step % trainConfig.checkpointEvery === 0 || trainer.step === trainConfig.steps) {
-        await save();
-      }
+      if (trainer.step % config.checkpointEvery === 0 || last) await saveRun(run);
     }
   } catch (e) {
     if (e instanceof NonFiniteError) console.error(`\n${e.message}`);
@@ -324,27 +392,11 @@ export async function train(
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
   }
-  if (interrupted) {
-    await save();
-    console.error(`\ninterrupted: saved ${ckptPath} at step ${trainer.step}`);
-  } else if (!args.quiet) progress.done(trainer.step);
-  if (args.report) {
-    await writeReport(
-      args,
-      model,
-      trainConfig,
-      data,
-      history,
-      evals,
-      lastEval,
-      ckptPath,
-      trainer.step,
-    );
-  }
-  return { eval: lastEval, trainer };
+  if (!interrupted && !quiet) progress.done(trainer.step);
+  return interrupted;
 }
 
-function evalNumbers(e: EvalStats): Record<string, number> {
+function evalNumbers(e: EvalStats): Record<keyof typeof EVAL_METRIC_DEFINITIONS, number> {
   return {
     elbo: e.elbo,
     recon: e.recon,
@@ -355,17 +407,17 @@ function evalNumbers(e: EvalStats): Record<string, number> {
   };
 }
 
-async function writeReport(
-  args: TrainArgs,
-  model: MelVae,
-  trainConfig: TrainConfig,
-  data: { train: MelClip[]; dev: MelClip[]; audioDir: string | null },
-  history: TrainPoint[],
-  evals: EvalPoint[],
-  lastEval: EvalStats | null,
-  ckptPath: string,
-  step: number,
-): Promise<void> {
+/** What the report shows: a finished (or interrupted) run, where it goes, how many examples. */
+interface ReportRequest {
+  run: TrainRun;
+  outDir: string;
+  /** Dev clips (else training clips) shown with their reconstructions. */
+  reportClips: number;
+}
+
+/** Writes report.html (curves, reconstructions, prior samples, eval) and sample.wav. */
+async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise<void> {
+  const { model, data, lastEval } = run;
   const features = model.config.features;
   const { nMels, sampleRate } = features;
   const toAudio = (logMelFrames: Float32Array, frames: number) =>
@@ -375,7 +427,7 @@ async function writeReport(
     );
   const examples: ReportExample[] = [];
   const source = data.dev.length ? data.dev : data.train;
-  for (const clip of source.slice(0, args.reportClips)) {
+  for (const clip of source.slice(0, reportClips)) {
     const { input, output, frames } = await reconstructClip(model, clip);
     let originalAudio: Float32Array | undefined;
     if (data.audioDir) {
@@ -409,7 +461,7 @@ async function writeReport(
     });
   }
   await writeFileAtomic(
-    nodePath.join(args.out, "sample.wav"),
+    nodePath.join(outDir, "sample.wav"),
     encodeWav(samples[0].audio!, sampleRate),
   );
   const evalTable: Record<string, Record<string, number>> = {};
@@ -419,25 +471,28 @@ async function writeReport(
   const html = await renderReport({
     title: "audio-gen VAE training report",
     createdAt: new Date().toISOString(),
-    checkpoint: ckptPath,
-    step,
-    config: { model: model.config, train: trainConfig },
-    train: history,
-    evals,
+    checkpoint: run.ckptPath,
+    step: run.trainer.step,
+    config: { model: model.config, train: run.config },
+    train: run.history,
+    evals: run.evals,
     evalTable,
     examples,
     samples,
     notes: [
       "Reconstructions use z = μ. Audio is re-synthesised from mels with 32 iterations of fast Griffin-Lim.",
-      "ELBO, recon and KL are nats per mel frame; mel-LSD and MCD are in dB (TARGETS.md definitions).",
+      "The training curves are per step on the batch's random crops (z sampled, β and free bits as configured); " +
+      "the eval numbers are over whole dev clips with z = μ:",
+      ...Object.values(EVAL_METRIC_DEFINITIONS),
     ],
   });
-  await writeFileAtomic(nodePath.join(args.out, "report.html"), html);
+  await writeFileAtomic(nodePath.join(outDir, "report.html"), html);
 }
 
 if (import.meta.main) {
-  await runCommand("train", USAGE, async () => {
+  await runCommand("train", USAGE, async (run) => {
     const args = await parseTrainArgs(Deno.args);
+    run.writesTo(args.out);
     await initOrExit(Deno.args);
     const { eval: e, trainer } = await train(args);
     const latentDim = trainer.model.config.latentDim;

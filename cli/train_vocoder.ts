@@ -18,7 +18,7 @@
 import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { LogMel } from "../audio/features.ts";
-import { removeStaleTempFiles, writeFileAtomic } from "../audio/atomic_file.ts";
+import { removeStaleTempFiles, writeFileAtomic } from "../io/atomic_file.ts";
 import { ConfigError, mergeConfig } from "../vae/config.ts";
 import { normalizationStats } from "../vae/data.ts";
 import { loadModel } from "../vae/checkpoint.ts";

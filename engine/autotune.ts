@@ -8,6 +8,8 @@
  * config synchronously and use their untuned default when there is none; once
  * {@link enableAutotune} has been called they also note the key and a representative problem,
  * and {@link tunePending} (async) times the noted keys. Without it every run is deterministic.
+ * The state (on, store, choices, noted keys) is the runtime's (`rt().autotune`), not this
+ * module's; each op passes its {@link Tunable} itself, so there is no registry either.
  *
  * Portable: no `Deno.*`; timing uses `performance.now()` around `rt().sync()`.
  * @module
@@ -70,7 +72,10 @@ export class MemoryTuneStore implements TuneStore {
   }
 }
 
-/** A kernel the autotuner can time: `prepare` makes inputs for a problem and returns a runner. */
+/**
+ * A kernel the autotuner can time: `prepare` makes inputs for a problem and returns a runner.
+ * Each tunable op exports one (e.g. MATMUL_TUNABLE) and passes it to {@link tunedChoice}.
+ */
 export interface Tunable<P> {
   kernel: string;
   candidates: readonly TileConfig[];
@@ -78,27 +83,35 @@ export interface Tunable<P> {
   prepare(problem: P): { run(c: TileConfig): void; dispose(): void };
 }
 
-const tunables = new Map<string, Tunable<unknown>>();
-const choices = new Map<string, TileConfig>();
-const pending = new Map<string, { kernel: string; problem: unknown }>();
-let enabled = false;
-let store: TuneStore | null = null;
-
-/** Makes `t` tunable (ops register themselves at module load). */
-export function registerTunable<P>(t: Tunable<P>): void {
-  tunables.set(t.kernel, t as Tunable<unknown>);
+/** The autotuner's state, held by the runtime (`rt().autotune`). */
+export interface AutotuneState {
+  /** Whether ops note the shape classes they meet. */
+  enabled: boolean;
+  /** Where choices persist between runs, if anywhere. */
+  store: TuneStore | null;
+  /** Choices made or loaded, by key ("kernel/shape class"). */
+  choices: Map<string, TileConfig>;
+  /** Keys met since tuning was enabled and not tuned yet, with a representative problem. */
+  pending: Map<string, { tunable: Tunable<unknown>; problem: unknown }>;
 }
 
 /**
- * The tuned config for `kernel` on shape class `cls`, or undefined (the op uses its default).
- * With tuning enabled an unknown key is noted, with `problem` as its representative, for
- * {@link tunePending}.
+ * The tuned config for `tunable`'s kernel on shape class `cls`, or undefined (the op uses its
+ * default). With tuning enabled an unknown key is noted, with `problem` as its representative,
+ * for {@link tunePending}.
  */
-export function tunedChoice(kernel: string, cls: string, problem: unknown): TileConfig | undefined {
-  const key = `${kernel}/${cls}`;
-  const c = choices.get(key);
-  if (c || !enabled) return c;
-  if (!pending.has(key)) pending.set(key, { kernel, problem });
+export function tunedChoice<P>(
+  tunable: Tunable<P>,
+  cls: string,
+  problem: P,
+): TileConfig | undefined {
+  const state = rt().autotune;
+  const key = `${tunable.kernel}/${cls}`;
+  const c = state.choices.get(key);
+  if (c || !state.enabled) return c;
+  if (!state.pending.has(key)) {
+    state.pending.set(key, { tunable: tunable as Tunable<unknown>, problem });
+  }
   return undefined;
 }
 
@@ -110,21 +123,23 @@ export interface AutotuneOptions {
 
 /** Turns tuning on: ops note the shape classes they meet, {@link tunePending} times them. */
 export function enableAutotune(opts: AutotuneOptions = {}): void {
-  enabled = true;
-  store = opts.store ?? null;
+  const state = rt().autotune;
+  state.enabled = true;
+  state.store = opts.store ?? null;
 }
 
 /** Turns tuning off and forgets every choice and noted key (tests). */
 export function resetAutotune(): void {
-  enabled = false;
-  store = null;
-  choices.clear();
-  pending.clear();
+  const state = rt().autotune;
+  state.enabled = false;
+  state.store = null;
+  state.choices.clear();
+  state.pending.clear();
 }
 
 /** The choices made or loaded so far, by key (for logs). */
 export function tunedChoices(): Record<string, string> {
-  return Object.fromEntries([...choices].map(([k, c]) => [k, tileName(c)]));
+  return Object.fromEntries([...rt().autotune.choices].map(([k, c]) => [k, tileName(c)]));
 }
 
 /** Options of {@link tune}. */
@@ -136,37 +151,37 @@ export interface TuneOptions {
 }
 
 /**
- * Times the candidates of `kernel` on `problem`, records the fastest for `kernel/cls` in memory
+ * Times the candidates of `tunable` on `problem`, records the fastest for `kernel/cls` in memory
  * and in the store (if any) and returns it. A choice already in the store is taken without
  * timing. Candidates take turns round by round, so load from elsewhere falls on all alike.
  */
-export async function tune(
-  kernel: string,
+export async function tune<P>(
+  tunable: Tunable<P>,
   cls: string,
-  problem: unknown,
+  problem: P,
   opts: TuneOptions = {},
 ): Promise<TileConfig> {
-  const key = `${kernel}/${cls}`;
-  const t = tunables.get(kernel);
-  if (!t) throw new Error(`autotune: no tunable kernel '${kernel}'`);
-  const stored = tileByName(await store?.get(key));
+  const runtime = rt();
+  const state = runtime.autotune;
+  const key = `${tunable.kernel}/${cls}`;
+  const stored = tileByName(await state.store?.get(key));
   if (stored) {
-    choices.set(key, stored);
-    pending.delete(key);
+    state.choices.set(key, stored);
+    state.pending.delete(key);
     return stored;
   }
-  const candidates = opts.candidates ?? t.candidates;
+  const candidates = opts.candidates ?? tunable.candidates;
   const rounds = opts.rounds ?? 3;
-  const runner = t.prepare(problem);
+  const runner = tunable.prepare(problem);
   const best = candidates.map(() => Infinity);
   try {
     for (const c of candidates) runner.run(c);
-    await rt().sync();
+    await runtime.sync();
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < candidates.length; i++) {
         const t0 = performance.now();
         runner.run(candidates[i]);
-        await rt().sync();
+        await runtime.sync();
         best[i] = Math.min(best[i], performance.now() - t0);
       }
     }
@@ -174,18 +189,18 @@ export async function tune(
     runner.dispose();
   }
   const choice = candidates[best.indexOf(Math.min(...best))];
-  choices.set(key, choice);
-  pending.delete(key);
-  await store?.set(key, tileName(choice));
+  state.choices.set(key, choice);
+  state.pending.delete(key);
+  await state.store?.set(key, tileName(choice));
   return choice;
 }
 
 /** Tunes every key noted since tuning was enabled; returns the choices made, by key. */
 export async function tunePending(opts: TuneOptions = {}): Promise<Record<string, string>> {
   const made: Record<string, string> = {};
-  for (const [key, { kernel, problem }] of [...pending]) {
-    const cls = key.slice(kernel.length + 1);
-    made[key] = tileName(await tune(kernel, cls, problem, opts));
+  for (const [key, { tunable, problem }] of [...rt().autotune.pending]) {
+    const cls = key.slice(tunable.kernel.length + 1);
+    made[key] = tileName(await tune(tunable, cls, problem, opts));
   }
   return made;
 }

@@ -77,16 +77,4 @@ export class BufferPool {
     this.counters.buffersInUse--;
     this.counters.bytesInUse -= size;
   }
-
-  /** Destroys every idle buffer (frees memory after a large one-off job). */
-  trim(): void {
-    for (const list of this.#free.values()) {
-      for (const b of list) {
-        this.counters.buffersAllocated--;
-        this.counters.bytesAllocated -= this.#sizeOf.get(b)!;
-        b.destroy();
-      }
-    }
-    this.#free.clear();
-  }
 }

@@ -32,7 +32,6 @@ export class Kernel {
   readonly bindings: BindingInfo[];
   readonly params: ParamMember[];
   readonly paramsBytes: number;
-  readonly workgroupSize: [number, number, number];
   readonly overrides: Set<string>;
   readonly #pipelines = new Map<string, GPUComputePipeline>();
   #module: GPUShaderModule | null = null;
@@ -66,8 +65,6 @@ export class Kernel {
       for (const m of struct.members) this.params.push(paramMember(name, m));
       this.paramsBytes = struct.size;
     }
-    const ws = entry.workgroupSize as unknown as number[] | null;
-    this.workgroupSize = [ws?.[0] ?? 1, ws?.[1] ?? 1, ws?.[2] ?? 1];
     this.overrides = new Set(reflect.overrides.map((o) => o.name));
   }
 

@@ -1,10 +1,19 @@
 /**
  * PyTorch-style methods on Tensor (`x.add(y)`, `x.matmul(w).relu().sum()`), each a thin alias of
- * the op function declared in `engine/ops/`. Importing this module installs them.
+ * the op function declared in `engine/ops/`. The elementwise methods are generated from the op
+ * table (engine/ops/elementwise_table.ts), their types included; the rest are written out here.
+ * Importing this module installs them.
  * @module
  */
 import { binary } from "./ops/binary.ts";
-import { onesLike } from "./ops/creation.ts";
+import {
+  BINARY_OPS,
+  type BinaryOp,
+  type BinaryOpSpec,
+  UNARY_OPS,
+  type UnaryOp,
+  type UnaryOpSpec,
+} from "./ops/elementwise_table.ts";
 import { matmul } from "./ops/matmul.ts";
 import {
   concat,
@@ -18,34 +27,41 @@ import {
   transpose,
 } from "./ops/movement.ts";
 import { logsumexp, max, mean, min, sum } from "./ops/reduce.ts";
-import { clone, unary } from "./ops/unary.ts";
-import { registerCoreHelpers, Tensor } from "./tensor.ts";
+import { unary } from "./ops/unary.ts";
+import { Tensor } from "./tensor.ts";
 import { scalar } from "./ops/creation.ts";
 
-type Operand = Tensor | number;
+type UnaryTable = typeof UNARY_OPS;
+type BinaryTable = typeof BINARY_OPS;
+
+/** An op's method name: its `method` when it has one, none when `method: false`, else its own. */
+type MethodName<Op extends string, Spec> = Spec extends { method: false } ? never
+  : Spec extends { method: infer M extends string } ? M
+  : Op;
+
+/** The method of a unary op: its scalar is an argument, optional when the table gives a default. */
+type UnaryMethod<Spec> = Spec extends { alpha: { default: number } } ? (alpha?: number) => Tensor
+  : Spec extends { alpha: object } ? (alpha: number) => Tensor
+  : () => Tensor;
+
+/** The method of a binary op: a number operand is taken where the op has a scalar form. */
+type BinaryMethod<Spec> = Spec extends { scalar: object } ? (other: Tensor | number) => Tensor
+  : (other: Tensor) => Tensor;
+
+/** The Tensor methods generated from the unary ops of the table (`x.exp()`, `x.leakyRelu(0.2)`). */
+export type UnaryMethods = {
+  [Op in keyof UnaryTable as MethodName<Op, UnaryTable[Op]>]: UnaryMethod<UnaryTable[Op]>;
+};
+
+/** The Tensor methods generated from the binary ops of the table (`x.mul(y)`, `x.sub(1)`). */
+export type BinaryMethods = {
+  [Op in keyof BinaryTable as MethodName<Op, BinaryTable[Op]>]: BinaryMethod<BinaryTable[Op]>;
+};
 
 declare module "./tensor.ts" {
-  interface Tensor {
-    add(other: Operand): Tensor;
-    sub(other: Operand): Tensor;
-    mul(other: Operand): Tensor;
-    div(other: Operand): Tensor;
-    pow(exponent: Operand): Tensor;
-    maximum(other: Tensor): Tensor;
-    minimum(other: Tensor): Tensor;
-    neg(): Tensor;
-    exp(): Tensor;
-    log(): Tensor;
-    sqrt(): Tensor;
-    abs(): Tensor;
-    tanh(): Tensor;
-    sigmoid(): Tensor;
-    relu(): Tensor;
-    leakyRelu(slope?: number): Tensor;
-    gelu(): Tensor;
-    softplus(): Tensor;
+  interface Tensor extends UnaryMethods, BinaryMethods {
+    /** x², as `pow(2)`. */
     square(): Tensor;
-    reciprocal(): Tensor;
     sum(axis?: number | number[], keepdim?: boolean): Tensor;
     mean(axis?: number | number[], keepdim?: boolean): Tensor;
     max(axis?: number | number[], keepdim?: boolean): Tensor;
@@ -59,72 +75,15 @@ declare module "./tensor.ts" {
     flip(axes: number | readonly number[]): Tensor;
     expand(shape: readonly number[]): Tensor;
     pad(pads: readonly number[], mode?: PadMode, value?: number): Tensor;
-    clone(): Tensor;
     /** A tensor sharing this one's values but cut from the graph. */
     detach(): Tensor;
   }
 }
 
 const p = Tensor.prototype;
-p.add = function (o) {
-  return typeof o === "number" ? unary("addScalar", this, o) : binary("add", this, o);
-};
-p.sub = function (o) {
-  return typeof o === "number" ? unary("addScalar", this, -o) : binary("sub", this, o);
-};
-p.mul = function (o) {
-  return typeof o === "number" ? unary("mulScalar", this, o) : binary("mul", this, o);
-};
-p.div = function (o) {
-  return typeof o === "number" ? unary("mulScalar", this, 1 / o) : binary("div", this, o);
-};
-p.pow = function (e) {
-  return typeof e === "number" ? unary("powScalar", this, e) : binary("pow", this, e);
-};
-p.maximum = function (o) {
-  return binary("maximum", this, o);
-};
-p.minimum = function (o) {
-  return binary("minimum", this, o);
-};
-p.neg = function () {
-  return unary("neg", this);
-};
-p.exp = function () {
-  return unary("exp", this);
-};
-p.log = function () {
-  return unary("log", this);
-};
-p.sqrt = function () {
-  return unary("sqrt", this);
-};
-p.abs = function () {
-  return unary("abs", this);
-};
-p.tanh = function () {
-  return unary("tanh", this);
-};
-p.sigmoid = function () {
-  return unary("sigmoid", this);
-};
-p.relu = function () {
-  return unary("relu", this);
-};
-p.leakyRelu = function (slope = 0.01) {
-  return unary("leakyRelu", this, slope);
-};
-p.gelu = function () {
-  return unary("gelu", this);
-};
-p.softplus = function () {
-  return unary("softplus", this);
-};
+
 p.square = function () {
   return unary("powScalar", this, 2);
-};
-p.reciprocal = function () {
-  return unary("reciprocal", this);
 };
 p.sum = function (axis, keepdim) {
   return sum(this, axis, keepdim);
@@ -165,13 +124,33 @@ p.expand = function (shape) {
 p.pad = function (pads, mode, value) {
   return pad(this, pads, mode, value);
 };
-p.clone = function () {
-  return clone(this);
-};
 p.detach = function () {
   return this.view(this.shape);
 };
 
-registerCoreHelpers({ onesLike, copy: clone, add: (a, b) => binary("add", a, b) });
+/** Installs method `name`; an op whose name is taken (by another op or a method above) throws. */
+function install(name: string, method: (this: Tensor, ...args: never[]) => Tensor): void {
+  if (Object.hasOwn(p, name)) throw new Error(`Tensor method '${name}' is declared twice`);
+  Object.defineProperty(p, name, { value: method, writable: true, configurable: true });
+}
+
+for (const [op, spec] of Object.entries(UNARY_OPS) as [UnaryOp, UnaryOpSpec][]) {
+  if (spec.method === false) continue;
+  install(spec.method ?? op, function (this: Tensor, alpha?: number) {
+    return unary(op, this, spec.alpha ? alpha : undefined);
+  });
+}
+
+for (const [op, spec] of Object.entries(BINARY_OPS) as [BinaryOp, BinaryOpSpec][]) {
+  if (spec.method === false) continue;
+  const scalarForm = spec.scalar;
+  install(op, function (this: Tensor, other: Tensor | number) {
+    if (typeof other !== "number") return binary(op, this, other);
+    if (!scalarForm) {
+      throw new Error(`${op}: the operand must be a Tensor, got the number ${other}`);
+    }
+    return unary(scalarForm.op, this, scalarForm.alpha(other));
+  });
+}
 
 export { concat, scalar };

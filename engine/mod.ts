@@ -8,7 +8,7 @@
  * const x = ag.tensor([1, 2, 3, 4, 5, 6], [2, 3], { requiresGrad: true });
  * const y = ag.randn([3, 4], { seed: 1 });
  * const z = x.matmul(y).relu().sum();
- * await z.backward();
+ * z.backward();
  * console.log(await x.grad!.toArray());
  * ```
  * @module
@@ -22,13 +22,20 @@ export {
   type DeviceOptions,
   NoAdapterError,
 } from "./device.ts";
-export { counters, GpuError, init, rt, type RuntimeCounters } from "./runtime.ts";
+export {
+  counters,
+  GpuError,
+  init,
+  type KernelChoices,
+  rt,
+  type Runtime,
+  type RuntimeCounters,
+} from "./runtime.ts";
 export {
   type GradFn,
   isGradEnabled,
   noGrad,
   numel,
-  setPoisonOutputs,
   type Shape,
   stridesOf,
   Tensor,
@@ -44,8 +51,16 @@ export {
   rand,
   randn,
 } from "./random.ts";
-export { binary, BINARY_OPS, type BinaryOp } from "./ops/binary.ts";
-export { clone, unary, UNARY_OPS, type UnaryOp } from "./ops/unary.ts";
+export {
+  BINARY_OPS,
+  type BinaryOp,
+  type BinaryOpSpec,
+  UNARY_OPS,
+  type UnaryOp,
+  type UnaryOpSpec,
+} from "./ops/elementwise_table.ts";
+export { binary } from "./ops/binary.ts";
+export { clone, unary } from "./ops/unary.ts";
 export {
   fusedGaussianNll,
   fusedKlStandardNormal,

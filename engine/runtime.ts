@@ -7,9 +7,11 @@
  * {@link readBuffer} (used by `Tensor.toArray()`) waits for the GPU.
  * @module
  */
+import type { AutotuneState, TileConfig } from "./autotune.ts";
 import { BufferPool, type PoolCounters } from "./buffer_pool.ts";
 import { configureDevice, type DeviceOptions, getDevice } from "./device.ts";
 import type { Kernel, ParamValues } from "./kernel.ts";
+import type { MatmulVariant, TiledConfig } from "./ops/matmul.ts";
 
 /** Counters for tests and progress displays. */
 export interface RuntimeCounters extends PoolCounters {
@@ -17,6 +19,22 @@ export interface RuntimeCounters extends PoolCounters {
   dispatches: number;
   uploads: number;
   readbacks: number;
+}
+
+/**
+ * Kernel variants and tile configs that ops take from the runtime rather than choose alone;
+ * null leaves the choice to the op (by adapter, by shape, or tuned). Tests set them to run every
+ * variant, through {@link Runtime.withKernelChoices}.
+ */
+export interface KernelChoices {
+  /** The matmul kernel (engine/ops/matmul.ts); null: "registers" on CPU adapters, else "workgroup". */
+  matmulVariant: MatmulVariant | null;
+  /** Tile config of the register-blocked matmul; null: tuned, else its default. */
+  matmulTile: TileConfig | null;
+  /** Block of the workgroup-tiled matmul; null: chosen by shape. */
+  matmulBlock: TiledConfig | null;
+  /** Tile config of the convolution kernel (engine/ops/conv.ts); null: tuned, else its default. */
+  convTile: TileConfig | null;
 }
 
 /** A GPU error (validation, out of memory, internal, device lost) with the kernels involved. */
@@ -39,6 +57,25 @@ export class Runtime {
   readonly storage: BufferPool;
   readonly staging: BufferPool;
   readonly counters = { submits: 0, dispatches: 0, uploads: 0, readbacks: 0 };
+  /**
+   * Fill every op output with NaN before the op writes it, so that an element a kernel forgets
+   * to write shows up (tests turn this on).
+   */
+  poisonOutputs = false;
+  /** The kernel choices ops read; see {@link KernelChoices}. */
+  readonly kernelChoices: KernelChoices = {
+    matmulVariant: null,
+    matmulTile: null,
+    matmulBlock: null,
+    convTile: null,
+  };
+  /** The autotuner's choices and noted shape classes (engine/autotune.ts works on them). */
+  readonly autotune: AutotuneState = {
+    enabled: false,
+    store: null,
+    choices: new Map(),
+    pending: new Map(),
+  };
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #batchKernels: string[] = [];
@@ -70,6 +107,31 @@ export class Runtime {
         [...this.#batchKernels],
       );
     });
+  }
+
+  /**
+   * Runs `fn` with some kernel choices set and restores the previous ones afterwards, also when
+   * it throws.
+   *
+   * @example
+   * ```ts
+   * import * as ag from "../mod.ts";
+   * await ag.init();
+   * const y = await ag.rt().withKernelChoices({ matmulVariant: "workgroup" }, () =>
+   *   ag.ones([3, 4]).matmul(ag.ones([4, 2])).toArray());
+   * ```
+   */
+  async withKernelChoices<T>(
+    choices: Partial<KernelChoices>,
+    fn: () => T | Promise<T>,
+  ): Promise<T> {
+    const saved = { ...this.kernelChoices };
+    Object.assign(this.kernelChoices, choices);
+    try {
+      return await fn();
+    } finally {
+      Object.assign(this.kernelChoices, saved);
+    }
   }
 
   /** Counters of buffers, submits and dispatches. */

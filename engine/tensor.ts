@@ -1,12 +1,15 @@
 /**
  * The Tensor (an f32 array in a pooled GPU buffer, always contiguous, row-major) and the
  * reverse-mode autograd core: the graph each op records, `backward()`, `noGrad`, and the
- * scopes (`tidy`) that give buffers back to the pool. Ops live in `engine/ops/`; this file knows
- * nothing about kernels beyond allocating and poisoning output buffers.
+ * scopes (`tidy`) that give buffers back to the pool. Ops live in `engine/ops/`; of kernels this
+ * file knows only the primitives it needs itself — fill (poisoning, the seed gradient),
+ * elementwise add (accumulation) and copy — imported directly from their raw-buffer
+ * dispatchers, so the core works without any op module loaded.
  * @module
  */
 import { rt } from "./runtime.ts";
 import { fillBuffer } from "./ops/fill_kernel.ts";
+import { dispatchBinary, dispatchUnary } from "./ops/elementwise_kernels.ts";
 
 /** A tensor shape: sizes of each dimension, outermost first. */
 export type Shape = readonly number[];
@@ -47,13 +50,6 @@ export function stridesOf(shape: Shape): number[] {
     acc *= shape[i];
   }
   return s;
-}
-
-// ---- debug: poison outputs so that an unwritten element shows up as NaN ----
-let poisonOutputs = false;
-/** When on, every op output is filled with NaN before the op writes it (tests turn this on). */
-export function setPoisonOutputs(on: boolean): void {
-  poisonOutputs = on;
 }
 
 // ---- grad mode ----
@@ -149,11 +145,15 @@ export class Tensor {
     return new Tensor(new Storage(buffer), shape, opts.requiresGrad ?? false);
   }
 
-  /** A new tensor with uninitialised (or, in tests, NaN-poisoned) contents. */
+  /**
+   * A new tensor with uninitialised contents (NaN-poisoned when the runtime's `poisonOutputs`
+   * is on, as in tests).
+   */
   static empty(shape: Shape): Tensor {
     const n = numel(shape);
-    const buffer = rt().allocate(Math.max(4, n * 4));
-    if (poisonOutputs && n > 0) fillBuffer(buffer, n, NaN);
+    const runtime = rt();
+    const buffer = runtime.allocate(Math.max(4, n * 4));
+    if (runtime.poisonOutputs && n > 0) fillBuffer(buffer, n, NaN);
     return Tensor.fromBuffer(buffer, shape);
   }
 
@@ -230,8 +230,10 @@ export class Tensor {
   /**
    * Back-propagates from this tensor: accumulates d(this)/d(leaf) into `leaf.grad` for every
    * leaf that requires grad. `gradient` defaults to ones (so `loss.backward()` for a scalar).
+   * Synchronous like every op: it records the gradient kernels, and reading a gradient back
+   * (`await x.grad!.toArray()`) waits for them.
    */
-  backward(gradient?: Tensor): Promise<void> {
+  backward(gradient?: Tensor): void {
     noGrad(() => {
       const seed = gradient ?? onesLike(this);
       const order = topoOrder(this);
@@ -267,7 +269,6 @@ export class Tensor {
         });
       }
     });
-    return Promise.resolve();
   }
 }
 
@@ -296,28 +297,32 @@ function topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-// Filled in by ops/creation.ts and ops/unary.ts (avoids an import cycle).
-let onesLikeImpl: ((t: Tensor) => Tensor) | null = null;
-let copyImpl: ((t: Tensor) => Tensor) | null = null;
-let addImpl: ((a: Tensor, b: Tensor) => Tensor) | null = null;
-/** @internal wires helpers the autograd core needs from the op modules. */
-export function registerCoreHelpers(helpers: {
-  onesLike: (t: Tensor) => Tensor;
-  copy: (t: Tensor) => Tensor;
-  add: (a: Tensor, b: Tensor) => Tensor;
-}): void {
-  onesLikeImpl = helpers.onesLike;
-  copyImpl = helpers.copy;
-  addImpl = helpers.add;
-}
+// The kernels backward() runs itself, on raw buffers (it runs under noGrad: no graph).
+
+/** a + b: two gradients of one tensor, so of one shape. */
 function addTensors(a: Tensor, b: Tensor): Tensor {
-  return addImpl!(a, b);
+  if (a.shape.join() !== b.shape.join()) {
+    throw new Error(`backward: gradients [${a.shape}] and [${b.shape}] of one tensor differ`);
+  }
+  const out = Tensor.empty(a.shape);
+  if (out.size > 0) {
+    dispatchBinary("add", { a: a.buffer, b: b.buffer, y: out.buffer }, out.size, null);
+  }
+  return out;
 }
+
+/** Ones shaped like `t`: the default seed. */
 function onesLike(t: Tensor): Tensor {
-  return onesLikeImpl!(t);
+  const out = Tensor.empty(t.shape);
+  if (out.size > 0) fillBuffer(out.buffer, out.size, 1);
+  return out;
 }
+
+/** A copy of `t` in a new buffer. */
 function copyTensor(t: Tensor): Tensor {
-  return copyImpl!(t);
+  const out = Tensor.empty(t.shape);
+  if (out.size > 0) dispatchUnary("copy", t.buffer, out.buffer, out.size, 0);
+  return out;
 }
 
 /**

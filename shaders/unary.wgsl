@@ -1,19 +1,22 @@
-// Elementwise unary ops on contiguous f32 arrays.
-//   main:     out[i] = f(x[i])                       (forward)
-//   backward: dx[i]  = dy[i] * f'(x[i]) given y = f(x) (gradient)
-// f is picked by the OP override; the codes are declared once, in engine/ops/unary.ts, with
-// each op's name. `alpha` is the op's scalar (leakyRelu slope, power, scale, added constant).
+// Elementwise unary ops on contiguous f32 arrays of n elements.
+//   main:     y[i]  = f(x[i])                        (forward)
+//   backward: dx[i] = dy[i] * f'(x[i]), given y = f(x) (gradient)
+// A template: f and f' come from the op table (engine/ops/elementwise_table.ts), whose entries
+// engine/ops/elementwise_kernels.ts writes into the switches of forward() and derivative() at
+// the lines marked {{...}}; the OP override picks the case. `alpha` is the op's scalar
+// (leakyRelu slope, exponent, factor, addend). An OP with no case (there is none: the codes come
+// from the table) would give NaN, never a plausible value.
 // Workgroup: 256 threads, one element each; 2-D grid for large arrays (grid1d in runtime.ts).
 struct Params {
   n: u32,
   alpha: f32,
 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x_buf: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y_out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
-@group(0) @binding(3) var<storage, read> y: array<f32>;
-@group(0) @binding(4) var<storage, read> dy: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<storage, read> y_buf: array<f32>;
+@group(0) @binding(4) var<storage, read> dy_buf: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx_out: array<f32>;
 
 override OP: u32;
 
@@ -49,6 +52,10 @@ fn log1p_unit(e: f32) -> f32 {
   return log(1.0 + e);
 }
 
+fn quiet_nan() -> f32 {
+  return bitcast<f32>(0x7fc00000u);
+}
+
 fn sigmoid(v: f32) -> f32 {
   let e = exp(-abs(v));
   return select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
@@ -60,56 +67,26 @@ fn pow_any(v: f32, p: f32) -> f32 {
     return pow(v, p);
   }
   if (fract(p) != 0.0) {
-    return bitcast<f32>(0x7fc00000u);
+    return quiet_nan();
   }
   let m = pow(-v, p);
   return select(m, -m, (i32(p) & 1) == 1);
 }
 
-fn forward(v: f32, alpha: f32) -> f32 {
+// f(x) for the op picked by OP. The cases are generated, one per op of the table in
+// engine/ops/elementwise_table.ts (OP = the op's position there), by elementwise_kernels.ts.
+fn forward(x: f32, alpha: f32) -> f32 {
   switch OP {
-    case 0u: { return -v; }
-    case 1u: { return exp(v); }
-    case 2u: { return log(v); }
-    case 3u: { return sqrt(v); }
-    case 4u: { return abs(v); }
-    case 5u: { return tanh_stable(v); }
-    case 6u: { return sigmoid(v); }
-    case 7u: { return max(v, 0.0); }
-    case 8u: { return select(alpha * v, v, v > 0.0); }
-    case 9u: { return 0.5 * v * (1.0 + erf_approx(v * INV_SQRT2)); }
-    case 10u: { return max(v, 0.0) + log1p_unit(exp(-abs(v))); }
-    case 11u: { return pow_any(v, alpha); }
-    case 12u: { return v * alpha; }
-    case 13u: { return v + alpha; }
-    case 14u: { return v; }
-    case 15u: { return 1.0 / v; }
-    default: { return v; }
+    // {{forward cases}}
+    default: { return quiet_nan(); }
   }
 }
 
-// d f / d x, from the input v and the output r = f(v).
-fn derivative(v: f32, r: f32, alpha: f32) -> f32 {
+// f'(x), from the input x, the output y = f(x) and alpha; generated like forward().
+fn derivative(x: f32, y: f32, alpha: f32) -> f32 {
   switch OP {
-    case 0u: { return -1.0; }
-    case 1u: { return r; }
-    case 2u: { return 1.0 / v; }
-    case 3u: { return 0.5 / r; }
-    case 4u: { return sign(v); }
-    case 5u: { return 1.0 - r * r; }
-    case 6u: { return r * (1.0 - r); }
-    case 7u: { return select(0.0, 1.0, v > 0.0); }
-    case 8u: { return select(alpha, 1.0, v > 0.0); }
-    case 9u: {
-      return 0.5 * (1.0 + erf_approx(v * INV_SQRT2)) + v * INV_SQRT_2PI * exp(-0.5 * v * v);
-    }
-    case 10u: { return sigmoid(v); }
-    case 11u: { return alpha * pow_any(v, alpha - 1.0); }
-    case 12u: { return alpha; }
-    case 13u: { return 1.0; }
-    case 14u: { return 1.0; }
-    case 15u: { return -r * r; }
-    default: { return 1.0; }
+    // {{derivative cases}}
+    default: { return quiet_nan(); }
   }
 }
 
@@ -120,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= params.n) {
     return;
   }
-  out[i] = forward(x[i], params.alpha);
+  y_out[i] = forward(x_buf[i], params.alpha);
 }
 
 @compute @workgroup_size(256)
@@ -130,5 +107,5 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   if (i >= params.n) {
     return;
   }
-  dx[i] = dy[i] * derivative(x[i], y[i], params.alpha);
+  dx_out[i] = dy_buf[i] * derivative(x_buf[i], y_buf[i], params.alpha);
 }

@@ -6,22 +6,21 @@
  */
 import assert from "node:assert/strict";
 import * as ag from "../mod.ts";
+import { mulberry32Next } from "../vae/data.ts";
 
 /** Initialises the engine once with NaN poisoning of every op output. */
 export async function setup(): Promise<void> {
   await ag.init();
-  ag.setPoisonOutputs(true);
+  ag.rt().poisonOutputs = true;
 }
 
-/** A deterministic pseudo-random stream (mulberry32) for test inputs. */
+/** A deterministic pseudo-random stream in [0, 1) for test inputs (vae/data.ts's mulberry32). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
+  let state = seed >>> 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const [u, next] = mulberry32Next(state);
+    state = next;
+    return u;
   };
 }
 
@@ -31,6 +30,15 @@ export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float64Ar
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
   return out;
+}
+
+/** Runs a command to its end: its exit code, and its stdout and stderr as text. */
+export async function commandOutput(
+  command: Deno.Command,
+): Promise<{ code: number; out: string; err: string }> {
+  const { code, stdout, stderr } = await command.output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
 }
 
 /** Number of elements of a shape. */
@@ -95,7 +103,7 @@ export async function checkOp(
     if (opts.grad === false) return;
     const w = randomArray(ref.length, opts.seed ?? 99);
     const loss = out.mul(ag.tensor(Float32Array.from(w), out.shape)).sum();
-    await loss.backward();
+    loss.backward();
     for (let k = 0; k < xs.length; k++) {
       const fd = new Float64Array(xs64[k].length);
       for (let j = 0; j < fd.length; j++) {

@@ -8,7 +8,10 @@
  *
  *   loss = NLL(voiced crops) + replayWeight · NLL(replay crops from pretraining features)
  *          + λ · Σ ‖θ − θ₀‖²                    (L2-SP: a pull toward the pretrained weights)
- *          [+ β · free-bits KL when encoder layers are trained]
+ *          [+ KL(q(z | x) ‖ N(0, I)) per frame when encoder layers are trained]
+ *
+ * (the KL with β = 1 and no free bits: it only keeps a tuned encoder's posterior near the prior
+ * the decoder was trained on; the decoder-only default has no KL term, the posterior is fixed)
  *
  * so the model learns the voice without forgetting speech. Progress is measured as the
  * reconstruction error (mean squared error of the normalised log-mel, z = μ) on the held-out
@@ -74,19 +77,6 @@ export interface AdaptStepStats {
   /** Σ ‖θ − θ₀‖². */
   drift: number;
   skipped: boolean;
-}
-
-/**
- * Mean squared error of the normalised log-mel reconstruction (z = μ) over clips' frames; NaN
- * for no frames. The held-out measure of adaptation: unlike the NLL it does not depend on the
- * learned likelihood scale, so "10 % lower" means the same thing for every model.
- */
-export async function reconstructionError(
-  model: MelVae,
-  clips: readonly MelClip[],
-): Promise<number> {
-  const usable = clips.filter((c) => c.frames >= model.hopFactor);
-  return usable.length ? await reconstructionMse(model, usable) : NaN;
 }
 
 /** Log-mel features [frames, nMels] of mono samples at the model rate, as a clip. */
@@ -184,7 +174,7 @@ export class VoiceAdapter {
 
   async #addBlock(samples: Float32Array): Promise<void> {
     const clip = await melClip(this.#logMel, samples, `voiced-${this.#blocks++}`);
-    if (this.base) this.#baseError.set(clip, await reconstructionError(this.base, [clip]));
+    if (this.base) this.#baseError.set(clip, await reconstructionMse(this.base, [clip]));
     this.heldOut.push(clip);
     const maxHeld = Math.max(1, Math.round(this.config.heldOutSeconds / this.config.blockSeconds));
     while (this.heldOut.length > maxHeld) this.pool.push(this.heldOut.shift()!);
@@ -259,7 +249,7 @@ export class VoiceAdapter {
         drift = drift.add(p.sub(this.#anchors.get(name)!).square().sum());
       }
       loss = loss.add(drift.mul(l2sp));
-      await loss.backward();
+      loss.backward();
       const norm = ag.clipGradNorm(this.trainable.values(), gradClip);
       const packed = ag.concat([loss, voiced, replay, drift, norm].map((s) => s.reshape([1])));
       const v = await packed.toArray();
@@ -286,7 +276,7 @@ export class VoiceAdapter {
       }
       base = s / n;
     }
-    return { base, now: await reconstructionError(this.model, this.heldOut) };
+    return { base, now: await reconstructionMse(this.model, this.heldOut) };
   }
 
   /** Frees the anchors and the feature extractor. */

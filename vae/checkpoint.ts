@@ -7,7 +7,7 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
-import { writeFileAtomic } from "../audio/atomic_file.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
 import { ConfigError, type ModelConfig, type TrainConfig } from "./config.ts";
 import { MelVae } from "./model.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
@@ -176,8 +176,7 @@ export function loadOptimizerState(optimizer: ag.Adam, ckpt: LoadedCheckpoint): 
 export async function loadModel(
   path: string,
 ): Promise<{ model: MelVae; checkpoint: LoadedCheckpoint }> {
-  const checkpoint = await loadCheckpoint(path);
-  if (!checkpoint.model) throw new ConfigError(`${path}: no model_config in its metadata`);
+  const checkpoint = await loadCheckpoint(path); // refuses one without a model config
   const model = new MelVae(checkpoint.model);
   loadModelWeights(model, checkpoint);
   return { model, checkpoint };

@@ -102,9 +102,14 @@ export class MelVae extends ag.Module {
       : this.registerBuffer("log_scale", ag.zeros([]));
   }
 
-  /** Time downsampling factor of the latent. */
+  /** Time downsampling factor of the latent: mel frames per latent step. */
   get hopFactor(): number {
     return 2 ** this.config.downsampleStages;
+  }
+
+  /** `frames` cut down to a whole number of latent steps (what the model can encode; maybe 0). */
+  wholeLatentFrames(frames: number): number {
+    return Math.floor(frames / this.hopFactor) * this.hopFactor;
   }
 
   /** Log-mel [B, nMels, T] → the normalised frames the model sees. */

@@ -30,7 +30,7 @@ export function reconstructAudio(model: MelVae, samples: Float32Array): ag.Tenso
   try {
     return ag.noGrad(() => {
       const mel = logMel.forward(ag.tensor(samples, [1, samples.length])); // [1, nMels, F]
-      const frames = Math.floor(mel.shape[2] / model.hopFactor) * model.hopFactor;
+      const frames = model.wholeLatentFrames(mel.shape[2]);
       if (frames === 0) throw new ConfigError("the input is too short to encode");
       const x = model.normalize(mel.slice(2, 0, frames));
       return model.denormalize(model.decoder.forward(model.encoder.encode(x).mu)).transpose(1, 2);

@@ -32,13 +32,32 @@ export interface EvalStats {
   /** KL per latent dimension, nats per latent step. */
   klPerDim: number[];
   activeDims: number;
-  /** Mean over clips of the mel log-spectral distance (dB, TARGETS.md) with z = μ. */
+  /** Mean over clips of the mel log-spectral distance (dB) with z = μ. */
   melLsd: number;
   /** Mean mel-cepstral distortion (dB) with z = μ. */
   mcd: number;
   clips: number;
   frames: number;
 }
+
+/**
+ * What each eval number is, in words a reader of the report or of `deno task eval` can check
+ * without another document (the report lists these under its notes).
+ */
+export const EVAL_METRIC_DEFINITIONS = {
+  elbo: "elbo: the evidence lower bound per mel frame, −(recon + kl), in nats; higher is better.",
+  recon: "recon: the reconstruction's negative log-likelihood −log p(x | z = μ) of the per-band " +
+    "normalised log-mel x under the decoder's mean and the learned global scale (Gaussian or " +
+    "Laplace as configured), summed over the mel bands of a frame; nats per frame.",
+  kl: "kl: KL(q(z | x) ‖ N(0, I)) summed over latent dimensions and steps, per mel frame " +
+    "(nats; no β, no free bits).",
+  activeDims: "activeDims: latent dimensions whose KL exceeds 0.1 nats per latent step.",
+  melLsd: "melLsd: mel log-spectral distance in dB: per frame √(mean over mel bands of " +
+    "(10·log10 P − 10·log10 P̂)²), P = mel power + 1e-5, the mean over frames, then over clips.",
+  mcd: "mcd: mel-cepstral distortion in dB: per frame (10 / ln 10)·√(2·Σₖ₌₁…₁₃ (cₖ − ĉₖ)²), " +
+    "c the DCT-II cepstrum of the log mel amplitude (c₀, the level, left out), the mean over " +
+    "frames, then over clips.",
+} as const;
 
 /** Raised when training produced too many non-finite steps in a row. */
 export class NonFiniteError extends Error {
@@ -79,7 +98,7 @@ export class VaeTrainer {
       const x = this.model.normalize(ag.tensor(data, [batch, nMels, cropFrames]));
       const t = elboTerms(this.model, x, { beta, freeBits, generator: this.gpuRng, sample: true });
       const loss = this.lossHook ? this.lossHook(t.loss) : t.loss;
-      await loss.backward();
+      loss.backward();
       const norm = ag.clipGradNorm(this.model.parameters(), gradClip);
       const packed = ag.concat([loss, t.recon, t.kl, norm].map((s) => s.reshape([1])));
       const v = await packed.toArray();
@@ -105,18 +124,29 @@ export class VaeTrainer {
   }
 }
 
+/**
+ * A whole clip as model input: its first `frames` frames, cut to whole latent steps
+ * ({@link MelVae.wholeLatentFrames}), channels-first [nMels, frames]; `frames` is 0 for a clip
+ * shorter than one latent step.
+ */
+function wholeClip(model: MelVae, clip: MelClip): { frames: number; channelsFirst: Float32Array } {
+  const nMels = model.config.features.nMels;
+  const frames = model.wholeLatentFrames(clip.frames);
+  const channelsFirst = new Float32Array(nMels * frames);
+  writeCropChannelsFirst(clip, nMels, 0, frames, channelsFirst, 0);
+  return { frames, channelsFirst };
+}
+
 /** Reconstruction (z = μ) of one clip: input and output log-mels [frames, nMels]. */
 export async function reconstructClip(
   model: MelVae,
   clip: MelClip,
 ): Promise<{ input: Float32Array; output: Float32Array; frames: number }> {
   const nMels = model.config.features.nMels;
-  const frames = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
-  const chFirst = new Float32Array(nMels * frames);
-  writeCropChannelsFirst(clip, nMels, 0, frames, chFirst, 0);
+  const { frames, channelsFirst } = wholeClip(model, clip);
   const out = await ag.tidy(() =>
     ag.noGrad(() => {
-      const x = model.normalize(ag.tensor(chFirst, [1, nMels, frames]));
+      const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, frames]));
       const { mu } = model.encoder.encode(x);
       return model.denormalize(model.decoder.forward(mu)).transpose(1, 2);
     }).toArray()
@@ -126,9 +156,12 @@ export async function reconstructClip(
 
 /**
  * Mean squared error of the normalised log-mel reconstruction with z = μ, over every frame and
- * band of the clips (each cut to a multiple of the latent hop). Unlike the reconstruction NLL it
- * does not depend on the learned likelihood scale, so ratios of it are meaningful (the NLL goes
- * negative once the scale shrinks below ~0.4).
+ * band of the clips (each cut to whole latent steps; a clip shorter than one step adds nothing).
+ * Unlike the reconstruction NLL it does not depend on the learned likelihood scale, so ratios of
+ * it are meaningful (the NLL goes negative once the scale shrinks below ~0.4): it is the
+ * held-out measure of `listen`. NaN when there is no frame to measure (no clips, or all shorter
+ * than one latent step): the mean of nothing, which `listen` shows as "–", never an error, since
+ * an empty held-out set is a normal state early in a session.
  */
 export async function reconstructionMse(
   model: MelVae,
@@ -137,20 +170,17 @@ export async function reconstructionMse(
   const nMels = model.config.features.nMels;
   let sum = 0, count = 0;
   for (const clip of clips) {
-    const n = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
-    if (n === 0) continue;
-    const chFirst = new Float32Array(nMels * n);
-    writeCropChannelsFirst(clip, nMels, 0, n, chFirst, 0);
+    const { frames, channelsFirst } = wholeClip(model, clip);
+    if (frames === 0) continue;
     sum += await ag.tidy(() =>
       ag.noGrad(() => {
-        const x = model.normalize(ag.tensor(chFirst, [1, nMels, n]));
+        const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, frames]));
         return model.decoder.forward(model.encoder.encode(x).mu).sub(x).square().sum();
       }).item()
     );
-    count += n * nMels;
+    count += frames * nMels;
   }
-  if (count === 0) throw new Error("reconstructionMse: no clip is long enough to evaluate");
-  return sum / count;
+  return count === 0 ? NaN : sum / count;
 }
 
 /** ELBO terms, active dimensions, mel-LSD and MCD over clips (z = μ for the distances). */
@@ -162,12 +192,10 @@ export async function evaluateClips(model: MelVae, clips: readonly MelClip[]): P
   const klPerDim = new Float64Array(latent);
   let latentSteps = 0;
   for (const clip of clips) {
-    const n = Math.floor(clip.frames / model.hopFactor) * model.hopFactor;
+    const { frames: n, channelsFirst } = wholeClip(model, clip);
     if (n === 0) continue;
-    const chFirst = new Float32Array(nMels * n);
-    writeCropChannelsFirst(clip, nMels, 0, n, chFirst, 0);
     const [r, k, perDim, output] = await ag.tidy(async () => {
-      const x = model.normalize(ag.tensor(chFirst, [1, nMels, n]));
+      const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, n]));
       const t = ag.noGrad(() => elboTerms(model, x, { beta: 1, freeBits: 0, sample: false }));
       const out = ag.noGrad(() => model.denormalize(t.xHat).transpose(1, 2));
       // Four readbacks whose queue waits overlap, not four round trips one after another.

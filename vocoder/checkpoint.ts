@@ -4,7 +4,7 @@
  * vocoder/checkpoint_format.ts. Deno-only.
  * @module
  */
-import { writeFileAtomic } from "../audio/atomic_file.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
 import { ConfigError } from "../vae/config.ts";
 import {
   decodeVocoderCheckpoint,

@@ -1,102 +1,75 @@
 /**
- * Elementwise binary ops with broadcasting, declared once in {@link BINARY_OPS} (code in
- * shaders/binary.wgsl) with their gradients written beside them as compositions of other ops.
+ * The differentiable binary ops of the op table (engine/ops/elementwise_table.ts), with
+ * NumPy/PyTorch broadcasting: one forward kernel; for the backward one kernel computing both
+ * gradients in the output's shape (none for a derivative that is the constant 1, whose gradient
+ * is the output's), each then summed over its input's broadcast axes.
  * @module
  */
-import source from "../../shaders/binary.wgsl" with { type: "text" };
-import { Kernel } from "../kernel.ts";
-import { grid1d, rt } from "../runtime.ts";
+import { type BinaryOp, binarySpec, DERIVATIVE_ONE, type Expression } from "./elementwise_table.ts";
+import { type BroadcastLayout, dispatchBinary, dispatchBinaryGrad } from "./elementwise_kernels.ts";
 import { record, Tensor } from "../tensor.ts";
-import { broadcastShapes, broadcastStrides, checkRank, packRank, sumToShape } from "./broadcast.ts";
-import { unary } from "./unary.ts";
+import { broadcastShapes, broadcastStrides, checkRank, sumToShape } from "./broadcast.ts";
 
-/** Op name → OP code in shaders/binary.wgsl. */
-export const BINARY_OPS = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  pow: 4,
-  maximum: 5,
-  minimum: 6,
-  eq: 7,
-  gt: 8,
-} as const;
-
-/** Name of a binary op. */
-export type BinaryOp = keyof typeof BINARY_OPS;
-
-const kernel = new Kernel("binary", source);
+function layoutOf(a: Tensor, b: Tensor, shape: number[]): BroadcastLayout {
+  if (a.shape.join() === b.shape.join()) return null;
+  return {
+    shape,
+    aStrides: broadcastStrides(a.shape, shape),
+    bStrides: broadcastStrides(b.shape, shape),
+  };
+}
 
 /** The forward kernel alone (no graph): `out = op(a, b)` with broadcasting. */
 export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  binarySpec(op);
   const shape = broadcastShapes(a.shape, b.shape);
   checkRank(op, shape);
   const out = Tensor.empty(shape);
   if (out.size === 0) return out;
-  const same = a.shape.join() === b.shape.join();
-  rt().dispatch(
-    kernel,
-    { a: a.buffer, b: b.buffer, out: out.buffer },
-    {
-      n: out.size,
-      rank: shape.length,
-      shape: packRank(shape),
-      a_strides: packRank(broadcastStrides(a.shape, shape)),
-      b_strides: packRank(broadcastStrides(b.shape, shape)),
-    },
-    grid1d(out.size, 256),
-    { OP: BINARY_OPS[op], SAME_SHAPE: same ? 1 : 0 },
-  );
+  dispatchBinary(op, { a: a.buffer, b: b.buffer, y: out.buffer }, out.size, layoutOf(a, b, shape));
   return out;
 }
 
-/** Gradients of each op w.r.t. (a, b), before un-broadcasting; `out` is the forward result. */
-const GRADIENTS: Partial<
-  Record<BinaryOp, (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor, Tensor]>
-> = {
-  add: (g) => [g, g],
-  sub: (g) => [g, unary("neg", g)],
-  mul: (g, a, b) => [binaryRaw("mul", g, b), binaryRaw("mul", g, a)],
-  div: (g, _a, b, out) => [
-    binaryRaw("div", g, b),
-    unary("neg", binaryRaw("div", binaryRaw("mul", g, out), b)),
-  ],
-  pow: (g, a, b, out) => [
-    binaryRaw("mul", g, binaryRaw("mul", b, binaryRaw("pow", a, unary("addScalar", b, -1)))),
-    binaryRaw("mul", g, binaryRaw("mul", out, unary("log", a))),
-  ],
-  // Ties split the gradient evenly, like torch.maximum.
-  maximum: (g, a, b) => {
-    const mask = tieSplitMask(a, b);
-    return [
-      binaryRaw("mul", g, mask),
-      binaryRaw("mul", g, unary("addScalar", unary("neg", mask), 1)),
-    ];
-  },
-  minimum: (g, a, b) => {
-    const mask = tieSplitMask(b, a);
-    return [
-      binaryRaw("mul", g, mask),
-      binaryRaw("mul", g, unary("addScalar", unary("neg", mask), 1)),
-    ];
-  },
-};
-
-function tieSplitMask(a: Tensor, b: Tensor): Tensor {
-  return binaryRaw("add", binaryRaw("gt", a, b), unary("mulScalar", binaryRaw("eq", a, b), 0.5));
+/** Whether WGSL expression `e` reads variable `name`. */
+function reads(e: Expression<unknown>, name: string): boolean {
+  return new RegExp(`\\b${name}\\b`).test(e.wgsl);
 }
 
-/** `op(a, b)` with broadcasting, recorded for autograd when the op has a gradient. */
+/**
+ * `op(a, b)` with broadcasting, recorded for autograd; an op declared without gradient (a
+ * comparison) records nothing.
+ */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  const derivatives = binarySpec(op).derivatives;
   const out = binaryRaw(op, a, b);
-  const grad = GRADIENTS[op];
-  if (!grad) return out;
+  if (derivatives === null) return out;
   return record(out, op, [a, b], (g) => {
-    const [ga, gb] = grad(g, a, b, out);
+    const passA = derivatives.a === DERIVATIVE_ONE, passB = derivatives.b === DERIVATIVE_ONE;
+    const needA = a.requiresGrad && !passA, needB = b.requiresGrad && !passB;
+    const da = needA ? Tensor.empty(out.shape) : null;
+    const db = needB ? Tensor.empty(out.shape) : null;
+    if ((needA || needB) && out.size > 0) {
+      const used = [...(needA ? [derivatives.a] : []), ...(needB ? [derivatives.b] : [])];
+      // An operand no derivative reads is not bound (it may be disposed by now): dy stands in.
+      const buffer = (t: Tensor, name: string) =>
+        used.some((e) => reads(e, name)) ? t.buffer : g.buffer;
+      dispatchBinaryGrad(
+        op,
+        {
+          a: buffer(a, "a"),
+          b: buffer(b, "b"),
+          y: buffer(out, "y"),
+          dy: g.buffer,
+          da: da?.buffer ?? null,
+          db: db?.buffer ?? null,
+        },
+        out.size,
+        layoutOf(a, b, out.shape),
+      );
+    }
     return [
-      a.requiresGrad ? sumToShape(ga, a.shape) : null,
-      b.requiresGrad ? sumToShape(gb, b.shape) : null,
+      a.requiresGrad ? sumToShape(da ?? g, a.shape) : null,
+      b.requiresGrad ? sumToShape(db ?? g, b.shape) : null,
     ];
   });
 }

@@ -11,10 +11,10 @@
  */
 import source from "../../shaders/conv.wgsl" with { type: "text" };
 import {
-  registerTunable,
   sizeBucket,
   TILE_CONFIGS,
   type TileConfig,
+  type Tunable,
   tunedChoice,
 } from "../autotune.ts";
 import { Kernel } from "../kernel.ts";
@@ -32,13 +32,6 @@ const MAX_GROUPS_X = 65535;
  * SIMD): 8 × 8 blocks (16 named vec4 accumulators in registers), 1.8–2.9× the kernel's earlier
  * 4 × 4 array form. WG_Y shrinks below `wgY` for layers with few rows. */
 export const DEFAULT_CONV_CONFIG: TileConfig = { bm: 8, bn: 8, wgX: 16, wgY: 4 };
-
-let forcedConfig: TileConfig | null = null;
-
-/** Forces the kernel's tile config (tests run every one); `null` = tuned, else the default. */
-export function setConvConfig(c: TileConfig | null): void {
-  forcedConfig = c;
-}
 
 /** The products of shaders/conv.wgsl (its `MODE` override). */
 const MODE = { forward: 0, inputGrad: 1, weightGrad: 2 } as const;
@@ -159,8 +152,8 @@ function dispatchConv(
     : mode === MODE.inputGrad
     ? [cinG, geo.batch * qH * qW, coutG * taps]
     : [coutG, cinG * taps, geo.batch * geo.outH * geo.outW];
-  let cfg = config ?? forcedConfig ??
-    tunedChoice("conv", `${mode}/m${sizeBucket(m)}n${sizeBucket(n)}k${sizeBucket(k)}`, {
+  let cfg = config ?? rt().kernelChoices.convTile ??
+    tunedChoice(CONV_TUNABLE, `${mode}/m${sizeBucket(m)}n${sizeBucket(n)}k${sizeBucket(k)}`, {
       mode,
       geo,
     }) ?? DEFAULT_CONV_CONFIG;
@@ -233,7 +226,8 @@ function dispatchConv(
   return out;
 }
 
-registerTunable<{ mode: number; geo: ConvGeometry }>({
+/** The convolution kernel (all three products), for the autotuner. */
+export const CONV_TUNABLE: Tunable<{ mode: number; geo: ConvGeometry }> = {
   kernel: "conv",
   candidates: TILE_CONFIGS,
   prepare({ mode, geo }) {
@@ -250,7 +244,7 @@ registerTunable<{ mode: number; geo: ConvGeometry }>({
       dispose: () => [x, dy, w, out].forEach((t) => t.dispose()),
     };
   },
-});
+};
 
 /** y = conv(x, w) + bias, shaped `shape` (no graph). */
 function convForwardRaw(
@@ -282,7 +276,7 @@ function convWeightGradRaw(geo: ConvGeometry, x: Tensor, dy: Tensor, shape: Shap
 function pair(v: number | readonly [number, number], what: string): [number, number] {
   const p: [number, number] = typeof v === "number" ? [v, v] : [v[0], v[1]];
   if (p.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new Error(`conv: ${what} must be non-negative integers, got ${v}`);
+    throw new Error(`conv2d: ${what} must be non-negative integers, got ${v}`);
   }
   return p;
 }
@@ -290,6 +284,12 @@ function pair(v: number | readonly [number, number], what: string): [number, num
 function checkPositive(values: Record<string, number>, op: string): void {
   for (const [name, v] of Object.entries(values)) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be ≥ 1, got ${v}`);
+  }
+}
+
+function checkNonNegative(values: Record<string, number>, op: string): void {
+  for (const [name, v] of Object.entries(values)) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: ${name} must be ≥ 0, got ${v}`);
   }
 }
 
@@ -342,7 +342,7 @@ export function conv1d(
 ): Tensor {
   const { stride = 1, padding = 0, dilation = 1, groups = 1 } = opts;
   checkPositive({ stride, dilation, groups }, "conv1d");
-  pair(padding, "padding");
+  checkNonNegative({ padding }, "conv1d");
   if (x.ndim !== 3 || w.ndim !== 3) {
     throw new Error(`conv1d: x [${x.shape}] and w [${w.shape}] must both be 3-D`);
   }
@@ -463,8 +463,7 @@ export function convTranspose1d(
 ): Tensor {
   const { stride = 1, padding = 0, outputPadding = 0, dilation = 1, groups = 1 } = opts;
   checkPositive({ stride, dilation, groups }, "convTranspose1d");
-  pair(padding, "padding");
-  pair(outputPadding, "outputPadding");
+  checkNonNegative({ padding, outputPadding }, "convTranspose1d");
   if (outputPadding >= Math.max(stride, dilation)) {
     throw new Error(
       `convTranspose1d: outputPadding ${outputPadding} must be smaller than stride or dilation`,

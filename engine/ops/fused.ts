@@ -19,7 +19,7 @@
  * const mean = ag.tensor([0, 0, 1], [3], { requiresGrad: true });
  * const logScale = ag.zeros([], { requiresGrad: true });
  * const loss = ag.fusedGaussianNll(x, mean, logScale).sum();
- * await loss.backward();
+ * loss.backward();
  * console.log(await mean.grad!.toArray(), await logScale.grad!.item());
  * ```
  * @module

@@ -7,10 +7,10 @@
 import source from "../../shaders/matmul.wgsl" with { type: "text" };
 import tiledSource from "../../shaders/matmul_tiled.wgsl" with { type: "text" };
 import {
-  registerTunable,
   sizeBucket,
   TILE_CONFIGS,
   type TileConfig,
+  type Tunable,
   tunedChoice,
 } from "../autotune.ts";
 import { currentAdapter } from "../device.ts";
@@ -35,13 +35,6 @@ export interface TiledConfig {
 /** Every block the workgroup-tiled kernel supports (tests run each). */
 export const TILED_CONFIGS: readonly TiledConfig[] = [{ wide: false }, { wide: true }];
 
-let forcedTiled: TiledConfig | null = null;
-
-/** Forces the workgroup-tiled kernel's block (tests run every one); `null` = chosen by shape. */
-export function setTiledConfig(c: TiledConfig | null): void {
-  forcedTiled = c;
-}
-
 /**
  * The block for an M × N (× batch) product: 128 × 128 tiles (64 FMAs per 4 vec4 reads of
  * workgroup memory) when that still makes at least 128 workgroups — about one per streaming
@@ -49,7 +42,6 @@ export function setTiledConfig(c: TiledConfig | null): void {
  * the chip.
  */
 export function tiledConfigFor(m: number, n: number, batch: number): TiledConfig {
-  if (forcedTiled) return forcedTiled;
   return { wide: Math.ceil(m / 128) * Math.ceil(n / 128) * batch >= 128 };
 }
 
@@ -57,13 +49,6 @@ export function tiledConfigFor(m: number, n: number, batch: number): TiledConfig
  * SIMD): 8 × 8 blocks (16 named vec4 accumulators, which stay in registers) in 16 × 4
  * workgroups, 1.8× the 4 × 8 blocks of the kernel's earlier array form. */
 export const DEFAULT_MATMUL_CONFIG: TileConfig = { bm: 8, bn: 8, wgX: 16, wgY: 4 };
-
-let forcedConfig: TileConfig | null = null;
-
-/** Forces the register-blocked kernel's tile config (tests run every one); `null` = tuned/default. */
-export function setMatmulConfig(c: TileConfig | null): void {
-  forcedConfig = c;
-}
 
 /** A matmul problem as the autotuner keeps it (a representative of its shape class). */
 interface MatmulProblem {
@@ -74,7 +59,8 @@ interface MatmulProblem {
   transB: boolean;
 }
 
-registerTunable<MatmulProblem>({
+/** The register-blocked matmul, for the autotuner. */
+export const MATMUL_TUNABLE: Tunable<MatmulProblem> = {
   kernel: "matmul",
   candidates: TILE_CONFIGS,
   prepare({ m, n, k, transA, transB }) {
@@ -87,7 +73,7 @@ registerTunable<MatmulProblem>({
       dispose: () => [a, b, out].forEach((t) => t.dispose()),
     };
   },
-});
+};
 
 /**
  * Which matmul kernel runs: "registers" (shaders/matmul.wgsl: register blocks, vec4 loads,
@@ -97,16 +83,13 @@ registerTunable<MatmulProblem>({
  */
 export type MatmulVariant = "registers" | "workgroup";
 
-let variant: MatmulVariant | null = null;
-
-/** Forces a matmul variant (tests run both); `null` restores the per-adapter choice. */
-export function setMatmulVariant(v: MatmulVariant | null): void {
-  variant = v;
-}
-
-/** The variant in use: forced, else "registers" on a CPU (fallback) adapter, else "workgroup". */
+/**
+ * The variant in use: the runtime's kernel choice when set, else "registers" on a CPU (fallback)
+ * adapter, else "workgroup".
+ */
 export function matmulVariant(): MatmulVariant {
-  if (variant) return variant;
+  const chosen = rt().kernelChoices.matmulVariant;
+  if (chosen) return chosen;
   const info = currentAdapter();
   const cpu = info?.isFallbackAdapter ||
     /llvmpipe|lavapipe|swiftshader|software/i.test(info?.description ?? "");
@@ -137,7 +120,7 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
     b_batch_stride: bb === 1 ? 0 : k * n,
   };
   if (matmulVariant() === "workgroup") {
-    const { wide } = tiledConfigFor(m, n, batch);
+    const { wide } = rt().kernelChoices.matmulBlock ?? tiledConfigFor(m, n, batch);
     const tile = wide ? 128 : 64;
     rt().dispatch(
       tiledKernel,
@@ -148,9 +131,9 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
     );
     return out;
   }
-  const cfg = forcedConfig ??
+  const cfg = rt().kernelChoices.matmulTile ??
     tunedChoice(
-      "matmul",
+      MATMUL_TUNABLE,
       `${transA ? "t" : "n"}${transB ? "t" : "n"}/m${sizeBucket(m)}n${sizeBucket(n)}k${
         sizeBucket(k)
       }`,

@@ -58,7 +58,7 @@ export interface AdamState {
  * for (let step = 0; step < 10; step++) {
  *   await ag.tidy(async () => {
  *     opt.zeroGrad();
- *     await model.forward(x).square().mean().backward();
+ *     model.forward(x).square().mean().backward();
  *     opt.step();
  *   });
  * }

@@ -28,7 +28,7 @@ const ELEMENTS_PER_GROUP = 4096;
  * import * as ag from "../mod.ts";
  * await ag.init();
  * const w = ag.randn([10], { seed: 1, requiresGrad: true });
- * await w.mul(100).sum().backward();
+ * w.mul(100).sum().backward();
  * const norm = ag.clipGradNorm([w], 1.0);
  * console.log(await norm.item()); // ≈ 316 (= 100·√10); w.grad now has norm 1
  * ```

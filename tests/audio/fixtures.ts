@@ -1,12 +1,52 @@
 /**
  * Test helpers for tests/audio: MP3 bytes built in-tree (silent MPEG-1 Layer III frames,
  * valid for both the frame scanner and mpg123), temporary Common Voice folders, paths to
- * the committed sample corpus and to the real Common Voice clips in ../shared.
+ * the committed sample corpus, to the real FLAC/Ogg fixtures and to the real speech in
+ * ../shared, deterministic garbage for damaged-file tests, and a console spy.
  * @module
  */
 
 /** The committed synthetic corpus (scripts/make_sample_corpus.sh). */
 export const SAMPLE_DIR = new URL("../../audio/sample/en/", import.meta.url).pathname;
+
+/** Small real FLAC and Ogg files (tests/audio/fixtures/README.md). */
+export const FIXTURE_DIR = new URL("./fixtures/", import.meta.url).pathname;
+
+/** The real speech folder outside the repo (its SOURCES.md lists it); may be absent. */
+export const SHARED_SPEECH_DIR = new URL("../../../shared/data/speech/", import.meta.url).pathname;
+
+/** Root-mean-square of `x`. */
+export function rms(x: Float32Array): number {
+  let s = 0;
+  for (const v of x) s += v * v;
+  return Math.sqrt(s / x.length);
+}
+
+/** A copy of `bytes` with `length` bytes from `at` replaced by deterministic pseudo-random ones. */
+export function garble(bytes: Uint8Array, at: number, length: number, seed = 1): Uint8Array {
+  const out = bytes.slice();
+  let state = seed >>> 0;
+  for (let i = at; i < Math.min(at + length, out.length); i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    out[i] = state >>> 24;
+  }
+  return out;
+}
+
+/** Runs `job` and returns its result and every line it printed through console.error/warn/log. */
+export async function withConsoleSpy<T>(
+  job: () => Promise<T>,
+): Promise<{ result: T; printed: string[] }> {
+  const printed: string[] = [];
+  const saved = { error: console.error, warn: console.warn, log: console.log };
+  const spy = (...args: unknown[]) => void printed.push(args.map(String).join(" "));
+  console.error = console.warn = console.log = spy;
+  try {
+    return { result: await job(), printed };
+  } finally {
+    Object.assign(console, saved);
+  }
+}
 
 /** Real Common Voice clips (99, 32 kHz MP3), outside the repo; may be absent. */
 export const REAL_CV_DIR =

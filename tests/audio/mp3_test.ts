@@ -1,8 +1,9 @@
 /**
  * Tests for audio/mp3.ts and audio/decode.ts: decoding the committed sample corpus and real
- * Common Voice clips (rate read, never assumed; duration against clip_durations.tsv), and
- * each broken input (empty, text named .mp3, ID3 only, truncated mid-frame and at a frame
- * boundary) failing with a typed error that names the file.
+ * Common Voice clips (rate read, never assumed; duration against clip_durations.tsv), each
+ * broken input (empty, text named .mp3, ID3 only, truncated mid-frame and at a frame
+ * boundary) failing with a typed error that names the file, and damaged files (garbage in the
+ * middle: one warning with the counts; mostly garbage: refused), mpg123 printing nothing.
  */
 
 import assert from "node:assert/strict";
@@ -16,13 +17,16 @@ import {
 import { AudioDecodeError } from "../../audio/errors.ts";
 import { decodeMp3, scanMp3 } from "../../audio/mp3.ts";
 import { encodeWav } from "../../audio/wav.ts";
-import { pathExists, readDurationTable, REAL_CV_DIR, SAMPLE_DIR, silentMp3 } from "./fixtures.ts";
-
-function rms(x: Float32Array): number {
-  let s = 0;
-  for (const v of x) s += v * v;
-  return Math.sqrt(s / x.length);
-}
+import {
+  garble,
+  pathExists,
+  readDurationTable,
+  REAL_CV_DIR,
+  rms,
+  SAMPLE_DIR,
+  silentMp3,
+  withConsoleSpy,
+} from "./fixtures.ts";
 
 async function expectDecodeError(
   bytes: Uint8Array,
@@ -33,6 +37,7 @@ async function expectDecodeError(
     assert.ok(err instanceof AudioDecodeError, `${name}: ${err}`);
     assert.equal(err.file, name);
     assert.match(err.reason, pattern);
+    assert.ok(err.message.startsWith(name), err.message);
     return true;
   });
 }
@@ -133,6 +138,7 @@ Deno.test("decodeAudio picks the decoder by magic bytes, not by name", async () 
       format: "wav",
       sampleRate: 8000,
       durationSeconds: 0.1,
+      truncation: undefined,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -180,4 +186,59 @@ Deno.test("scanMp3 ends the stream at a trailing ID3v1 tag without calling it tr
   assert.equal(b.frameCount, a.frameCount);
   assert.equal(b.durationSeconds, a.durationSeconds);
   assert.equal((await decodeMp3(tagged, "tagged.mp3")).samples.length, a.durationSeconds * 48000);
+});
+
+const LONGEST_CLIP = `${SAMPLE_DIR}clips/common_voice_en_90000033.mp3`; // 24 KB, 48 kHz
+
+Deno.test("decodeMp3 skips 4 KB of garbage in the middle with one warning, mpg123 printing nothing", async () => {
+  const bytes = await Deno.readFile(LONGEST_CLIP);
+  const full = await decodeMp3(bytes, "full.mp3");
+  const at = Math.floor(bytes.length / 2) - 2048;
+  const damaged = garble(bytes, at, 4096);
+  const { result: a, printed } = await withConsoleSpy(() => decodeMp3(damaged, "hole.mp3"));
+  assert.deepEqual(printed, []); // was several "mpg123-decoder: -1 MPG123_ERR" lines
+  assert.equal(a.warnings.length, 1);
+  assert.equal(a.warnings[0].file, "hole.mp3");
+  assert.equal(a.warnings[0].format, "mp3");
+  const lost = 4096 / bytes.length; // about: the ID3 tag is small
+  const m = a.warnings[0].message.match(
+    /^1 damaged region skipped, (\d+) decoder errors?; (\d+)% of the audio lost$/,
+  );
+  assert.ok(m, a.warnings[0].message);
+  assert.ok(Math.abs(Number(m[2]) / 100 - lost) < 0.03, `${m[2]}% vs ${lost}`);
+  // what is left is the frames outside the garbage: about (1 − lost) of the clip
+  const ratio = a.samples.length / full.samples.length;
+  assert.ok(Math.abs(ratio - (1 - lost)) < 0.05, `kept ${ratio}`);
+  const info = scanMp3(damaged, "hole.mp3");
+  assert.equal(info.damagedRegions, 1);
+  // whole frames the garbage covers, give or take the frames it starts and ends in (192 bytes)
+  assert.ok(Math.abs(info.damagedBytes - 4096) < 2 * 193, `${info.damagedBytes}`);
+});
+
+Deno.test("decodeMp3 refuses a file that is 98 % garbage, naming it", async () => {
+  const bytes = await Deno.readFile(LONGEST_CLIP);
+  const keep = Math.floor(bytes.length * 0.02);
+  const { printed } = await withConsoleSpy(() =>
+    expectDecodeError(
+      garble(bytes, keep, bytes.length),
+      "junk.mp3",
+      /^mostly undecodable: 9\d% of the audio lost \(1 damaged region skipped, 0 decoder errors\)$/,
+    )
+  );
+  assert.deepEqual(printed, []);
+});
+
+Deno.test("decodeMp3: a trailing APEv2 tag is no damage, trailing junk is", async () => {
+  const bytes = await Deno.readFile(SAMPLE_CLIP);
+  const ape = new Uint8Array(32 + 20);
+  const footer = 20; // items (20 bytes of zeros here) then the 32-byte footer
+  ape.set(new TextEncoder().encode("APETAGEX"), footer);
+  new DataView(ape.buffer).setUint32(footer + 12, 52, true); // size: items + footer
+  const tagged = new Uint8Array([...bytes, ...ape]);
+  assert.equal(scanMp3(tagged).damagedRegions, 0);
+  assert.deepEqual((await decodeMp3(tagged, "ape.mp3")).warnings, []);
+  const junk = new Uint8Array([...bytes, ...new TextEncoder().encode("x".repeat(300))]);
+  const a = await decodeMp3(junk, "tail.mp3");
+  assert.equal(a.warnings.length, 1);
+  assert.match(a.warnings[0].message, /^1 damaged region skipped/);
 });

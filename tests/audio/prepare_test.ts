@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as nodePath from "node:path";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { DEFAULT_FEATURES } from "../../audio/features.ts";
+import { commandOutput } from "../util.ts";
 import { pathExists, REAL_CV_DIR, SAMPLE_DIR } from "./fixtures.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -23,10 +24,8 @@ function prepareCommand(args: string[]): Deno.Command {
   });
 }
 
-async function runPrepare(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const { code, stdout, stderr } = await prepareCommand(args).output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+function runPrepare(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return commandOutput(prepareCommand(args));
 }
 
 async function readDir(dir: string): Promise<Map<string, Uint8Array>> {

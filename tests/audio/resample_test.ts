@@ -1,11 +1,14 @@
 /**
  * Tests for audio/resample.ts: tone level kept in the passband (±0.1 dB), tones above the
  * new Nyquist suppressed (≥ 60 dB), agreement with an ideal resampled sinusoid and with a
- * plain float64 evaluation of the same windowed-sinc sum, lengths and argument errors.
+ * plain float64 evaluation of the same windowed-sinc sum, lengths and argument errors; the
+ * streaming resampler gives the offline output in any chunking.
  */
 
 import assert from "node:assert/strict";
-import { resample } from "../../audio/resample.ts";
+import { resample, StreamResampler } from "../../audio/resample.ts";
+import { concatSamples } from "../../audio/samples.ts";
+import { randomArray } from "../util.ts";
 
 function tone(frequency: number, sampleRate: number, seconds: number): Float32Array {
   return Float32Array.from(
@@ -125,4 +128,22 @@ Deno.test("resample rejects non-integer or non-positive rates", () => {
   assert.throws(() => resample(new Float32Array(4), 0, 16000), RangeError);
   assert.throws(() => resample(new Float32Array(4), 44100.5, 16000), RangeError);
   assert.throws(() => resample(new Float32Array(4), 48000, -1), RangeError);
+});
+
+Deno.test("StreamResampler matches offline resampling away from the ends, in any chunking", () => {
+  for (const [from, to] of [[48000, 16000], [44100, 16000], [16000, 16000], [8000, 16000]]) {
+    // a tone, then broadband noise (content up to the input's Nyquist)
+    const noise = Float32Array.from(randomArray(from / 2, 7, -0.05, 0.05));
+    const x = concatSamples([tone(140, from, 1), noise]);
+    const ref = resample(x, from, to);
+    const rs = new StreamResampler(from, to);
+    const parts: Float32Array[] = [];
+    for (let i = 0; i < x.length; i += 1234) parts.push(rs.push(x.subarray(i, i + 1234)));
+    parts.push(rs.flush());
+    const y = concatSamples(parts);
+    assert.equal(y.length, ref.length, `${from}→${to} length`);
+    let err = 0;
+    for (let i = 0; i < y.length; i++) err = Math.max(err, Math.abs(y[i] - ref[i]));
+    assert.ok(err < 1e-5, `${from}→${to}: max error ${err}`);
+  }
 });

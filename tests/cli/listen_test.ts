@@ -20,9 +20,10 @@ const assertStringIncludes = (s: string, part: string) =>
   assert.ok(s.includes(part), `expected ${JSON.stringify(part)} in:\n${s}`);
 import { resample } from "../../audio/resample.ts";
 import { Capture, RawS16Source } from "../../audio/capture.ts";
-import { decodeWav, encodeWav } from "../../audio/wav.ts";
+import { encodeWav } from "../../audio/wav.ts";
 import { loadCheckpoint, loadModel } from "../../vae/checkpoint.ts";
-import { reconstructionError } from "../../vae/adapt.ts";
+import { reconstructionMse } from "../../vae/trainer.ts";
+import { assertSpeechLikeWav } from "./speech_checks.ts";
 import {
   clipAudio,
   clipsFeatures,
@@ -136,10 +137,10 @@ Deno.test({
         const { model: b } = await loadModel(base);
         const { model: a } = await loadModel(out);
         const [bs, as, bo, ao] = [
-          await reconstructionError(b, same),
-          await reconstructionError(a, same),
-          await reconstructionError(b, other),
-          await reconstructionError(a, other),
+          await reconstructionMse(b, same),
+          await reconstructionMse(a, same),
+          await reconstructionMse(b, other),
+          await reconstructionMse(a, other),
         ];
         console.log(
           `speaker 6 held-out clips: ${bs.toFixed(4)} → ${as.toFixed(4)} (${
@@ -168,7 +169,8 @@ Deno.test({
     });
 
     await t.step("a missing device exits 4 naming it", async () => {
-      const r = await run(listenCmd([...common, "--device", "nosuchmic"], env, tmp));
+      const out = nodePath.join(tmp, "unused.safetensors"); // writable: the device is what fails
+      const r = await run(listenCmd([...common, "--device", "nosuchmic", "--out", out], env, tmp));
       assertEquals(r.code, 4, r.stderr);
       assertStringIncludes(r.stderr, `"nosuchmic"`);
       assertStringIncludes(r.stderr, "arecord -L");
@@ -176,7 +178,11 @@ Deno.test({
 
     await t.step("a missing library exits 4 naming it and the alternatives", async () => {
       const r = await run(
-        listenCmd([...common, "--alsa-lib", "libasound-missing.so.2"], env, tmp),
+        listenCmd(
+          [...common, "--alsa-lib", "libasound-missing.so.2", "--out", `${tmp}/unused.safetensors`],
+          env,
+          tmp,
+        ),
       );
       assertEquals(r.code, 4, r.stderr);
       assertStringIncludes(r.stderr, "libasound-missing.so.2");
@@ -320,18 +326,6 @@ async function assertNoTempFiles(dir: string): Promise<void> {
   assertEquals(left.length, 0, `temp files left: ${left}`);
 }
 
-/** A 16 kHz mono WAV of `samples` samples with finite, audible content. */
-function assertGeneratedWav(bytes: Uint8Array, samples: number, what: string): void {
-  const wav = decodeWav(bytes, what);
-  assertEquals(wav.sampleRate, 16000, `${what}: rate`);
-  assertEquals(wav.channels.length, 1, `${what}: channels`);
-  const x = wav.channels[0];
-  assertEquals(x.length, samples, `${what}: length`);
-  assert.ok(x.every(Number.isFinite), `${what}: non-finite samples`);
-  const rms = Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
-  assert.ok(rms > 1e-3, `${what}: silent (rms ${rms})`);
-}
-
 Deno.test({
   name: "listen without a device: --input file.wav, SIGINT/SIGTERM save, speaking back",
   sanitizeResources: false,
@@ -376,8 +370,8 @@ Deno.test({
       const same = await clipsFeatures(test6.slice(6));
       const { model: a } = await loadModel(out);
       const [bs, as] = [
-        await reconstructionError(baseModel, same),
-        await reconstructionError(a, same),
+        await reconstructionMse(baseModel, same),
+        await reconstructionMse(a, same),
       ];
       a.dispose();
       assert.ok(as <= 0.9 * bs, `same speaker: ${as} vs base ${bs}`);
@@ -457,7 +451,7 @@ Deno.test({
       assertStringIncludes(r.stdout, "prior sample");
       // 1.5 s → ⌈1.5·16000 / hop / hopFactor⌉ latent steps, × hopFactor frames, (frames−1)·hop.
       const frames = Math.ceil((1.5 * sampleRate) / hop / hopFactor) * hopFactor;
-      assertGeneratedWav(await Deno.readFile(out), (frames - 1) * hop, "prior sample");
+      assertSpeechLikeWav(await Deno.readFile(out), (frames - 1) * hop, "prior sample");
     });
 
     await t.step("speaks back: the speaker's unseen clip through the adapted model", async () => {
@@ -466,9 +460,9 @@ Deno.test({
       const out = nodePath.join(tmp, "recon.wav");
       const r = await generate(["--checkpoint", adapted, "--input", clip, "--out", out]);
       assertStringIncludes(r.stdout, "reconstruction of");
-      const n = (await clipAudio(test6[6])).length;
-      const frames = Math.floor((1 + Math.floor(n / hop)) / hopFactor) * hopFactor;
-      assertGeneratedWav(await Deno.readFile(out), (frames - 1) * hop, "reconstruction");
+      const input = await clipAudio(test6[6]);
+      const frames = Math.floor((1 + Math.floor(input.length / hop)) / hopFactor) * hopFactor;
+      assertSpeechLikeWav(await Deno.readFile(out), (frames - 1) * hop, "reconstruction", input);
     });
 
     baseModel.dispose();

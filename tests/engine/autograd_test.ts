@@ -18,7 +18,7 @@ Deno.test("a tensor feeding two ops accumulates both gradients: x*x + x", async 
   // And exactly: d/dx Σ(x² + x) = 2x + 1.
   await ag.tidy(async () => {
     const x = ag.tensor([1.5, -2, 0.25], [3], { requiresGrad: true });
-    await x.mul(x).add(x).sum().backward();
+    x.mul(x).add(x).sum().backward();
     assert.deepEqual([...await x.grad!.toArray()], [4, -3, 1.5]);
     x.grad!.dispose();
   });
@@ -49,14 +49,14 @@ Deno.test(".grad accumulates over two backward calls", async () => {
   await ag.tidy(async () => {
     const x = ag.tensor([1, 2, -3], [3], { requiresGrad: true });
     const w = ag.tensor([0.5, -1, 2], [3]);
-    await x.mul(w).sum().backward();
+    x.mul(w).sum().backward();
     assert.deepEqual([...await x.grad!.toArray()], [0.5, -1, 2]);
-    await x.mul(x).sum().backward();
+    x.mul(x).sum().backward();
     assert.deepEqual([...await x.grad!.toArray()], [2.5, 3, -4]);
     // Zeroing by hand starts afresh.
     x.grad!.dispose();
     x.grad = null;
-    await x.sum().backward();
+    x.sum().backward();
     assert.deepEqual([...await x.grad!.toArray()], [1, 1, 1]);
     x.grad!.dispose();
   });
@@ -69,10 +69,10 @@ Deno.test("a caller's gradient tensor is not aliased or disposed by backward", a
     const z = ag.tensor([4, 5, 6], [3], { requiresGrad: true });
     const g = ag.tensor([0.5, 0.25, 2], [3]);
     // add passes the incoming gradient straight through to both leaves.
-    await x.add(z).backward(g);
+    x.add(z).backward(g);
     assert.notEqual(x.grad, g, "x.grad is the caller's tensor");
     assert.notEqual(z.grad, g, "z.grad is the caller's tensor");
-    await x.add(z).backward(g);
+    x.add(z).backward(g);
     assert.ok(!g.isDisposed, "backward disposed the caller's gradient");
     assert.deepEqual([...await g.toArray()], [0.5, 0.25, 2]);
     g.dispose();
@@ -88,7 +88,7 @@ Deno.test("backward of a non-scalar seeds ones; leaves without requiresGrad get 
   await ag.tidy(async () => {
     const x = ag.tensor([1, 2, 3, 4], [2, 2], { requiresGrad: true });
     const c = ag.tensor([3, 3, 3, 3], [2, 2]);
-    await x.mul(c).backward();
+    x.mul(c).backward();
     assert.deepEqual([...await x.grad!.toArray()], [3, 3, 3, 3]);
     assert.equal(c.grad, null);
     x.grad!.dispose();
@@ -117,7 +117,7 @@ Deno.test("noGrad records nothing; detach cuts the graph", async () => {
     const d = x.mul(3).detach();
     assert.equal(d.gradFn, null);
     assert.equal(d.requiresGrad, false);
-    await x.mul(d).sum().backward(); // d/dx (x · 3x_detached) = 3x
+    x.mul(d).sum().backward(); // d/dx (x · 3x_detached) = 3x
     assert.deepEqual([...await x.grad!.toArray()], [3, 6, 9]);
     x.grad!.dispose();
   });
@@ -127,10 +127,10 @@ Deno.test("tidy frees every intermediate, forward and backward", async () => {
   await setup();
   const w = ag.randn([8, 5], { seed: 1, requiresGrad: true });
   const before = ag.counters().buffersInUse;
-  await ag.tidy(async () => {
+  ag.tidy(() => {
     const x = ag.randn([4, 8], { seed: 2 });
     const loss = x.matmul(w).relu().pad([1, 1]).logsumexp(1).mean();
-    await loss.backward();
+    loss.backward();
     assert.ok(ag.counters().buffersInUse > before + 5, "the graph should hold buffers");
     w.grad!.dispose();
     w.grad = null;
@@ -210,7 +210,7 @@ Deno.test("a deep graph back-propagates without overflowing the stack", async ()
     let y = x;
     const depth = 3000;
     for (let i = 0; i < depth; i++) y = y.add(0.001);
-    await y.mul(y).sum().backward(); // d/dx Σ (x + 3)² = 2y
+    y.mul(y).sum().backward(); // d/dx Σ (x + 3)² = 2y
     // y as f32 computes it: 3000 rounded additions.
     const want = [0.5, -1].map((v) => {
       for (let i = 0; i < depth; i++) v = Math.fround(v + Math.fround(0.001));
@@ -228,5 +228,64 @@ Deno.test("item, toArray and tensor creation check their inputs", async () => {
     assert.equal(await ag.scalar(-2.5).item(), -2.5);
     assert.deepEqual([...await ag.full([2, 2], 0.75).toArray()], [0.75, 0.75, 0.75, 0.75]);
     assert.deepEqual([...await ag.onesLike(ag.zeros([3])).toArray()], [1, 1, 1]);
+  });
+});
+
+Deno.test("op outputs are NaN-poisoned when the runtime says so (tests), else left alone", async () => {
+  await setup();
+  const runtime = ag.rt();
+  assert.equal(runtime.poisonOutputs, true, "setup() turns poisoning on");
+  const poisoned = ag.Tensor.empty([300]);
+  assert.ok((await poisoned.toArray()).every(Number.isNaN), "an unwritten output reads NaN");
+  poisoned.dispose();
+  runtime.poisonOutputs = false;
+  try {
+    const before = ag.counters().dispatches;
+    ag.Tensor.empty([300]).dispose();
+    assert.equal(ag.counters().dispatches, before, "no fill without poisoning");
+  } finally {
+    runtime.poisonOutputs = true;
+  }
+});
+
+Deno.test("the autograd core runs without engine/methods.ts (no helper to inject)", async () => {
+  const exec = Deno.execPath();
+  const deno = Deno.permissions.querySync({ name: "run", command: exec }).state === "granted"
+    ? exec
+    : "deno";
+  const fixture = new URL("./fixtures/core_alone.ts", import.meta.url).pathname;
+  const r = await new Deno.Command(deno, {
+    args: ["run", "--allow-env", "--allow-read", fixture],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  const got = JSON.parse(new TextDecoder().decode(r.stdout));
+  const want = [0.5, -1, 2].map((v) => 2 * v + Math.exp(v));
+  assertClose(got.x, want, 1e-6, "d/dx Σ (x·x + exp x)");
+  assert.deepEqual(got, { x: got.x, a: [1, 1], b: [1, 1], distinct: true });
+});
+
+Deno.test("backward() is synchronous: it returns nothing, and the gradients are set", async () => {
+  await setup();
+  await ag.tidy(async () => {
+    const x = ag.tensor([1, -2, 3], [3], { requiresGrad: true });
+    const returned: unknown = x.mul(x).sum().backward();
+    assert.equal(returned, undefined);
+    assert.ok(x.grad, "grad set when backward() returns");
+    assert.deepEqual([...await x.grad.toArray()], [2, -4, 6]);
+    x.grad.dispose();
+  });
+});
+
+Deno.test("accumulating into a .grad of another shape is an error naming both shapes", async () => {
+  await setup();
+  ag.tidy(() => {
+    const x = ag.tensor([1, -2, 3], [3], { requiresGrad: true });
+    x.grad = ag.zeros([1]);
+    assert.throws(
+      () => x.mul(x).sum().backward(),
+      /gradients \[1\] and \[3\] of one tensor differ/,
+    );
   });
 });

@@ -18,7 +18,7 @@ import {
   tunedChoices,
   tunePending,
 } from "../../engine/autotune.ts";
-import { setMatmulVariant } from "../../engine/ops/matmul.ts";
+import { MATMUL_TUNABLE } from "../../engine/ops/matmul.ts";
 import { adapterHash, FileTuneStore } from "../../cli/tune_store.ts";
 import { assertClose, randomArray, setup } from "../util.ts";
 
@@ -52,10 +52,10 @@ Deno.test("autotune: times candidates, keeps one, writes it to the store", async
   enableAutotune({ store });
   try {
     const problem = { m: 67, n: 70, k: 33, transA: false, transB: false };
-    const c = await tune("matmul", "test/a", problem, { candidates: FEW, rounds: 1 });
+    const c = await tune(MATMUL_TUNABLE, "test/a", problem, { candidates: FEW, rounds: 1 });
     assert.ok(FEW.includes(c), `chose one of the candidates, got ${tileName(c)}`);
     assert.equal(await store.get("matmul/test/a"), tileName(c));
-    assert.equal(tunedChoice("matmul", "test/a", problem), c);
+    assert.equal(tunedChoice(MATMUL_TUNABLE, "test/a", problem), c);
   } finally {
     resetAutotune();
   }
@@ -68,14 +68,25 @@ Deno.test("autotune: a stored choice is taken without timing", async () => {
   await store.set("matmul/test/b", "8x4/4x4");
   enableAutotune({ store });
   try {
-    const c = await tune("matmul", "test/b", { m: 8, n: 8, k: 8, transA: false, transB: false });
+    const c = await tune(MATMUL_TUNABLE, "test/b", {
+      m: 8,
+      n: 8,
+      k: 8,
+      transA: false,
+      transB: false,
+    });
     assert.equal(tileName(c), "8x4/4x4");
     // A stale name (not a candidate) is ignored and replaced by a timed choice.
     await store.set("matmul/test/c", "3x3/1x1");
-    const d = await tune("matmul", "test/c", { m: 9, n: 5, k: 4, transA: true, transB: true }, {
-      candidates: FEW,
-      rounds: 1,
-    });
+    const d = await tune(
+      MATMUL_TUNABLE,
+      "test/c",
+      { m: 9, n: 5, k: 4, transA: true, transB: true },
+      {
+        candidates: FEW,
+        rounds: 1,
+      },
+    );
     assert.ok(tileByName(await store.get("matmul/test/c")) === d);
   } finally {
     resetAutotune();
@@ -85,10 +96,9 @@ Deno.test("autotune: a stored choice is taken without timing", async () => {
 Deno.test("autotune: off by default; once enabled, ops' shape classes are tuned", async () => {
   await setup();
   resetAutotune();
-  // The tuner covers the register-blocked matmul (the one CPU adapters run); force it so that
+  // The tuner covers the register-blocked matmul (the one CPU adapters run); choose it so that
   // the test means the same on a GPU adapter, where the workgroup-tiled variant is the default.
-  setMatmulVariant("registers");
-  try {
+  await ag.rt().withKernelChoices({ matmulVariant: "registers" }, async () => {
     await matmulAgainstCpu(37, 21, 45); // not enabled: nothing noted
     assert.deepEqual(await tunePending(), {});
     const store = new MemoryTuneStore();
@@ -106,10 +116,7 @@ Deno.test("autotune: off by default; once enabled, ops' shape classes are tuned"
     assert.deepEqual(tunedChoices(), made);
     assert.deepEqual(await tunePending(), {}, "nothing left to tune");
     await matmulAgainstCpu(37, 21, 45); // runs with the tuned config
-  } finally {
-    setMatmulVariant(null);
-    resetAutotune();
-  }
+  }).finally(resetAutotune);
 });
 
 Deno.test({
@@ -123,14 +130,14 @@ Deno.test({
       const path = `${dir}/tune/${adapterHash("test adapter")}.json`;
       enableAutotune({ store: new FileTuneStore(path) });
       const problem = { m: 20, n: 12, k: 9, transA: false, transB: true };
-      const c = await tune("matmul", "test/file", problem, { candidates: FEW, rounds: 1 });
+      const c = await tune(MATMUL_TUNABLE, "test/file", problem, { candidates: FEW, rounds: 1 });
       const json = JSON.parse(await Deno.readTextFile(path));
       assert.deepEqual(json, { "matmul/test/file": tileName(c) });
       // A new process (fresh memory) reads it back without timing.
       resetAutotune();
       enableAutotune({ store: new FileTuneStore(path) });
-      assert.equal(tunedChoice("matmul", "test/file", problem), undefined);
-      assert.equal(await tune("matmul", "test/file", problem, { candidates: [] }), c);
+      assert.equal(tunedChoice(MATMUL_TUNABLE, "test/file", problem), undefined);
+      assert.equal(await tune(MATMUL_TUNABLE, "test/file", problem, { candidates: [] }), c);
     } finally {
       resetAutotune();
       await Deno.remove(dir, { recursive: true });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
-import { setConvConfig } from "../../engine/ops/conv.ts";
 import { TILE_CONFIGS, tileName } from "../../engine/autotune.ts";
+import { dispatchesOf } from "./dispatch_log.ts";
 import { assertClose, checkOp, randomArray, setup, size } from "../util.ts";
 
 // ---- float64 references, written from the definitions ----
@@ -328,7 +328,7 @@ Deno.test("conv: gradients at the audio model's shape match the reference's", as
     const x = ag.tensor(Float32Array.from(x64), [c.n, c.cin, c.len], { requiresGrad: true });
     const w = ag.tensor(Float32Array.from(w64), [c.cout, c.cin, c.k], { requiresGrad: true });
     const y = ag.conv1d(x, w, null, { padding: 2 });
-    await y.backward(ag.tensor(Float32Array.from(g64), y.shape));
+    y.backward(ag.tensor(Float32Array.from(g64), y.shape));
     const t = full1d({ n: c.n, cin: c.cout, cout: c.cin, len: c.len, k: c.k, padding: 2 });
     const dxRef = convTranspose1dRef({ ...t, bias: false }, g64, w64);
     assertClose(await x.grad!.toArray(), dxRef, 1e-4, "conv1d dx at [2, 80, 64]");
@@ -361,8 +361,7 @@ Deno.test("conv: gradients at the audio model's shape match the reference's", as
 for (const c of TILE_CONFIGS) {
   Deno.test(`conv tiles ${tileName(c)}: products, edges, groups, 2-D`, async () => {
     await setup();
-    setConvConfig(c);
-    try {
+    await ag.rt().withKernelChoices({ convTile: c }, async () => {
       await checkConv1d({
         n: 2,
         cin: 3,
@@ -397,11 +396,48 @@ for (const c of TILE_CONFIGS) {
         groups: 1,
         bias: true,
       }, 111);
-    } finally {
-      setConvConfig(null);
-    }
+    });
   });
 }
+
+Deno.test("conv's tile choice is the runtime's: each of the three products runs it", async () => {
+  await setup();
+  const tile = TILE_CONFIGS.find((c) => tileName(c) === "4x8/16x4")!;
+  const { dispatches } = await dispatchesOf(() =>
+    ag.rt().withKernelChoices({ convTile: tile }, () =>
+      ag.tidy(async () => {
+        const x = ag.randn([2, 8, 40], { seed: 1 });
+        const w = ag.randn([16, 8, 3], { seed: 2 });
+        x.requiresGrad = w.requiresGrad = true;
+        ag.conv1d(x, w).sum().backward();
+        await w.grad!.toArray();
+        x.grad!.dispose();
+        w.grad!.dispose();
+      }))
+  );
+  const conv = dispatches.filter((d) => d.kernel === "conv_implicit_gemm");
+  assert.deepEqual(conv.map((d) => d.constants.MODE).sort(), [0, 1, 2]);
+  for (const { constants: { BM, BN, WG_X } } of conv) {
+    assert.deepEqual({ bm: BM, bn: BN, wgX: WG_X }, { bm: tile.bm, bn: tile.bn, wgX: tile.wgX });
+  }
+});
+
+Deno.test("conv: a negative or fractional padding is an error naming the op and option", () => {
+  const x = { ndim: 3, shape: [2, 3, 10] } as unknown as ag.Tensor;
+  const w = { ndim: 3, shape: [4, 3, 3] } as unknown as ag.Tensor;
+  assert.throws(
+    () => ag.conv1d(x, w, null, { padding: -1 }),
+    /conv1d: padding must be ≥ 0, got -1/,
+  );
+  assert.throws(
+    () => ag.convTranspose1d(x, w, null, { stride: 2, outputPadding: 0.5 }),
+    /convTranspose1d: outputPadding must be ≥ 0, got 0.5/,
+  );
+  assert.throws(
+    () => ag.conv2d(x, w, null, { padding: [1, -2] }),
+    /conv2d: padding must be non-negative integers, got 1,-2/,
+  );
+});
 
 Deno.test("conv: shape errors name the shapes", () => {
   const x = { ndim: 3, shape: [2, 3, 10] } as unknown as ag.Tensor;

@@ -108,7 +108,7 @@ Deno.test("fusedLaplaceNll has gradient 0 w.r.t. x and mean where x = mean (like
     const x = ag.tensor([1, 2, 3], [3], { requiresGrad: true });
     const m = ag.tensor([1, 0, 3], [3], { requiresGrad: true });
     const ls = ag.tensor([0.5], [1], { requiresGrad: true });
-    await ag.fusedLaplaceNll(x, m, ls).sum().backward();
+    ag.fusedLaplaceNll(x, m, ls).sum().backward();
     const e = Math.exp(-0.5);
     assertClose(await x.grad!.toArray(), [0, e, 0], 1e-6, "dx");
     assertClose(await m.grad!.toArray(), [0, -e, 0], 1e-6, "dmean");
@@ -162,12 +162,12 @@ Deno.test("fused ops write only the gradients their inputs need", async () => {
     const shapes = [[1, 7, 1], []];
     for (const lsShape of shapes) {
       const lsv = randomArray(size(lsShape), 82, -1, 1);
-      const grads = async (needX: boolean, needMean: boolean, needLs: boolean) => {
+      const grads = (needX: boolean, needMean: boolean, needLs: boolean) => {
         const x = ag.tensor(Float32Array.from(xs), SHAPE, { requiresGrad: needX });
         const m = ag.tensor(Float32Array.from(ms), SHAPE, { requiresGrad: needMean });
         const ls = ag.tensor(Float32Array.from(lsv), lsShape, { requiresGrad: needLs });
         const w = ag.tensor(Float32Array.from(randomArray(size(SHAPE), 83)), SHAPE);
-        await ag.fusedGaussianNll(x, m, ls).mul(w).sum().backward();
+        ag.fusedGaussianNll(x, m, ls).mul(w).sum().backward();
         return Promise.all([x, m, ls].map((t) => t.grad?.toArray() ?? null));
       };
       const all = await grads(true, true, true);
@@ -181,7 +181,7 @@ Deno.test("fused ops write only the gradients their inputs need", async () => {
     }
     const mu = ag.tensor(Float32Array.from(xs), SHAPE);
     const lv = ag.tensor(Float32Array.from(ms), SHAPE, { requiresGrad: true });
-    await ag.fusedKlStandardNormal(mu, lv).sum().backward();
+    ag.fusedKlStandardNormal(mu, lv).sum().backward();
     assert.equal(mu.grad, null);
     const ref = Float64Array.from(Float32Array.from(ms), (v) => 0.5 * Math.expm1(v));
     assertClose(await lv.grad!.toArray(), ref, 1e-6, "KL dlogvar alone");
@@ -215,7 +215,7 @@ Deno.test("fused ops agree with the unary/binary compositions they replace", asy
       const weights = terms.map((_, k) => ag.randn(SHAPE, { seed: 96 + k }));
       let loss = terms[0].mul(weights[0]).sum();
       for (let k = 1; k < terms.length; k++) loss = loss.add(terms[k].mul(weights[k]).sum());
-      await loss.backward();
+      loss.backward();
       const out = await Promise.all([
         ...terms.map((y) => y.toArray()),
         ...leaves.map((l) => l.grad!.toArray()),

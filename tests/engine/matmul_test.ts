@@ -6,25 +6,17 @@
  */
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
-import {
-  setMatmulConfig,
-  setMatmulVariant,
-  setTiledConfig,
-  TILED_CONFIGS,
-} from "../../engine/ops/matmul.ts";
+import { matmulVariant, TILED_CONFIGS } from "../../engine/ops/matmul.ts";
 import { TILE_CONFIGS, tileName } from "../../engine/autotune.ts";
+import { dispatchesOf } from "./dispatch_log.ts";
 import { assertClose, type CheckInput, checkOp, randomArray, setup, size } from "../util.ts";
 
 /** Registers `fn` once per matmul kernel variant (register-blocked and workgroup-tiled). */
 function variantTest(name: string, fn: () => Promise<void>): void {
   for (const v of ["registers", "workgroup"] as const) {
     Deno.test(`${name} [${v}]`, async () => {
-      setMatmulVariant(v);
-      try {
-        await fn();
-      } finally {
-        setMatmulVariant(null);
-      }
+      await setup();
+      await ag.rt().withKernelChoices({ matmulVariant: v }, fn);
     });
   }
 }
@@ -164,7 +156,7 @@ async function checkTransposedGrads(): Promise<void> {
       const a = ag.tensor(Float32Array.from(a64), aShape, { requiresGrad: true });
       const b = ag.tensor(Float32Array.from(b64), bShape, { requiresGrad: true });
       const out = a.matmul(b);
-      await out.backward(ag.tensor(Float32Array.from(g64), out.shape));
+      out.backward(ag.tensor(Float32Array.from(g64), out.shape));
       const ga = new Float64Array(a64.length), gb = new Float64Array(b64.length);
       for (let t = 0; t < batch; t++) {
         const ao = batchA === 1 ? 0 : t * m * k, bo = batchB === 1 ? 0 : t * k * n;
@@ -203,14 +195,7 @@ async function checkTileCases(): Promise<void> {
 for (const c of TILE_CONFIGS) {
   Deno.test(`matmul register tiles ${tileName(c)}: edges, batches, transposes`, async () => {
     await setup();
-    setMatmulVariant("registers");
-    setMatmulConfig(c);
-    try {
-      await checkTileCases();
-    } finally {
-      setMatmulConfig(null);
-      setMatmulVariant(null);
-    }
+    await ag.rt().withKernelChoices({ matmulVariant: "registers", matmulTile: c }, checkTileCases);
   });
 }
 
@@ -218,16 +203,48 @@ for (const c of TILE_CONFIGS) {
 for (const c of TILED_CONFIGS) {
   Deno.test(`matmul workgroup tiles ${c.wide ? 128 : 64}²: edges, batches, transposes`, async () => {
     await setup();
-    setMatmulVariant("workgroup");
-    setTiledConfig(c);
-    try {
-      await checkTileCases();
-    } finally {
-      setTiledConfig(null);
-      setMatmulVariant(null);
-    }
+    await ag.rt().withKernelChoices({ matmulVariant: "workgroup", matmulBlock: c }, checkTileCases);
   });
 }
+
+Deno.test("matmul's kernel choices are the runtime's, restored after the call, even a throwing one", async () => {
+  await setup();
+  const runtime = ag.rt();
+  const product = () => ag.tidy(() => ag.ones([67, 33]).matmul(ag.ones([33, 70])).toArray());
+  const tile = TILE_CONFIGS.find((c) => tileName(c) === "4x8/4x4")!;
+  const registers = await dispatchesOf(() =>
+    runtime.withKernelChoices({ matmulVariant: "registers", matmulTile: tile }, product)
+  );
+  const used = registers.dispatches.filter((d) => d.kernel === "matmul");
+  assert.equal(used.length, 1);
+  const { BM, BN, WG_X, WG_Y } = used[0].constants;
+  assert.deepEqual({ bm: BM, bn: BN, wgX: WG_X, wgY: WG_Y }, tile);
+  for (const wide of [false, true]) {
+    const tiled = await dispatchesOf(() =>
+      runtime.withKernelChoices({ matmulVariant: "workgroup", matmulBlock: { wide } }, product)
+    );
+    const kernels = tiled.dispatches.filter((d) => d.kernel.startsWith("matmul"));
+    assert.deepEqual(kernels.map((d) => [d.kernel, d.constants.WIDE]), [
+      ["matmul_tiled", wide ? 1 : 0],
+    ]);
+    assert.ok(tiled.result.every((v) => v === 33));
+  }
+  // Restored: after the calls and after one that throws.
+  const byAdapter = matmulVariant();
+  await assert.rejects(
+    runtime.withKernelChoices({ matmulVariant: "workgroup", convTile: tile }, () => {
+      throw new Error("boom");
+    }),
+    /boom/,
+  );
+  assert.equal(matmulVariant(), byAdapter);
+  assert.deepEqual(runtime.kernelChoices, {
+    matmulVariant: null,
+    matmulTile: null,
+    matmulBlock: null,
+    convTile: null,
+  });
+});
 
 Deno.test("matmul rejects mismatched shapes with a clear error", async () => {
   await setup();

@@ -33,10 +33,10 @@ async function trainStep(
   y: ag.Tensor,
   clip?: number,
 ): Promise<ag.Tensor> {
-  return await ag.tidy(async () => {
+  return await ag.tidy(() => {
     opt.zeroGrad();
     const loss = model.forward(x).sub(y).square().mean();
-    await loss.backward();
+    loss.backward();
     if (clip !== undefined) ag.clipGradNorm(model.parameters(), clip);
     opt.step();
     return loss;

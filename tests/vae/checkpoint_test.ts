@@ -1,13 +1,11 @@
 /**
- * Tests for vae/checkpoint.ts and the atomic write under it: a saved checkpoint holds every
- * model tensor, the optimizer's moments and the training state; loading it into fresh objects
- * continues training bit-for-bit; a checkpoint of another architecture, a truncated file or a
- * foreign safetensors file is refused with a message naming the file; writeFileAtomic leaves
- * either the old or the new file and no temp file.
+ * Tests for vae/checkpoint.ts: a saved checkpoint holds every model tensor, the optimizer's
+ * moments and the training state; loading it into fresh objects continues training
+ * bit-for-bit; a checkpoint of another architecture, a truncated file or a foreign safetensors
+ * file is refused with a message naming the file.
  */
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
-import { writeFileAtomic } from "../../audio/atomic_file.ts";
 import { DEFAULT_FEATURES } from "../../audio/features.ts";
 import { ConfigError, DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig } from "../../vae/config.ts";
 import {
@@ -199,25 +197,5 @@ Deno.test("truncated, corrupt or foreign files are refused naming the file", asy
     loadCheckpoint(nodePath.join(dir, "missing.safetensors")),
     Deno.errors.NotFound,
   );
-  await Deno.remove(dir, { recursive: true });
-});
-
-Deno.test("writeFileAtomic replaces the file whole and leaves no temp file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "atomic-" });
-  const path = nodePath.join(dir, "f.bin");
-  await writeFileAtomic(path, "first version, longer than the second");
-  await writeFileAtomic(path, new Uint8Array([1, 2, 3]));
-  assert.deepEqual(await Deno.readFile(path), new Uint8Array([1, 2, 3]), "not truncated");
-  // A temp file a killed writer left behind (another pid) neither blocks nor corrupts a write.
-  const stale = `${path}.999999.tmp`;
-  await Deno.writeTextFile(stale, "half-writ");
-  const big = new Uint8Array(3 << 20).map((_, i) => i * 7);
-  await writeFileAtomic(path, big);
-  assert.deepEqual(await Deno.readFile(path), big);
-  const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-  assert.deepEqual(names, ["f.bin", "f.bin.999999.tmp"], "own temp file left behind");
-  // A failed write (folder gone) throws and does not touch the old target.
-  await assert.rejects(writeFileAtomic(nodePath.join(dir, "no", "such", "f"), "x"));
-  assert.deepEqual(await Deno.readFile(path), big);
   await Deno.remove(dir, { recursive: true });
 });

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
-import { parsePrepareArgs, prepare } from "../../cli/prepare.ts";
+import { prepare, prepareOptions } from "../../cli/prepare.ts";
 import { EXIT_USAGE, parseTrainArgs, train } from "../../cli/train.ts";
 import {
   ConfigError,
@@ -28,7 +28,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const SAMPLE_DIR = nodePath.join(ROOT, "audio/sample/en");
 const WORK = await Deno.makeTempDir({ prefix: "train-cli-" });
 const CACHE = nodePath.join(WORK, "cache");
-await prepare(parsePrepareArgs(["--data", SAMPLE_DIR, "--out", CACHE, "--limit", "3"]));
+await prepare(prepareOptions({ data: SAMPLE_DIR, out: CACHE, limit: 3 }));
 
 const TINY = {
   model: { channels: 8, latentDim: 4, downsampleStages: 1 },

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type * as ag from "../../mod.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { DEFAULT_FEATURES } from "../../audio/features.ts";
-import { parsePrepareArgs, prepare } from "../../cli/prepare.ts";
+import { prepare, prepareOptions } from "../../cli/prepare.ts";
 import {
   DEFAULT_MODEL,
   DEFAULT_TRAIN,
@@ -34,10 +34,9 @@ const SAMPLE_DIR = new URL("../../audio/sample/en/", import.meta.url).pathname;
 async function sampleClips(n: number): Promise<MelClip[]> {
   const out = await Deno.makeTempDir({ prefix: "trainer-cache-" });
   try {
-    const opts = parsePrepareArgs(["--data", SAMPLE_DIR, "--out", out, "--limit", String(n)]);
+    const opts = prepareOptions({ data: SAMPLE_DIR, out, limit: n });
     await prepare(opts);
-    const clips = await loadCache(out, opts.features);
-    return clips.map((c) => ({ name: c.path, frames: c.frames, mel: c.mel }));
+    return await loadCache(out, opts.features);
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -137,6 +136,11 @@ Deno.test("reconstructionMse is the mean squared error of the normalised z = μ 
     }
   }
   assert.ok(Math.abs(mse - sum / count) < 1e-4 * (sum / count), `${mse} vs ${sum / count}`);
+  // A clip shorter than one latent step adds nothing; with nothing to measure the mean is NaN.
+  const short = { name: "short", frames: 1, mel: CLIPS[0].mel.slice(0, 8) };
+  assert.equal(await reconstructionMse(model, [...CLIPS, short]), mse);
+  assert.equal(await reconstructionMse(model, [short]), NaN);
+  assert.equal(await reconstructionMse(model, []), NaN);
 });
 
 Deno.test("a non-finite loss or gradient skips the step: weights and optimizer unchanged", async () => {
