@@ -421,8 +421,17 @@ export async function trainVocoder(
         `input: ${transformName}`,
     );
   }
+  const corpusSeconds = Math.round(sampler.seconds / features.sampleRate);
+  const savedSeconds = resumed?.state?.corpusSeconds;
+  if (resumed && savedSeconds !== undefined && savedSeconds !== corpusSeconds) {
+    history.notes.push(
+      `step ${trainer.step}: training audio ${savedSeconds} s → ${corpusSeconds} s ` +
+        "(new clips decodable; the segment stream differs from here)",
+    );
+  }
   const state = (): VocoderTrainingState => ({
     step: trainer.step,
+    corpusSeconds,
     sampler: sampler.state,
     gpuRng: trainer.gpuRng.state(),
     skippedSteps: trainer.skippedSteps,
@@ -470,9 +479,10 @@ export async function trainVocoder(
   const onSignal = () => interrupted = true;
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
-  const progress = new Progress("train:vocoder", trainConfig.steps);
   const start = performance.now();
   const startStep = trainer.step;
+  // Counts this session's steps (its rate and ETA); the step itself is shown beside.
+  const progress = new Progress("train:vocoder", trainConfig.steps - startStep);
   const framesPerStep = trainConfig.batch * trainConfig.segmentFrames;
   let pending: VocoderStepStats[] = [];
   let lastEval: VocoderRunResult["eval"] = {};
@@ -489,7 +499,11 @@ export async function trainVocoder(
         pending = [];
       }
       if (!args.quiet) {
-        progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
+        progress.update(trainer.step - startStep, [
+          `step ${trainer.step}`,
+          ...formatStats(s),
+          `${fps.toFixed(0)} frames/s`,
+        ]);
       }
       const last = trainer.step === trainConfig.steps;
       if (trainer.step % trainConfig.evalEvery === 0 || last) {
@@ -521,7 +535,7 @@ export async function trainVocoder(
     await save();
     console.error(`\ninterrupted: saved ${ckptPath} at step ${trainer.step}`);
   } else if (!args.quiet) {
-    progress.done(trainer.step, [
+    progress.done(trainer.step - startStep, [
       `${formatDuration((performance.now() - start) / 1000)} for ${trainer.step - startStep} steps`,
     ]);
   }

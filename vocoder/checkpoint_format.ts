@@ -38,6 +38,8 @@ export interface VocoderTrainingState {
   sampler: number;
   gpuRng: ag.GeneratorState;
   skippedSteps: number;
+  /** Seconds of training audio the sampler drew from (a change is noted on resume). */
+  corpusSeconds?: number;
   /** Loss history and evaluations, for the report (kept as saved). */
   history: unknown;
 }
