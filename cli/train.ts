@@ -10,7 +10,8 @@ import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { loadAudio } from "../audio/decode.ts";
-import { melToAudio } from "../audio/vocoder.ts";
+import { type AudioOut, describeAudioOut, logMelToAudio } from "../vocoder/synthesis.ts";
+import { chooseAudioOut } from "./vocoder_choice.ts";
 import { encodeWav } from "../audio/wav.ts";
 import { removeStaleTempFiles, writeFileAtomic } from "../io/atomic_file.ts";
 import {
@@ -58,12 +59,15 @@ export { EXIT_USAGE };
 
 const USAGE = `usage: deno task train [--data DIR] [--out DIR] [--steps N | --epochs N] [--batch N]
                        [--lr X] [--seed N] [--config FILE.json] [--resume] [--no-report]
-                       [--eval-every N] [--checkpoint-every N] [--quiet] [--no-gpu]
+                       [--eval-every N] [--checkpoint-every N] [--vocoder FILE|griffin-lim]
+                       [--quiet] [--no-gpu]
   --data     a Common Voice language folder (prepared into OUT/cache), or a prepared cache
              folder (index.json); default: the bundled sample corpus audio/sample/en
   --config   JSON {"model": {...}, "train": {...}} overlaid on the defaults (vae/config.ts)
   --resume   continue from OUT/checkpoint.safetensors exactly where it stopped (without
-             --config, the checkpoint's own model config is used)`;
+             --config, the checkpoint's own model config is used)
+  --vocoder  the report's second voice beside Griffin-Lim, and sample.wav's (default
+             models/vocoder.safetensors when it fits the features; griffin-lim: none)`;
 
 /** A parsed, validated train command line. */
 export interface TrainArgs {
@@ -79,6 +83,8 @@ export interface TrainArgs {
   reportClips: number;
   /** Write report.html and sample.wav at the end (Griffin-Lim takes a few seconds). */
   report: boolean;
+  /** `--vocoder`: a file, "griffin-lim", or undefined for the default choice. */
+  vocoder?: string;
   quiet: boolean;
 }
 
@@ -98,6 +104,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     "checkpoint-every": { type: "string" },
     "report-clips": { type: "string", default: "3" },
     "no-report": { type: "boolean", default: false },
+    vocoder: { type: "string" },
     resume: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
   });
@@ -154,6 +161,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     epochs,
     reportClips: numberFlag("report-clips", values["report-clips"], { min: 0, integer: true })!,
     report: !values["no-report"],
+    vocoder: values.vocoder,
     quiet: values.quiet!,
   };
 }
@@ -248,7 +256,14 @@ export async function train(
     await saveRun(run);
     console.error(`\ninterrupted: saved ${ckptPath} at step ${run.trainer.step}`);
   }
-  if (args.report) await writeReport({ run, outDir: args.out, reportClips: args.reportClips });
+  if (args.report) {
+    await writeReport({
+      run,
+      outDir: args.out,
+      reportClips: args.reportClips,
+      vocoder: args.vocoder,
+    });
+  }
   return { eval: run.lastEval, trainer: run.trainer };
 }
 
@@ -413,18 +428,26 @@ interface ReportRequest {
   outDir: string;
   /** Dev clips (else training clips) shown with their reconstructions. */
   reportClips: number;
+  /** `--vocoder` (see {@link chooseAudioOut}). */
+  vocoder?: string;
 }
 
 /** Writes report.html (curves, reconstructions, prior samples, eval) and sample.wav. */
-async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise<void> {
+async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest): Promise<void> {
   const { model, data, lastEval } = run;
   const features = model.config.features;
   const { nMels, sampleRate } = features;
-  const toAudio = (logMelFrames: Float32Array, frames: number) =>
+  const griffinLim: AudioOut = { kind: "griffin-lim", iterations: 32 };
+  // The neural vocoder beside Griffin-Lim, when one fits these features.
+  const chosen = await chooseAudioOut(vocoder, features, 32);
+  const neural = chosen.kind === "vocoder" ? chosen : null;
+  const voice = (out: AudioOut) => (logMelFrames: Float32Array, frames: number) =>
     ag.tidy(() =>
-      melToAudio(ag.tensor(logMelFrames, [1, frames, nMels]), features, { iterations: 32, seed: 1 })
+      logMelToAudio(ag.tensor(logMelFrames, [1, frames, nMels]), features, out, { seed: 1 })
         .toArray()
     );
+  const toAudio = voice(griffinLim);
+  const toVocoder = neural ? voice(neural) : null;
   const examples: ReportExample[] = [];
   const source = data.dev.length ? data.dev : data.train;
   for (const clip of source.slice(0, reportClips)) {
@@ -443,6 +466,7 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
       reconMel: output,
       originalAudio: originalAudio ?? await toAudio(input, frames),
       reconAudio: await toAudio(output, frames),
+      vocoderAudio: await toVocoder?.(output, frames),
       sampleRate,
     });
   }
@@ -457,12 +481,14 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
       frames,
       mel,
       audio: await toAudio(mel, frames),
+      vocoderAudio: await toVocoder?.(mel, frames),
       sampleRate,
     });
   }
+  neural?.vocoder.dispose();
   await writeFileAtomic(
     nodePath.join(outDir, "sample.wav"),
-    encodeWav(samples[0].audio!, sampleRate),
+    encodeWav(samples[0].vocoderAudio ?? samples[0].audio!, sampleRate),
   );
   const evalTable: Record<string, Record<string, number>> = {};
   if (lastEval) {
@@ -480,7 +506,12 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
     examples,
     samples,
     notes: [
-      "Reconstructions use z = μ. Audio is re-synthesised from mels with 32 iterations of fast Griffin-Lim.",
+      "Reconstructions use z = μ. Audio is re-synthesised from mels with 32 iterations of fast Griffin-Lim" +
+      (neural
+        ? ` and, beside it, by the neural ${
+          describeAudioOut(neural)
+        } (sample.wav is the vocoder's).`
+        : "."),
       "The training curves are per step on the batch's random crops (z sampled, β and free bits as configured); " +
       "the eval numbers are over whole dev clips with z = μ:",
       ...Object.values(EVAL_METRIC_DEFINITIONS),

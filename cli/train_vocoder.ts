@@ -639,8 +639,9 @@ async function writeReport(
 }
 
 if (import.meta.main) {
-  await runCommand("train:vocoder", USAGE, async () => {
+  await runCommand("train:vocoder", USAGE, async (run) => {
     const args = await parseVocoderArgs(Deno.args);
+    run.writesTo(args.out);
     await initOrExit(Deno.args);
     const { trainer, eval: e } = await trainVocoder(args);
     console.log(

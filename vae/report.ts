@@ -37,7 +37,10 @@ export interface ReportExample {
   /** `[frames, nMels]` row-major. */
   reconMel: Float32Array;
   originalAudio?: Float32Array;
+  /** The reconstruction through Griffin-Lim. */
   reconAudio?: Float32Array;
+  /** The reconstruction through the neural vocoder, shown beside Griffin-Lim's when given. */
+  vocoderAudio?: Float32Array;
   sampleRate: number;
 }
 
@@ -48,7 +51,10 @@ export interface ReportSample {
   frames: number;
   /** `[frames, nMels]` row-major. */
   mel: Float32Array;
+  /** Through Griffin-Lim. */
   audio?: Float32Array;
+  /** Through the neural vocoder, shown beside Griffin-Lim's when given. */
+  vocoderAudio?: Float32Array;
   sampleRate: number;
 }
 
@@ -276,7 +282,12 @@ async function exampleSection(ex: ReportExample): Promise<string> {
   const range = finiteRange(ex.inputMel);
   const players = [
     audioPlayer("original", ex.originalAudio, ex.sampleRate),
-    audioPlayer("reconstruction", ex.reconAudio, ex.sampleRate),
+    audioPlayer(
+      ex.vocoderAudio ? "reconstruction, Griffin-Lim" : "reconstruction",
+      ex.reconAudio,
+      ex.sampleRate,
+    ),
+    audioPlayer("reconstruction, vocoder", ex.vocoderAudio, ex.sampleRate),
   ].join("");
   return `<article class="example"><h3>${esc(ex.name)} <span class="dim">${ex.frames} frames × ` +
     `${ex.nMels} mels · mel L1 ${
@@ -304,7 +315,11 @@ async function sampleSection(s: ReportSample): Promise<string> {
     `${s.nMels} mels</span></h3>` +
     `<figure>${await melImage(s.mel, s.frames, s.nMels, range, `log-mel of ${s.name}`)}` +
     `</figure>${colorKey(range)}` +
-    (s.audio ? `<div class="players">${audioPlayer("sample", s.audio, s.sampleRate)}</div>` : "") +
+    (s.audio || s.vocoderAudio
+      ? `<div class="players">${
+        audioPlayer(s.vocoderAudio ? "sample, Griffin-Lim" : "sample", s.audio, s.sampleRate)
+      }${audioPlayer("sample, vocoder", s.vocoderAudio, s.sampleRate)}</div>`
+      : "") +
     `</article>`;
 }
 
