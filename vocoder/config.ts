@@ -23,6 +23,12 @@ export interface VocoderConfig {
   kernelSize: number;
   /** Predicted log-magnitudes are capped here before exp (Vocos clips the magnitude at 1e2). */
   maxLogMagnitude: number;
+  /**
+   * Add the pseudo-inverse of the mel filterbank's magnitude to the head's log-magnitude, so the
+   * head learns a correction of Griffin-Lim's magnitude (FreeV). Absent in early checkpoints:
+   * false.
+   */
+  magnitudePrior?: boolean;
 }
 
 /** The discriminators: multi-period (HiFi-GAN) and multi-resolution spectrogram (UnivNet/Vocos). */
@@ -77,6 +83,7 @@ export const DEFAULT_VOCODER: Readonly<VocoderConfig> = Object.freeze({
   layers: 8,
   kernelSize: 7,
   maxLogMagnitude: Math.log(100),
+  magnitudePrior: true,
 });
 
 /** Default discriminators: small widths so that an adversarial step stays affordable on a CPU. */
@@ -158,6 +165,11 @@ export function validateVocoderConfig(c: VocoderConfig, where = "vocoder config"
     throw new ConfigError(`${where}: kernelSize must be odd, got ${c.kernelSize}`);
   }
   nonNegative(where, "maxLogMagnitude", c.maxLogMagnitude);
+  if (c.magnitudePrior !== undefined && typeof c.magnitudePrior !== "boolean") {
+    throw new ConfigError(
+      `${where}: magnitudePrior must be true or false, got ${JSON.stringify(c.magnitudePrior)}`,
+    );
+  }
   positiveInt(where, "features.nMels", c.features.nMels);
   powerOfTwo(where, "features.nFft", c.features.nFft);
   positiveInt(where, "features.hop", c.features.hop);

@@ -6,7 +6,9 @@
  *   → N × ConvNeXt block: depthwise Conv1d(k7, groups C) → LayerNorm → Linear(C→I) → GELU
  *                         → Linear(I→C) → × layer scale γ → + residual
  *   → LayerNorm → Linear(C → 3·bins): per STFT bin, a log-magnitude ℓ and a 2-vector (a, b)
- *   → X = exp(min(ℓ, cap)) · (a, b) / √(a² + b² + ε)  (ag.logMagnitudePhasor) [B, T, bins, 2]
+ *   → X = exp(min(ℓ + ℓ₀, cap)) · (a, b) / √(a² + b² + ε)  (ag.logMagnitudePhasor) [B, T, bins, 2]
+ *     where ℓ₀ is 0, or with `magnitudePrior` the log-magnitude the filterbank's pseudo-inverse
+ *     gives back from the input mel (Griffin-Lim's magnitude; the head learns a correction)
  *   → istft (nFft, hop of the features, periodic Hann, centred) → samples [B, (T − 1)·hop]
  *
  * The phase is an unnormalised 2-vector, so there is no wrap-around and no sin/cos. Frame t of
@@ -15,7 +17,14 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
+import { melPseudoInverse } from "../audio/vocoder.ts";
 import type { VocoderConfig } from "./config.ts";
+
+/**
+ * Floor of the prior's linear power (the pseudo-inverse clamps negatives to 0): 1e-10 is
+ * −100 dB below a full-scale bin, under anything the losses or the measure count.
+ */
+export const PRIOR_POWER_FLOOR = 1e-10;
 
 /** One ConvNeXt block at frame rate, channels-last: x and the output are [B, T, C]. */
 export class ConvNeXtBlock extends ag.Module {
@@ -71,6 +80,11 @@ export class Vocoder extends ag.Module {
   readonly melStd: ag.Tensor;
   /** STFT bins of the head: nFft / 2 + 1. */
   readonly bins: number;
+  /**
+   * The mel filterbank's pseudo-inverse, transposed [nMels, bins] (with `magnitudePrior`): a
+   * constant of the features, so it is not a parameter or a saved buffer.
+   */
+  readonly #pinvT: ag.Tensor | null;
 
   constructor(readonly config: VocoderConfig, seed = 1) {
     super();
@@ -91,6 +105,42 @@ export class Vocoder extends ag.Module {
     this.head = this.registerModule("head", new ag.Linear(c, 3 * this.bins, { generator }));
     this.melMean = this.registerBuffer("mel_mean", ag.zeros([1, n, 1]));
     this.melStd = this.registerBuffer("mel_std", ag.ones([1, n, 1]));
+    this.#pinvT = null;
+    if (config.magnitudePrior) {
+      const pinv = Float32Array.from(melPseudoInverse(config.features)); // [bins, nMels]
+      this.#pinvT = ag.tidy(() => ag.tensor(pinv, [this.bins, n]).transpose(0, 1)).keep();
+      // The head starts by adding nothing to the prior: its log-magnitude outputs (every third
+      // row, see spectrogram) begin at zero, so the first magnitudes are the prior's.
+      ag.noGrad(() =>
+        ag.tidy(() => {
+          const keep = ag.tensor(
+            Float32Array.from({ length: 3 * this.bins }, (_, i) => (i % 3 === 0 ? 0 : 1)),
+            [3 * this.bins, 1],
+          );
+          for (
+            const [p, mask] of [[this.head.weight, keep], [this.head.bias!, keep.reshape([-1])]]
+          ) {
+            const masked = p.mul(mask);
+            ag.rt().copy(masked.buffer, 0, p.buffer, 0, p.size * 4);
+          }
+        })
+      );
+    }
+  }
+
+  /**
+   * The prior log-magnitude [B, T, bins] of log-mel frames [B, nMels, T]: ½·log of the mel
+   * power mapped back to linear bins by the filterbank's pseudo-inverse (negatives clamped, a
+   * floor of PRIOR_POWER_FLOOR) — Griffin-Lim's magnitude, which the head corrects (FreeV, Lv et
+   * al. 2024: the vocoder then has to learn the phase and the detail, not the envelope).
+   */
+  magnitudePrior(logMel: ag.Tensor): ag.Tensor {
+    if (!this.#pinvT) throw new Error("vocoder: this config has no magnitude prior");
+    const floor = this.config.features.logFloor;
+    return ag.noGrad(() =>
+      logMel.transpose(1, 2).exp().sub(floor).relu().matmul(this.#pinvT!).relu()
+        .add(PRIOR_POWER_FLOOR).log().mul(0.5)
+    );
   }
 
   /** Sets the input normalisation (per-band statistics of the training log-mels) in place. */
@@ -120,7 +170,8 @@ export class Vocoder extends ag.Module {
     for (const block of this.blocks) h = block.forward(h);
     // The head's 3·bins outputs are, per bin, (log-magnitude, a, b): a free view as [..., 3].
     const out = this.head.forward(this.finalNorm.forward(h)).reshape([batch, frames, this.bins, 3]);
-    return ag.logMagnitudePhasor(out, this.config.maxLogMagnitude);
+    const prior = this.#pinvT ? this.magnitudePrior(logMel) : null;
+    return ag.logMagnitudePhasor(out, this.config.maxLogMagnitude, prior);
   }
 
   /**
@@ -144,6 +195,12 @@ export class Vocoder extends ag.Module {
       center: true,
       length: n,
     });
+  }
+
+  /** Frees the parameters, buffers and the pseudo-inverse. */
+  override dispose(): void {
+    super.dispose();
+    this.#pinvT?.dispose();
   }
 
   /** Number of trained parameters. */

@@ -36,6 +36,29 @@ Deno.test("logMagnitudePhasor: forward vs float64, gradient vs finite difference
   );
 });
 
+Deno.test("logMagnitudePhasor with an offset: forward vs float64, gradients of both inputs", async () => {
+  await setup();
+  const shape = [3, 41, 3];
+  const n = 3 * 41;
+  const data = randomArray(3 * n, 21);
+  const logMag = randomArray(n, 22, -3, 1);
+  for (let i = 0; i < n; i++) data[3 * i] = logMag[i];
+  const offset = randomArray(n, 23, -1, 1);
+  // Keep finite differences away from the kink at the cap (ℓ + o = 1).
+  for (let i = 0; i < n; i++) if (Math.abs(data[3 * i] + offset[i] - 1) < 1e-3) offset[i] -= 0.5;
+  await checkOp(
+    "logMagnitudePhasor + offset",
+    [{ data, shape }, { data: offset, shape: [3, 41] }],
+    (x, o) => ag.logMagnitudePhasor(x, 1, o),
+    (x, o) => {
+      const shifted = Float64Array.from(x);
+      for (let i = 0; i < n; i++) shifted[3 * i] += o[i];
+      return phasorRef(1, shifted);
+    },
+    { gradTol: 2e-3 },
+  );
+});
+
 Deno.test("logMagnitudePhasor: unit phasor, magnitude e^ℓ, refuses a last axis other than 3", async () => {
   await setup();
   await ag.tidy(async () => {
@@ -45,6 +68,10 @@ Deno.test("logMagnitudePhasor: unit phasor, magnitude e^ℓ, refuses a last axis
     assert.throws(
       () => ag.logMagnitudePhasor(ag.zeros([4, 2]), 1),
       /input \[4,2\] is not \[\.\.\., 3\]/,
+    );
+    assert.throws(
+      () => ag.logMagnitudePhasor(ag.zeros([4, 3]), 1, ag.zeros([3])),
+      /offset \[3\] should be \[4\]/,
     );
   });
 });

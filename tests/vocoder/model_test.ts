@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
 import { DEFAULT_VOCODER } from "../../vocoder/config.ts";
-import { Vocoder } from "../../vocoder/model.ts";
+import { PRIOR_POWER_FLOOR, Vocoder } from "../../vocoder/model.ts";
+import { LogMel } from "../../audio/features.ts";
+import { melPseudoInverse } from "../../audio/vocoder.ts";
 import { setup } from "../util.ts";
 
-const SMALL = { ...DEFAULT_VOCODER, channels: 16, intermediate: 48, layers: 2 };
+const SMALL = {
+  ...DEFAULT_VOCODER,
+  channels: 16,
+  intermediate: 48,
+  layers: 2,
+  magnitudePrior: false,
+};
 
 Deno.test("vocoder: T frames → (T − 1)·hop samples, or the clip's own length", async () => {
   await setup();
@@ -57,5 +65,43 @@ Deno.test("vocoder: parameter names are stable (checkpoints depend on them)", as
   assert.ok(names.includes("block1.dwconv.weight") && names.includes("block1.gamma"));
   assert.ok(names.includes("mel_mean") && names.includes("head.weight"));
   assert.equal(v.parameterCount(), v.parameters().reduce((s, p) => s + p.size, 0));
+  v.dispose();
+});
+
+Deno.test("vocoder with the magnitude prior: an untrained head gives the pseudo-inverse magnitude", async () => {
+  await setup();
+  const v = new Vocoder({ ...SMALL, magnitudePrior: true }, 5);
+  const features = DEFAULT_VOCODER.features;
+  await ag.tidy(async () => {
+    // A clip's own log-mel (not noise): bands with real power, some near the floor.
+    const x = ag.tensor(
+      Float32Array.from(
+        { length: 4096 },
+        (_, i) => 0.3 * Math.sin(0.07 * i) + 0.1 * Math.sin(0.9 * i),
+      ),
+      [1, 4096],
+    );
+    const logMel = new LogMel(features);
+    const mel = logMel.forward(x); // [1, 80, 17]
+    const spec = await v.spectrogram(mel).toArray();
+    // The prior, computed here from the definitions: pinv · max(e^logmel − floor, 0), ½·log.
+    const pinv = melPseudoInverse(features); // [513, 80]
+    const m = await mel.toArray();
+    const frames = mel.shape[2];
+    for (const [t, k] of [[0, 3], [5, 28], [9, 100], [16, 400]]) {
+      let p = 0;
+      for (let b = 0; b < 80; b++) {
+        p += pinv[k * 80 + b] * Math.max(Math.exp(m[b * frames + t]) - features.logFloor, 0);
+      }
+      const want = Math.sqrt(Math.max(p, 0) + PRIOR_POWER_FLOOR);
+      const i = t * 513 + k;
+      const got = Math.hypot(spec[2 * i], spec[2 * i + 1]);
+      assert.ok(
+        Math.abs(got - want) <= 1e-3 * want + 1e-6,
+        `frame ${t} bin ${k}: |X| ${got} vs ${want}`,
+      );
+    }
+    logMel.dispose();
+  });
   v.dispose();
 });
