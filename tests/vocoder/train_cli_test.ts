@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as nodePath from "node:path";
 import { parseVocoderArgs, trainVocoder } from "../../cli/train_vocoder.ts";
 import { readVocoderCheckpoint } from "../../vocoder/checkpoint.ts";
+import { formatVocoderTable } from "../../cli/eval_vocoder.ts";
 import { randomArray, setup } from "../util.ts";
 
 function speechLike(n: number, seed: number): Float32Array {
@@ -111,4 +112,20 @@ Deno.test("train:vocoder: bad flags and configs are refused before any work, nam
     /--vae .* is not a file/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("eval:vocoder's table: dB to two places and the change from Griffin-Lim", () => {
+  const table = formatVocoderTable([
+    {
+      set: "cv",
+      clips: 19,
+      input: "true mels",
+      griffinLim: { melLsd: 2.5, lsd: 4.4 },
+      vocoder: { melLsd: 2.0, lsd: 4.84 },
+    },
+  ]);
+  assert.match(
+    table,
+    /\| cv \(19 clips\) \| true mels \| 2\.50 \/ 4\.40 \| 2\.00 \/ 4\.84 \| −20 % \/ \+10 % \|/,
+  );
 });
