@@ -29,16 +29,8 @@ import { SegmentSampler } from "../vocoder/data.ts";
 import { Discriminators } from "../vocoder/discriminators.ts";
 import { Vocoder } from "../vocoder/model.ts";
 import { VocoderTrainer } from "../vocoder/trainer.ts";
-import { type BenchCase, randomF32, registerBenches } from "./peer.ts";
-
-/** A speech-like test signal: a gliding, amplitude-modulated tone over faint noise. */
-function signal(n: number, seed: number): Float32Array {
-  const noise = randomF32(n, seed);
-  return Float32Array.from(
-    noise,
-    (v, i) => 0.4 * Math.sin(0.05 * i + 3e-6 * i * i) * Math.sin(i / 900) + 0.02 * v,
-  );
-}
+import { type BenchCase, registerBenches } from "./peer.ts";
+import { speechLike } from "../tests/vocoder/signals.ts";
 
 const SECONDS = 10;
 
@@ -54,7 +46,7 @@ function synthesisCase(): BenchCase {
     setup: () => {
       const logMel = new LogMel();
       const vocoder = new Vocoder(DEFAULT_VOCODER, 1);
-      const x = signal(samples, 1);
+      const x = speechLike(samples, 1);
       const mel = ag.tidy(() => logMel.forward(ag.tensor(x, [1, samples]))).keep();
       const melFrames = ag.tidy(() => mel.transpose(1, 2)).keep();
       const runVocoder = async () => {
@@ -81,7 +73,7 @@ function trainingCase(): BenchCase {
     contestants: [{ name: "reconstruction losses" }, { name: "with discriminators", n: 3 }],
     setup: () => {
       const logMel = new LogMel();
-      const clips = [signal(16000 * 20, 2), signal(16000 * 15, 3)];
+      const clips = [speechLike(16000 * 20, 2), speechLike(16000 * 15, 3)];
       const run = (adversarialFrom: number) => {
         const trainer = new VocoderTrainer(
           new Vocoder(DEFAULT_VOCODER, 1),
@@ -109,7 +101,7 @@ function vaeStepCase(): BenchCase {
     contestants: [{ name: "VAE (DEFAULT_MODEL)" }],
     setup: async () => {
       const logMel = new LogMel();
-      const mels = await Promise.all([signal(16000 * 20, 2), signal(16000 * 15, 3)].map(
+      const mels = await Promise.all([speechLike(16000 * 20, 2), speechLike(16000 * 15, 3)].map(
         async (c, i) => {
           const mel = await ag.tidy(() =>
             logMel.logMelFrames(ag.tensor(c, [1, c.length])).toArray()

@@ -6,11 +6,18 @@
  * moment leaves the previous checkpoint readable. Deno-only (files).
  * @module
  */
-import * as ag from "../engine/mod.ts";
+import type * as ag from "../engine/mod.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
 import { ConfigError, type ModelConfig, type TrainConfig } from "./config.ts";
 import { MelVae } from "./model.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
+import {
+  loadModuleTensors,
+  type OptimizerRecord,
+  optimizerTensors,
+  readTensors,
+  restoreOptimizer,
+} from "./tensor_state.ts";
 
 /** Identifies our checkpoints among other safetensors files. */
 export const CHECKPOINT_FORMAT = "audio-gen-vae/1";
@@ -33,33 +40,8 @@ export interface LoadedCheckpoint {
   train: TrainConfig | null;
   state: TrainingState | null;
   tensors: Map<string, HostTensor>;
-  optimizer: {
-    lr: number;
-    betas: [number, number];
-    eps: number;
-    weightDecay: number;
-    steps: Record<string, number>;
-  } | null;
+  optimizer: OptimizerRecord | null;
   metadata: Record<string, string>;
-}
-
-/** Reads many tensors back with one GPU→CPU copy (a checkpoint holds dozens of them). */
-async function readAll(named: [string, ag.Tensor][]): Promise<Map<string, HostTensor>> {
-  const out = new Map<string, HostTensor>();
-  const live = named.filter(([, t]) => t.size > 0);
-  for (const [name, t] of named) {
-    if (t.size === 0) out.set(name, { shape: [...t.shape], data: new Float32Array(0) });
-  }
-  if (live.length === 0) return out;
-  const flat = await ag.tidy(() =>
-    ag.noGrad(() => ag.concat(live.map(([, t]) => t.reshape([t.size])))).toArray()
-  );
-  let at = 0;
-  for (const [name, t] of live) {
-    out.set(name, { shape: [...t.shape], data: flat.slice(at, at + t.size) });
-    at += t.size;
-  }
-  return out;
 }
 
 /** Saves model (+ optimizer and training state when given) to `path` atomically. */
@@ -75,21 +57,11 @@ export async function saveCheckpoint(
   };
   if (extra.train) metadata.train_config = JSON.stringify(extra.train);
   if (extra.optimizer) {
-    const s = extra.optimizer.state();
-    const steps: Record<string, number> = {};
-    for (const [name, p] of s.params) {
-      steps[name] = p.step;
-      named.push([`optim.${name}.exp_avg`, p.expAvg], [`optim.${name}.exp_avg_sq`, p.expAvgSq]);
-    }
-    metadata.optimizer = JSON.stringify({
-      lr: s.lr,
-      betas: s.betas,
-      eps: s.eps,
-      weightDecay: s.weightDecay,
-      steps,
-    });
+    const { tensors, record } = optimizerTensors(extra.optimizer, "optim");
+    named.push(...tensors);
+    metadata.optimizer = JSON.stringify(record);
   }
-  const tensors = await readAll(named);
+  const tensors = await readTensors(named);
   if (extra.state) metadata.training_state = JSON.stringify(extra.state);
   await writeFileAtomic(path, encodeSafetensors({ tensors, metadata }));
 }
@@ -137,17 +109,7 @@ export function checkModelConfig(ckpt: LoadedCheckpoint, expected: ModelConfig):
 
 /** Copies a checkpoint's weights into `model` (shapes and names checked by loadStateDict). */
 export function loadModelWeights(model: MelVae, ckpt: LoadedCheckpoint): void {
-  ag.tidy(() => {
-    const state = new Map<string, ag.Tensor>();
-    for (const [name, t] of ckpt.tensors) {
-      if (name.startsWith("model.")) state.set(name.slice(6), ag.tensor(t.data, t.shape));
-    }
-    try {
-      model.loadStateDict(state);
-    } catch (e) {
-      throw new ConfigError(`${ckpt.path}: ${(e as Error).message}`);
-    }
-  });
+  loadModuleTensors(model, ckpt.tensors, "model", ckpt.path);
 }
 
 /** Restores the optimizer's moments and hyperparameters from a checkpoint. */
@@ -155,21 +117,7 @@ export function loadOptimizerState(optimizer: ag.Adam, ckpt: LoadedCheckpoint): 
   if (!ckpt.optimizer) {
     throw new ConfigError(`${ckpt.path} holds no optimizer state; cannot resume exactly`);
   }
-  ag.tidy(() => {
-    const params = new Map<string, ag.AdamParamState>();
-    for (const [name, step] of Object.entries(ckpt.optimizer!.steps)) {
-      const m = ckpt.tensors.get(`optim.${name}.exp_avg`);
-      const v = ckpt.tensors.get(`optim.${name}.exp_avg_sq`);
-      if (!m || !v) throw new ConfigError(`${ckpt.path}: optimizer moments of ${name} are missing`);
-      params.set(name, {
-        step,
-        expAvg: ag.tensor(m.data, m.shape),
-        expAvgSq: ag.tensor(v.data, v.shape),
-      });
-    }
-    const { lr, betas, eps, weightDecay } = ckpt.optimizer!;
-    optimizer.loadState({ lr, betas, eps, weightDecay, params });
-  });
+  restoreOptimizer(optimizer, ckpt.optimizer, ckpt.tensors, "optim", ckpt.path);
 }
 
 /** A model rebuilt from a checkpoint's config and weights (for generate, eval, listen). */

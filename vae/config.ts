@@ -77,13 +77,15 @@ export class ConfigError extends Error {
   }
 }
 
-function positiveInt(where: string, name: string, v: unknown): void {
+/** Throws {@link ConfigError} unless `v` is a positive integer; names `where` and `name`. */
+export function positiveInt(where: string, name: string, v: unknown): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
     throw new ConfigError(`${where}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
   }
 }
 
-function nonNegative(where: string, name: string, v: unknown): void {
+/** Throws {@link ConfigError} unless `v` is a finite number >= 0; names `where` and `name`. */
+export function nonNegative(where: string, name: string, v: unknown): void {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
     throw new ConfigError(
       `${where}: ${name} must be a finite number >= 0, got ${JSON.stringify(v)}`,

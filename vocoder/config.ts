@@ -7,7 +7,7 @@
  * @module
  */
 import { DEFAULT_FEATURES, type FeatureConfig } from "../audio/features.ts";
-import { ConfigError } from "../vae/config.ts";
+import { ConfigError, nonNegative, positiveInt } from "../vae/config.ts";
 
 /** The generator: log-mel frames [B, nMels, T] → 16 kHz samples [B, (T − 1)·hop]. */
 export interface VocoderConfig {
@@ -116,20 +116,6 @@ export const DEFAULT_VOCODER_TRAIN: Readonly<VocoderTrainConfig> = Object.freeze
   checkpointEvery: 200,
   maxNonFiniteSteps: 20,
 });
-
-function positiveInt(where: string, name: string, v: unknown): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-    throw new ConfigError(`${where}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-}
-
-function nonNegative(where: string, name: string, v: unknown): void {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-    throw new ConfigError(
-      `${where}: ${name} must be a finite number >= 0, got ${JSON.stringify(v)}`,
-    );
-  }
-}
 
 function powerOfTwo(where: string, name: string, v: unknown): void {
   positiveInt(where, name, v);

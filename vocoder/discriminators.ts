@@ -24,6 +24,23 @@ export interface DiscriminatorOutput {
 
 const SLOPE = 0.1;
 
+/** Conv2d → leaky ReLU for each layer, then the score layer; every activation is a feature. */
+function runLayers(
+  x: ag.Tensor,
+  layers: readonly ag.Conv2d[],
+  post: ag.Conv2d,
+): DiscriminatorOutput {
+  let h = x;
+  const features: ag.Tensor[] = [];
+  for (const conv of layers) {
+    h = conv.forward(h).leakyRelu(SLOPE);
+    features.push(h);
+  }
+  const score = post.forward(h);
+  features.push(score);
+  return { score, features };
+}
+
 /** One period of the multi-period discriminator. */
 export class PeriodDiscriminator extends ag.Module {
   readonly layers: ag.Conv2d[];
@@ -55,15 +72,7 @@ export class PeriodDiscriminator extends ag.Module {
     const [batch, length] = audio.shape;
     const p = this.period;
     const padded = length % p ? audio.pad([0, p - (length % p)]) : audio;
-    let h = padded.reshape([batch, 1, padded.shape[1] / p, p]);
-    const features: ag.Tensor[] = [];
-    for (const conv of this.layers) {
-      h = conv.forward(h).leakyRelu(SLOPE);
-      features.push(h);
-    }
-    const score = this.post.forward(h);
-    features.push(score);
-    return { score, features };
+    return runLayers(padded.reshape([batch, 1, padded.shape[1] / p, p]), this.layers, this.post);
   }
 }
 
@@ -96,16 +105,8 @@ export class ResolutionDiscriminator extends ag.Module {
   run(audio: ag.Tensor): DiscriminatorOutput {
     const power = ag.stftPower(audio, { nFft: this.nFft, hop: this.hop, window: "hann" });
     // Log-magnitude, offset so that silence sits near 0 rather than at −∞.
-    let h = power.add(1e-6).log().mul(0.5);
-    h = h.reshape([h.shape[0], 1, h.shape[1], h.shape[2]]);
-    const features: ag.Tensor[] = [];
-    for (const conv of this.layers) {
-      h = conv.forward(h).leakyRelu(SLOPE);
-      features.push(h);
-    }
-    const score = this.post.forward(h);
-    features.push(score);
-    return { score, features };
+    const h = power.add(1e-6).log().mul(0.5);
+    return runLayers(h.reshape([h.shape[0], 1, h.shape[1], h.shape[2]]), this.layers, this.post);
   }
 }
 

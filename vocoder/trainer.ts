@@ -191,6 +191,12 @@ export interface ClipDistance {
   lsd: number;
 }
 
+/** A clip's own log-mel frames [1, nMels, T] (through `melTransform` when given), no graph. */
+function clipMel(logMel: LogMel, samples: Float32Array, melTransform: MelTransform | null) {
+  const mel = ag.noGrad(() => logMel.forward(ag.tensor(samples, [1, samples.length])));
+  return melTransform ? melTransform(mel) : mel;
+}
+
 /** The vocoder's audio for a whole clip, from the clip's own true log-mel frames. */
 export function vocodeClip(
   vocoder: Vocoder,
@@ -199,11 +205,8 @@ export function vocodeClip(
   melTransform: MelTransform | null = null,
 ): Promise<Float32Array> {
   return ag.tidy(() =>
-    ag.noGrad(() => {
-      let mel = logMel.forward(ag.tensor(samples, [1, samples.length]));
-      if (melTransform) mel = melTransform(mel);
-      return vocoder.synthesize(mel, samples.length);
-    }).toArray()
+    ag.noGrad(() => vocoder.synthesize(clipMel(logMel, samples, melTransform), samples.length))
+      .toArray()
   );
 }
 
@@ -214,14 +217,10 @@ export function griffinLimClip(
   melTransform: MelTransform | null = null,
 ): Promise<Float32Array> {
   return ag.tidy(() =>
-    ag.noGrad(() => {
-      let mel = logMel.forward(ag.tensor(samples, [1, samples.length]));
-      if (melTransform) mel = melTransform(mel);
-      return melToAudio(mel.transpose(1, 2), logMel.config, {
-        iterations: 64,
-        seed: 1,
-        length: samples.length,
-      });
+    melToAudio(clipMel(logMel, samples, melTransform).transpose(1, 2), logMel.config, {
+      iterations: 64,
+      seed: 1,
+      length: samples.length,
     }).toArray()
   );
 }

@@ -15,7 +15,8 @@ import { SegmentSampler } from "../../vocoder/data.ts";
 import { Discriminators } from "../../vocoder/discriminators.ts";
 import { Vocoder } from "../../vocoder/model.ts";
 import { VocoderTrainer } from "../../vocoder/trainer.ts";
-import { randomArray, setup } from "../util.ts";
+import { setup } from "../util.ts";
+import { speechLike } from "./signals.ts";
 
 const SMALL = { ...DEFAULT_VOCODER, channels: 16, intermediate: 32, layers: 2 };
 const SMALL_D = {
@@ -32,16 +33,18 @@ const TRAIN = {
   stftResolutions: [[256, 64], [512, 128]] as [number, number][],
 };
 
-function clip(seed: number): Float32Array {
-  const noise = randomArray(16000, seed);
-  return Float32Array.from(noise, (v, i) => 0.3 * Math.sin(0.03 * i) + 0.05 * v);
-}
-
 function makeRun(logMel: LogMel) {
   const vocoder = new Vocoder(SMALL, 1);
   const discriminators = new Discriminators(SMALL_D, 2);
   const trainer = new VocoderTrainer(vocoder, discriminators, TRAIN, logMel);
-  const sampler = new SegmentSampler([clip(1), clip(2)], 1024, 8 * 256, 2, [-6, 0], 7);
+  const sampler = new SegmentSampler(
+    [speechLike(16000, 1), speechLike(16000, 2)],
+    1024,
+    8 * 256,
+    2,
+    [-6, 0],
+    7,
+  );
   return { vocoder, discriminators, trainer, sampler };
 }
 

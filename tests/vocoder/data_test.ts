@@ -10,15 +10,8 @@ import { SegmentSampler } from "../../vocoder/data.ts";
 import { Discriminators } from "../../vocoder/discriminators.ts";
 import { Vocoder } from "../../vocoder/model.ts";
 import { VocoderTrainer } from "../../vocoder/trainer.ts";
-import { assertClose, randomArray, setup } from "../util.ts";
-
-function speechLike(n: number, seed: number): Float32Array {
-  const noise = randomArray(n, seed);
-  return Float32Array.from(
-    noise,
-    (v, i) => 0.4 * Math.sin(0.05 * i + 3e-6 * i * i) * Math.sin(i / 900) + 0.03 * v,
-  );
-}
+import { assertClose, setup } from "../util.ts";
+import { speechLike } from "./signals.ts";
 
 Deno.test("SegmentSampler: rows are the reflect-padded clip around a segment, gain applied; state resumes", () => {
   const clip = speechLike(20000, 1);

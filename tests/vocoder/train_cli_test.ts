@@ -3,15 +3,8 @@ import * as nodePath from "node:path";
 import { parseVocoderArgs, trainVocoder } from "../../cli/train_vocoder.ts";
 import { readVocoderCheckpoint } from "../../vocoder/checkpoint.ts";
 import { formatVocoderTable } from "../../cli/eval_vocoder.ts";
-import { randomArray, setup } from "../util.ts";
-
-function speechLike(n: number, seed: number): Float32Array {
-  const noise = randomArray(n, seed);
-  return Float32Array.from(
-    noise,
-    (v, i) => 0.4 * Math.sin(0.05 * i + 3e-6 * i * i) * Math.sin(i / 900) + 0.03 * v,
-  );
-}
+import { setup } from "../util.ts";
+import { speechLike } from "./signals.ts";
 
 const CONFIG = {
   vocoder: { channels: 16, intermediate: 32, layers: 2 },
