@@ -1,0 +1,87 @@
+/**
+ * `deno task prepare` with several `--data` sources, as a subprocess: a plain folder and a
+ * corpus list are each prepared into `--out/<source name>/<split>`, their broken and missing
+ * files named; a source given twice, a split a plain folder does not have and a missing path are
+ * refused before any work (exit 64).
+ */
+import assert from "node:assert/strict";
+import * as nodePath from "node:path";
+import { openSource } from "../../audio/corpus.ts";
+import { loadCache } from "../../audio/feature_cache.ts";
+import { DEFAULT_FEATURES } from "../../audio/features.ts";
+import { commandOutput } from "../util.ts";
+import { FIXTURE_DIR } from "./fixtures.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const PERMS = ["--allow-read=.,/tmp,../shared", "--allow-write=/tmp", "--allow-env"];
+
+function runPrepare(args: string[]) {
+  return commandOutput(
+    new Deno.Command("deno", {
+      args: ["run", ...PERMS, "cli/prepare.ts", ...args],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      env: { XDG_RUNTIME_DIR: "/tmp" },
+    }),
+  );
+}
+
+Deno.test("prepare --data FOLDER --data LIST: one cache per source, broken and missing files named", async () => {
+  const work = await Deno.makeTempDir({ prefix: "corpus-prepare-" });
+  const plain = nodePath.join(work, "plain");
+  await Deno.mkdir(nodePath.join(plain, "x"), { recursive: true });
+  for (const name of ["librispeech-1447-130550-0000.flac", "fleurs-es-006.opus.ogg"]) {
+    await Deno.copyFile(nodePath.join(FIXTURE_DIR, name), nodePath.join(plain, "x", name));
+  }
+  await Deno.writeTextFile(nodePath.join(plain, "x", "broken.mp3"), "ID3 but nothing else");
+  const list = nodePath.join(work, "dev.corpus.tsv");
+  await Deno.writeTextFile(
+    list,
+    "path\tspeaker\tsplit\n" +
+      `${nodePath.relative(work, nodePath.join(FIXTURE_DIR, "jfk-cut.flac"))}\t\tdev\n` +
+      "missing.wav\t\tdev\n",
+  );
+  const out = nodePath.join(work, "caches");
+  // Every file of the plain folder is dev (--dev-fraction 1).
+  const r = await runPrepare([
+    "--data",
+    plain,
+    "--data",
+    list,
+    "--split",
+    "dev",
+    "--dev-fraction",
+    "1",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const plainCache = nodePath.join(out, (await openSource(plain)).name, "dev");
+  const listCache = nodePath.join(out, (await openSource(list)).name, "dev");
+  assert.deepEqual(
+    (await loadCache(plainCache, DEFAULT_FEATURES)).map((c) => c.path),
+    ["x/fleurs-es-006.opus.ogg", "x/librispeech-1447-130550-0000.flac"],
+  );
+  assert.equal((await loadCache(listCache, DEFAULT_FEATURES)).length, 1);
+  assert.match(r.out, new RegExp(`prepared 2 clips .* of ${plain} into ${plainCache}`));
+  assert.match(r.out, /skipped 1 clip: x\/broken\.mp3 \(/);
+  assert.match(r.out, /skipped 1 clip: missing\.wav \(missing file\)/);
+
+  const refused: [string[], RegExp][] = [
+    [["--data", plain, "--data", `${plain}/`], /given twice/],
+    [
+      ["--data", plain, "--split", "test"],
+      /--split test: --data .*plain is a plain folder, whose splits are train and dev/,
+    ],
+    [["--data", nodePath.join(work, "nope")], /nope: no such file or folder/],
+    [["--data", plainCache], /is already a prepared cache/],
+  ];
+  for (const [args, want] of refused) {
+    const bad = await runPrepare([...args, "--out", nodePath.join(work, "refused")]);
+    assert.equal(bad.code, 64, `${args.join(" ")}: ${bad.err}`);
+    assert.match(bad.err, want);
+    assert.ok(!(await Deno.stat(nodePath.join(work, "refused")).catch(() => null)), "wrote first");
+  }
+  await Deno.remove(work, { recursive: true });
+});
