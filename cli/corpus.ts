@@ -6,6 +6,7 @@
  * folder, and the rules' warnings. Needs no GPU.
  * @module
  */
+import * as nodePath from "node:path";
 import { formatCorpusList } from "../audio/corpus_list.ts";
 import { type CorpusPlan, planCorpus } from "../audio/corpus_rules.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
@@ -110,6 +111,7 @@ if (import.meta.main) {
     const plan = await planCorpus({ ...args }, args.out);
     const command = ["deno", "task", "corpus", ...Deno.args].map(shellWord).join(" ");
     const summary = summarizePlan(plan);
+    await Deno.mkdir(nodePath.dirname(args.out), { recursive: true });
     await writeFileAtomic(
       args.out,
       formatCorpusList(plan.entries, [

@@ -2,11 +2,13 @@
  * `deno task prepare` with several `--data` sources, as a subprocess: a plain folder and a
  * corpus list are each prepared into `--out/<source name>/<split>`, their broken and missing
  * files named; a source given twice, a split a plain folder does not have and a missing path are
- * refused before any work (exit 64).
+ * refused before any work (exit 64). `deno task corpus` writes a list from rules that reads back
+ * as the rules say, with the command that made it and the counts in its comments.
  */
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
 import { openSource } from "../../audio/corpus.ts";
+import { readCorpusListEntries } from "../../audio/corpus_list.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { DEFAULT_FEATURES } from "../../audio/features.ts";
 import { commandOutput } from "../util.ts";
@@ -15,10 +17,10 @@ import { FIXTURE_DIR } from "./fixtures.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const PERMS = ["--allow-read=.,/tmp,../shared", "--allow-write=/tmp", "--allow-env"];
 
-function runPrepare(args: string[]) {
+function runPrepare(args: string[], script = "cli/prepare.ts") {
   return commandOutput(
     new Deno.Command("deno", {
-      args: ["run", ...PERMS, "cli/prepare.ts", ...args],
+      args: ["run", ...PERMS, script, ...args],
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",
@@ -83,5 +85,47 @@ Deno.test("prepare --data FOLDER --data LIST: one cache per source, broken and m
     assert.match(bad.err, want);
     assert.ok(!(await Deno.stat(nodePath.join(work, "refused")).catch(() => null)), "wrote first");
   }
+  await Deno.remove(work, { recursive: true });
+});
+
+Deno.test("deno task corpus writes a list from rules, with its command and counts in comments", async () => {
+  const work = await Deno.makeTempDir({ prefix: "corpus-cli-" });
+  const data = nodePath.join(work, "speech");
+  for (const [dir, name] of [["ls", "1447-130550-0000.flac"], ["ls", "1440-1-0000.flac"]]) {
+    await Deno.mkdir(nodePath.join(data, dir), { recursive: true });
+    await Deno.copyFile(
+      nodePath.join(FIXTURE_DIR, "librispeech-1447-130550-0000.flac"),
+      nodePath.join(data, dir, name),
+    );
+  }
+  await Deno.mkdir(nodePath.join(data, "es"));
+  await Deno.copyFile(
+    nodePath.join(FIXTURE_DIR, "fleurs-es-006.opus.ogg"),
+    nodePath.join(data, "es", "a.ogg"),
+  );
+  const list = nodePath.join(work, "recipes", "r.corpus.tsv");
+  const r = await runPrepare(
+    ["--data", data, "--out", list, "--exclude", "es/**", "--hold-out-speakers", "librispeech:*0"],
+    "cli/corpus.ts",
+  );
+  assert.equal(r.code, 0, r.err);
+  const entries = await Array.fromAsync(readCorpusListEntries(list));
+  assert.deepEqual(entries.map((e) => [e.path, e.speaker, e.split]), [
+    ["../speech/es/a.ogg", "", "exclude"],
+    ["../speech/ls/1440-1-0000.flac", "librispeech:1440", "dev"],
+    ["../speech/ls/1447-130550-0000.flac", "librispeech:1447", "train"],
+  ]);
+  assert.equal(entries[0].seconds, 5.64);
+  const text = await Deno.readTextFile(list);
+  assert.match(text, /^# corpus list written by: deno task corpus --data .* --exclude 'es\/\*\*'/);
+  assert.match(text, /#\s+all\s+1\s+1\.6 s\s+1\s+1\.6 s\s+1\s+5\.6 s\n/);
+  assert.match(r.out, /wrote 3 files to /);
+  // A bad rule is refused before any work.
+  const bad = await runPrepare(
+    ["--data", data, "--out", list, "--hold-out-speakers", "1440"],
+    "cli/corpus.ts",
+  );
+  assert.equal(bad.code, 64);
+  assert.match(bad.err, /expected CORPUS:GLOB/);
   await Deno.remove(work, { recursive: true });
 });

@@ -472,17 +472,11 @@ Deno.test("mixed --data: a Common Voice folder, a plain folder and a list train 
   );
 
   const out = nodePath.join(root, "run");
+  const sources = ["--data", cv, "--data", plain, "--data", list, "--dev-fraction", "0.5"];
   const args = [
     "--config",
     CONFIG,
-    "--data",
-    cv,
-    "--data",
-    plain,
-    "--data",
-    list,
-    "--dev-fraction",
-    "0.5",
+    ...sources,
     "--out",
     out,
     "--steps",
@@ -555,14 +549,7 @@ Deno.test("mixed --data: a Common Voice folder, a plain folder and a list train 
   const evalOpts = await parseEvalArgs([
     "--checkpoint",
     ckptOf(out),
-    "--data",
-    cv,
-    "--data",
-    plain,
-    "--data",
-    list,
-    "--dev-fraction",
-    "0.5",
+    ...sources,
     "--cache",
     nodePath.join(root, "eval-cache"),
   ]);
