@@ -41,6 +41,26 @@ export async function commandOutput(
   return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
 }
 
+/**
+ * Runs `deno run PERMISSIONS SCRIPT ARGS` in the project folder to its end (see
+ * {@link commandOutput}), with XDG_RUNTIME_DIR set for the WebGPU driver.
+ */
+export function runScript(
+  script: string,
+  args: string[],
+  permissions: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  return commandOutput(
+    new Deno.Command("deno", {
+      args: ["run", ...permissions, script, ...args],
+      cwd: new URL("../", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+      env: { XDG_RUNTIME_DIR: "/tmp" },
+    }),
+  );
+}
+
 /** Number of elements of a shape. */
 export function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

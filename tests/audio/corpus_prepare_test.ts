@@ -11,22 +11,13 @@ import { openSource } from "../../audio/corpus.ts";
 import { readCorpusListEntries } from "../../audio/corpus_list.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { DEFAULT_FEATURES } from "../../audio/features.ts";
-import { commandOutput } from "../util.ts";
+import { runScript } from "../util.ts";
 import { FIXTURE_DIR } from "./fixtures.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const PERMS = ["--allow-read=.,/tmp,../shared", "--allow-write=/tmp", "--allow-env"];
 
 function runPrepare(args: string[], script = "cli/prepare.ts") {
-  return commandOutput(
-    new Deno.Command("deno", {
-      args: ["run", ...PERMS, script, ...args],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-      env: { XDG_RUNTIME_DIR: "/tmp" },
-    }),
-  );
+  return runScript(script, args, PERMS);
 }
 
 Deno.test("prepare --data FOLDER --data LIST: one cache per source, broken and missing files named", async () => {
