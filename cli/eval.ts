@@ -86,7 +86,8 @@ export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
         devFraction: opts.devFraction,
         segmentSeconds: opts.segmentSeconds,
       }));
-      if (skipped.length > 0) console.error(`eval ${source.path}: ${formatSkipSummary(skipped)}`);
+      const which = opts.data.length > 1 ? `${source.path}: ` : "";
+      if (skipped.length > 0) console.error(`eval: ${which}${formatSkipSummary(skipped)}`);
       dir = opts.caches[i];
     }
     clips.push(...await loadCache(dir, features));
