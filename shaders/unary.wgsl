@@ -54,13 +54,17 @@ fn sigmoid(v: f32) -> f32 {
   return select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
 }
 
+// NaN as a bit pattern in a private variable: WGSL forbids a constant expression whose value is
+// not finite (Chrome's Tint rejects `bitcast<f32>(0x7fc00000u)`), and a variable's value is not one.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+
 // x^p for any sign of x when p is an integer; NaN for negative x otherwise (like torch.pow).
 fn pow_any(v: f32, p: f32) -> f32 {
   if (v >= 0.0) {
     return pow(v, p);
   }
   if (fract(p) != 0.0) {
-    return bitcast<f32>(0x7fc00000u);
+    return bitcast<f32>(NAN_BITS);
   }
   let m = pow(-v, p);
   return select(m, -m, (i32(p) & 1) == 1);
