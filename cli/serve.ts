@@ -9,9 +9,11 @@
  * @module
  */
 import * as nodePath from "node:path";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "../vae/config.ts";
 import { numberFlag, parseFlags, runCommand } from "./args.ts";
-import { ROOT } from "./build_web.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** The shipped base model, served when no `--checkpoint` is given. */
 export const DEFAULT_BASE_MODEL = "models/base.safetensors";

@@ -149,6 +149,7 @@ export class LiveAdaptation {
   #display: Float32Array[] = [];
   #displayed = 0;
   #utterance: Float32Array[] = [];
+  #utteranceLength = 0;
   #lastUtterance: Float32Array | null = null;
   #silentSamples = 0;
   #stopped = false;
@@ -212,9 +213,15 @@ export class LiveAdaptation {
     this.#processedSamples += x.length;
     const y = this.#resampler.push(x);
     if (y.length === 0) return;
-    const voiced = this.#vad.push(y);
-    this.#trackUtterance(y.length, voiced);
-    await this.adapter.addVoiced(voiced);
+    // Frame by frame, so that the pauses between utterances are seen however much audio
+    // arrived at once (after a stall the queue holds seconds).
+    const voicedParts: Float32Array[] = [];
+    for (let i = 0; i < y.length; i += this.#vad.frame) {
+      const v = this.#vad.push(y.subarray(i, i + this.#vad.frame));
+      this.#trackUtterance(Math.min(this.#vad.frame, y.length - i), v);
+      if (v.length) voicedParts.push(v);
+    }
+    await this.adapter.addVoiced(concatSamples(voicedParts));
     this.#display.push(y);
     this.#displayed += y.length;
     const chunk = this.config.displayFrames * this.model.config.features.hop;
@@ -232,10 +239,13 @@ export class LiveAdaptation {
     const rate = this.model.config.features.sampleRate;
     if (voiced.length) {
       this.#utterance.push(voiced);
+      this.#utteranceLength += voiced.length;
       this.#silentSamples = 0;
+      // Keep the newest maxUtteranceSeconds (drop whole pieces while that leaves enough).
       const max = this.config.maxUtteranceSeconds * rate;
-      let total = this.#utterance.reduce((n, u) => n + u.length, 0);
-      while (total > max && this.#utterance.length > 1) total -= this.#utterance.shift()!.length;
+      while (this.#utteranceLength - this.#utterance[0].length >= max) {
+        this.#utteranceLength -= this.#utterance.shift()!.length;
+      }
     } else {
       this.#silentSamples += heard;
       if (this.#utterance.length && this.#silentSamples >= this.config.utteranceGapSeconds * rate) {
@@ -245,16 +255,22 @@ export class LiveAdaptation {
   }
 
   #takeUtterance(): Float32Array {
+    const all = this.#currentUtterance();
+    this.#utterance = [];
+    this.#utteranceLength = 0;
+    return all;
+  }
+
+  /** The utterance going on, cut to its newest maxUtteranceSeconds. */
+  #currentUtterance(): Float32Array {
     const max = this.config.maxUtteranceSeconds * this.model.config.features.sampleRate;
     const all = concatSamples(this.#utterance);
-    this.#utterance = [];
-    return all.length > max ? all.slice(all.length - max) : all;
+    return all.slice(Math.max(0, all.length - max));
   }
 
   /** The last utterance heard (or the one still going on), at the model rate; null if none. */
   lastUtterance(): Float32Array | null {
-    if (this.#utterance.length) return concatSamples(this.#utterance).slice();
-    return this.#lastUtterance;
+    return this.#utterance.length ? this.#currentUtterance() : this.#lastUtterance;
   }
 
   /** The current numbers. */
@@ -316,14 +332,16 @@ export class LiveAdaptation {
   }
 
   /** Refreshes the CPU copy of the weights (skipped when nothing changed since the last). */
-  async takeSnapshot(): Promise<{ bytes: Uint8Array; step: number }> {
+  takeSnapshot(): Promise<{ bytes: Uint8Array; step: number }> {
     this.#snapshotMs = performance.now();
-    if (this.#snapshot?.step !== this.adapter.step) {
+    // In the queue, after any step queued before: the step count and the weights agree.
+    return this.gpu.run(async () => {
       const step = this.adapter.step;
-      const bytes = await this.gpu.run(() => encodeCheckpoint(this.model));
-      this.#snapshot = { bytes, step };
-    }
-    return this.#snapshot!;
+      if (this.#snapshot?.step !== step) {
+        this.#snapshot = { bytes: await encodeCheckpoint(this.model), step };
+      }
+      return this.#snapshot!;
+    });
   }
 
   /** {@link melPair} of some samples at the model rate, through the adapted model. */
