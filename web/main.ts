@@ -125,6 +125,11 @@ interface Hooks {
   loseDevice(): Promise<unknown>;
 }
 
+/** A worker failure as an Error (what the test hooks reject with). */
+function asError(f: Failure): Error {
+  return new Error(`${f.kind}: ${f.message}`);
+}
+
 const hooks: Hooks = {
   readyMs: null,
   adapter: null,
@@ -133,9 +138,9 @@ const hooks: Hooks = {
   messages: [],
   lastSound: null,
   download: null,
-  selfcheck: () => runSelfCheck(),
+  selfcheck: () => runSelfCheck().catch((f) => Promise.reject(asError(f))),
   async reconstructLast() {
-    const r = await call({ type: "reconstruct-last" });
+    const r = await call({ type: "reconstruct-last" }).catch((f) => Promise.reject(asError(f)));
     return {
       samples: [...r.samples],
       frames: r.pair.frames,
@@ -144,7 +149,7 @@ const hooks: Hooks = {
       reconstruction: [...r.pair.reconstruction],
     };
   },
-  loseDevice: () => call({ type: "lose-device" }),
+  loseDevice: () => call({ type: "lose-device" }).catch((f) => Promise.reject(asError(f))),
 };
 (globalThis as unknown as { audioGen: Hooks }).audioGen = hooks;
 

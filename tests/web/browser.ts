@@ -123,14 +123,19 @@ export function messageText(page: Page): Promise<string> {
 
 /** Waits until the message box says something containing `part`. */
 export async function waitForMessage(page: Page, part: string, timeout = 30_000): Promise<string> {
-  await page.waitForFunction(
-    (p: string) => {
-      const box = document.getElementById("message")!;
-      return !box.hidden && (box.textContent ?? "").includes(p);
-    },
-    { timeout },
-    part,
-  );
+  try {
+    await page.waitForFunction(
+      (p: string) => {
+        const box = document.getElementById("message")!;
+        return !box.hidden && (box.textContent ?? "").includes(p);
+      },
+      { timeout },
+      part,
+    );
+  } catch (e) {
+    const shown = await messageText(page).catch(() => "?");
+    throw new Error(`no message containing "${part}" (the page shows: "${shown}"): ${e}`);
+  }
   return await messageText(page);
 }
 

@@ -340,6 +340,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
+    await ag.init();
     const [dist, base] = await Promise.all([buildPage(), pretrainedCheckpoint()]);
     const server = startServer(dist, base.path);
     const open = async (flags: string[], steps: (page: Page) => Promise<void>) => {
