@@ -14,11 +14,15 @@ import * as ag from "../engine/mod.ts";
 import { LogMel } from "../audio/features.ts";
 import { StreamResampler } from "../audio/capture.ts";
 import { concatSamples, EnergyVad } from "../audio/vad.ts";
-import { type AdaptConfig, VoiceAdapter } from "../vae/adapt.ts";
+import { type AdaptConfig, DEFAULT_ADAPT, VoiceAdapter } from "../vae/adapt.ts";
 import { encodeCheckpoint } from "../vae/checkpoint_format.ts";
 import type { MelClip } from "../vae/data.ts";
 import type { MelVae } from "../vae/model.ts";
 import { samplePrior } from "../vae/sampling.ts";
+import type { LiveSettings } from "./protocol.ts";
+
+/** Audio waiting beyond this many seconds pauses the spectrograms. */
+const MAX_DISPLAY_BACKLOG_SECONDS = 2;
 
 /** Runs async jobs one at a time, in the order they were queued. */
 export class SerialQueue {
@@ -41,10 +45,33 @@ export interface LiveConfig {
   displayFrames: number;
   /** Seconds between CPU copies of the weights (kept for a lost device). */
   snapshotSeconds: number;
+  /** Seconds between evaluations of the held-out error (a forward pass per held-out block). */
+  heldOutEverySeconds: number;
   /** Silence that ends an utterance, seconds. */
   utteranceGapSeconds: number;
   /** The last utterance keeps at most this many seconds. */
   maxUtteranceSeconds: number;
+}
+
+/** The page's defaults (the adapter's as `listen` uses them, 4 steps per voiced second), overridden by `s`. */
+export function liveConfig(s: LiveSettings = {}): LiveConfig {
+  return {
+    adapt: {
+      ...DEFAULT_ADAPT,
+      batch: s.batch ?? DEFAULT_ADAPT.batch,
+      replayBatch: s.replayBatch ?? DEFAULT_ADAPT.replayBatch,
+      cropFrames: s.cropFrames ?? DEFAULT_ADAPT.cropFrames,
+      heldOutSeconds: s.heldOutSeconds ?? DEFAULT_ADAPT.heldOutSeconds,
+      lr: s.lr ?? DEFAULT_ADAPT.lr,
+      encoderLayers: s.encoderLayers ?? DEFAULT_ADAPT.encoderLayers,
+    },
+    stepsPerSecond: s.stepsPerSecond ?? 4,
+    displayFrames: s.displayFrames ?? 32,
+    snapshotSeconds: 5,
+    heldOutEverySeconds: 2,
+    utteranceGapSeconds: 0.4,
+    maxUtteranceSeconds: 6,
+  };
 }
 
 /** What the page shows. */
@@ -108,6 +135,9 @@ export function melPair(
     return { frames, nMels, input: a, reconstruction: b };
   });
 }
+
+/** How many prior samples the page rehearses, and how long each is. */
+export const PRIOR_REPLAY = { clips: 8, seconds: 2 } as const;
 
 /**
  * Replay clips drawn from the base model's prior (generative replay): log-mel frames the base
@@ -229,6 +259,11 @@ export class LiveAdaptation {
       const all = concatSamples(this.#display);
       this.#display = [all.slice(chunk)];
       this.#displayed = all.length - chunk;
+      // Catching up after a stall (a slow GPU), only the newest seconds are drawn: learning
+      // goes first, and the spectrograms skip what they would show late anyway.
+      const behind = this.#displayed / this.model.config.features.sampleRate +
+        this.#queued / this.deviceRate;
+      if (behind > MAX_DISPLAY_BACKLOG_SECONDS) continue;
       this.hooks.onFrames(
         await melPair(this.model, this.#logMel, all.subarray(0, chunk), this.config.displayFrames),
       );
@@ -302,7 +337,7 @@ export class LiveAdaptation {
   async run(): Promise<void> {
     this.#startMs = performance.now();
     this.#snapshotMs = this.#startMs;
-    let lastStatus = 0;
+    let lastStatus = 0, lastHeldOut = 0;
     try {
       while (!this.#stopped) {
         if (this.#queue.length) await this.gpu.run(() => this.#ingest());
@@ -316,9 +351,12 @@ export class LiveAdaptation {
           });
         } else await this.#waitForAudio(100);
         const now = performance.now();
+        if (now - lastHeldOut >= this.config.heldOutEverySeconds * 1000) {
+          lastHeldOut = now;
+          this.#heldOut = await this.gpu.run(() => this.adapter.heldOutLoss());
+        }
         if (now - lastStatus >= 500) {
           lastStatus = now;
-          this.#heldOut = await this.gpu.run(() => this.adapter.heldOutLoss());
           this.hooks.onStatus(this.stats());
         }
         if (now - this.#snapshotMs >= this.config.snapshotSeconds * 1000) {

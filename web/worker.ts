@@ -9,7 +9,6 @@
 import * as ag from "../engine/mod.ts";
 import { setConvConfig } from "../engine/ops/conv.ts";
 import { melToAudio } from "../audio/vocoder.ts";
-import { DEFAULT_ADAPT } from "../vae/adapt.ts";
 import { ConfigError } from "../vae/config.ts";
 import {
   decodeCheckpoint,
@@ -19,7 +18,7 @@ import {
 import type { MelVae } from "../vae/model.ts";
 import { SafetensorsError } from "../vae/safetensors.ts";
 import { reconstructAudio, samplePrior } from "../vae/sampling.ts";
-import { LiveAdaptation, type LiveConfig, priorReplay, SerialQueue } from "./live.ts";
+import { LiveAdaptation, liveConfig, PRIOR_REPLAY, priorReplay, SerialQueue } from "./live.ts";
 import { runOpChecks } from "./op_checks.ts";
 import type {
   AdapterSummary,
@@ -160,28 +159,7 @@ async function load(name: string, bytes: ArrayBuffer): Promise<ModelSummary> {
     channels: model.config.channels,
     latentDim: model.config.latentDim,
     trainableTensors: trainable.length,
-    replayClips: REPLAY_CLIPS,
-  };
-}
-
-const REPLAY_CLIPS = 8;
-
-function liveConfig(s: LiveSettings): LiveConfig {
-  return {
-    adapt: {
-      ...DEFAULT_ADAPT,
-      batch: s.batch ?? DEFAULT_ADAPT.batch,
-      replayBatch: s.replayBatch ?? DEFAULT_ADAPT.replayBatch,
-      cropFrames: s.cropFrames ?? DEFAULT_ADAPT.cropFrames,
-      heldOutSeconds: s.heldOutSeconds ?? DEFAULT_ADAPT.heldOutSeconds,
-      lr: s.lr ?? DEFAULT_ADAPT.lr,
-      encoderLayers: s.encoderLayers ?? DEFAULT_ADAPT.encoderLayers,
-    },
-    stepsPerSecond: s.stepsPerSecond ?? 4,
-    displayFrames: s.displayFrames ?? 32,
-    snapshotSeconds: 5,
-    utteranceGapSeconds: 0.4,
-    maxUtteranceSeconds: 6,
+    replayClips: PRIOR_REPLAY.clips,
   };
 }
 
@@ -194,7 +172,7 @@ async function listen(
   if (lost) throw new PageError("device-lost", lostMessage());
   await stopLive();
   const { model, base } = models;
-  const replay = await gpu.run(() => priorReplay(base, REPLAY_CLIPS, 2));
+  const replay = await gpu.run(() => priorReplay(base, PRIOR_REPLAY.clips, PRIOR_REPLAY.seconds));
   let session: LiveAdaptation;
   try {
     session = new LiveAdaptation(model, base, replay, sampleRate, liveConfig(settings), gpu, {

@@ -325,6 +325,12 @@ Deno.test({
           await fresh.$eval("#model-status", (e) => e.textContent ?? ""),
           /base\.safetensors/,
         );
+        // A good file replaces the model.
+        await Deno.writeFile(`${dir}/mine.safetensors`, good);
+        await input.uploadFile(`${dir}/mine.safetensors`);
+        await fresh.waitForFunction(() =>
+          document.getElementById("model-status")!.textContent!.includes("mine.safetensors")
+        );
         await fresh.close();
       });
     } finally {
@@ -362,6 +368,26 @@ Deno.test({
           assert.match(text, /--enable-unsafe-webgpu/);
           assert.equal(await page.$eval("#start", (b) => (b as HTMLButtonElement).disabled), true);
         });
+      });
+      await t.step("no base model on the server: the page asks for a file", async () => {
+        const bare = startServer(dist, null);
+        const browser = await launch(WEBGPU_FLAGS);
+        try {
+          const page = await browser.newPage();
+          await page.goto(bare.url);
+          await waitForStartup(page);
+          const status = await page.$eval("#model-status", (e) => e.textContent ?? "");
+          assert.match(status, /The server has no base model\. Choose or drop a checkpoint/);
+          assert.equal(await page.$eval("#start", (b) => (b as HTMLButtonElement).disabled), true);
+          const input = (await page.$("input#file"))!;
+          await input.uploadFile(base.path);
+          await page.waitForFunction(() =>
+            !(document.getElementById("start") as HTMLButtonElement).disabled
+          );
+        } finally {
+          await browser.close();
+          await bare.close();
+        }
       });
       await t.step("microphone denied", async () => {
         // A device must exist, or Chromium reports it missing before asking permission.
