@@ -80,7 +80,8 @@ async function init(): Promise<AdapterSummary> {
     device = runtime.device;
   } catch (e) {
     if (e instanceof ag.NoAdapterError) {
-      const reason = (e.message.match(/\(([^)]*)\)/) ?? [])[1] ?? e.message;
+      // The engine's message names the cause in its first parentheses, then gives Deno advice.
+      const reason = e.message.match(/was found \((.*?)\)\. /)?.[1] ?? e.message;
       throw new PageError("no-webgpu", reason);
     }
     throw e;

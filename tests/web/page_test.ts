@@ -366,6 +366,10 @@ Deno.test({
           const text = await waitForMessage(page, "needs WebGPU");
           assert.match(text, /Chrome or Edge 113/);
           assert.match(text, /--enable-unsafe-webgpu/);
+          assert.match(
+            text,
+            /The browser said: (requestAdapter\(\) returned null|navigator\.gpu is undefined)/,
+          );
           assert.equal(await page.$eval("#start", (b) => (b as HTMLButtonElement).disabled), true);
         });
       });
