@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import * as ag from "../mod.ts";
 import { mulberry32Next } from "../vae/data.ts";
+import { relativeError } from "../web/op_checks.ts";
 
 /** Initialises the engine once with NaN poisoning of every op output. */
 export async function setup(): Promise<void> {
@@ -46,16 +47,10 @@ export function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** ‖out − ref‖ / ‖ref‖ (NaN anywhere gives Infinity). */
+/** ‖out − ref‖ / ‖ref‖ (NaN anywhere gives Infinity); lengths must agree. */
 export function relError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
   assert.equal(out.length, ref.length, `length ${out.length} vs reference ${ref.length}`);
-  let num = 0, den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(out[i])) return Infinity;
-    num += (out[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+  return relativeError(out, ref);
 }
 
 /** Asserts `relError(out, ref) < tol` with a message naming `what`. */
