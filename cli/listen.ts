@@ -52,7 +52,8 @@ const USAGE =
   --rate        rate asked of the device / of raw stdin (default 48000 / 16000 Hz)
   --seconds     stop after this many seconds of audio (default: until Ctrl-C)
   --replay      pretraining features to rehearse: a prepared cache (index.json) or a corpus
-                folder with train.tsv (default out/run/cache/train, else audio/sample/en)
+                folder with train.tsv (default: the real speech the checkpoint carries; for a
+                checkpoint without replay out/run/cache/train, else audio/sample/en)
   --encoder-layers  also fine-tune the encoder's last K layers (default 0: decoder only)
   --steps-per-second  adaptation steps per second of voiced audio (default 4)`;
 
@@ -187,9 +188,12 @@ export interface ListenSummary {
  * `source`, when given, is used instead of opening `opts.input` / the device.
  */
 export async function listen(opts: ListenOptions, source?: AudioSource): Promise<ListenSummary> {
-  const { model } = await loadModel(opts.checkpoint);
+  const { model, checkpoint } = await loadModel(opts.checkpoint);
   const { model: base } = await loadModel(opts.checkpoint);
-  const replay = await loadReplay(opts.replay, model.config);
+  // Rehearse the real speech the base model carries, unless --replay names other features.
+  const replay = !opts.replay && checkpoint.replay
+    ? { clips: checkpoint.replay, from: `${opts.checkpoint} (its own replay)` }
+    : await loadReplay(opts.replay, model.config);
   source ??= await openSource(opts);
   const rate = model.config.features.sampleRate;
   const adapter = new VoiceAdapter(model, base, replay.clips, opts.adapt);

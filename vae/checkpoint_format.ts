@@ -8,7 +8,15 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
-import { ConfigError, type ModelConfig, type TrainConfig, validateModelConfig } from "./config.ts";
+import {
+  canonicalJson,
+  ConfigError,
+  LEGACY_MODEL_FIELDS,
+  type ModelConfig,
+  type TrainConfig,
+  validateModelConfig,
+} from "./config.ts";
+import type { MelClip } from "./data.ts";
 import { MelVae } from "./model.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
 
@@ -34,6 +42,11 @@ export interface LoadedCheckpoint {
   train: TrainConfig | null;
   state: TrainingState | null;
   tensors: Map<string, HostTensor>;
+  /**
+   * Real speech the model was trained on, as log-mel clips, for adaptation to rehearse (so a
+   * shipped base model carries its own replay); null when the file holds none.
+   */
+  replay: MelClip[] | null;
   optimizer: {
     lr: number;
     betas: [number, number];
@@ -49,7 +62,12 @@ export interface CheckpointExtras {
   train?: TrainConfig;
   optimizer?: ag.Adam;
   state?: TrainingState;
+  /** Replay clips (log-mel [frames, nMels] each), stored as F16 `replay.mel` + their lengths. */
+  replay?: readonly MelClip[];
 }
+
+/** Metadata key of the replay clips' names and frame counts. */
+const REPLAY_KEY = "replay_clips";
 
 /** Reads many tensors back with one GPU→CPU copy (a checkpoint holds dozens of them). */
 async function readAll(named: [string, ag.Tensor][]): Promise<Map<string, HostTensor>> {
@@ -98,6 +116,22 @@ export async function encodeCheckpoint(
   }
   const tensors = await readAll(named);
   if (extra.state) metadata.training_state = JSON.stringify(extra.state);
+  if (extra.replay?.length) {
+    const nMels = model.config.features.nMels;
+    const total = extra.replay.reduce((n, c) => n + c.frames, 0);
+    const mel = new Float32Array(total * nMels);
+    let at = 0;
+    for (const c of extra.replay) {
+      if (c.mel.length !== c.frames * nMels) {
+        throw new Error(`replay clip ${c.name}: ${c.mel.length} values for ${c.frames} frames`);
+      }
+      mel.set(c.mel, at);
+      at += c.mel.length;
+    }
+    // Half precision: log-mels span about ±25 with steps far below the model's error.
+    tensors.set("replay.mel", { shape: [total, nMels], data: mel, dtype: "F16" });
+    metadata[REPLAY_KEY] = JSON.stringify(extra.replay.map((c) => [c.name, c.frames]));
+  }
   return encodeSafetensors({ tensors, metadata });
 }
 
@@ -120,15 +154,17 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): LoadedCheckpo
       throw new ConfigError(`${path}: metadata ${key} is not valid JSON`);
     }
   };
-  const model = parse<ModelConfig>("model_config");
-  if (!model) throw new ConfigError(`${path}: checkpoint metadata has no model_config`);
-  if (typeof model !== "object" || typeof model.features !== "object" || !model.features) {
+  const saved = parse<ModelConfig>("model_config");
+  if (!saved) throw new ConfigError(`${path}: checkpoint metadata has no model_config`);
+  if (typeof saved !== "object" || typeof saved.features !== "object" || !saved.features) {
     throw new ConfigError(`${path}: model_config ${metadata.model_config} is not a model config`);
   }
+  const model: ModelConfig = { ...LEGACY_MODEL_FIELDS, ...saved };
   validateModelConfig(model, `${path}: model_config`);
   return {
     path,
     model,
+    replay: decodeReplay(path, tensors, parse<[string, number][]>(REPLAY_KEY), model),
     train: parse<TrainConfig>("train_config"),
     state: parse<TrainingState>("training_state"),
     optimizer: parse("optimizer"),
@@ -137,9 +173,36 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): LoadedCheckpo
   };
 }
 
+/** The replay clips of a checkpoint (null without them); a mismatch names the file. */
+function decodeReplay(
+  path: string,
+  tensors: Map<string, HostTensor>,
+  clips: [string, number][] | null,
+  model: ModelConfig,
+): MelClip[] | null {
+  const mel = tensors.get("replay.mel");
+  if (!clips && !mel) return null;
+  const nMels = model.features.nMels;
+  const total = clips?.reduce((n, [, f]) => n + f, 0) ?? -1;
+  if (
+    !clips || !mel || mel.shape.length !== 2 || mel.shape[1] !== nMels || mel.shape[0] !== total
+  ) {
+    throw new ConfigError(
+      `${path}: replay.mel [${mel?.shape ?? "missing"}] does not match its ${REPLAY_KEY} ` +
+        `(${total} frames of ${nMels} bands)`,
+    );
+  }
+  let at = 0;
+  return clips.map(([name, frames]) => {
+    const clip = { name, frames, mel: mel.data.slice(at * nMels, (at + frames) * nMels) };
+    at += frames;
+    return clip;
+  });
+}
+
 /** Fails with a clear message when a checkpoint's model config differs from `expected`. */
 export function checkModelConfig(ckpt: LoadedCheckpoint, expected: ModelConfig): void {
-  const a = JSON.stringify(ckpt.model), b = JSON.stringify(expected);
+  const a = canonicalJson(ckpt.model), b = canonicalJson(expected);
   if (a !== b) {
     throw new ConfigError(
       `${ckpt.path} was saved with a different model config.\n  checkpoint: ${a}\n  requested:  ${b}\n` +
