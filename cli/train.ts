@@ -33,7 +33,7 @@ import {
   loadOptimizerState,
   saveCheckpoint,
 } from "../vae/checkpoint.ts";
-import { CropSampler, type MelClip, normalizationStats } from "../vae/data.ts";
+import { CropSampler, type MelClip, normalizationStats, selectReplay } from "../vae/data.ts";
 import { MelVae } from "../vae/model.ts";
 import { samplePrior } from "../vae/sampling.ts";
 import {
@@ -373,7 +373,10 @@ function startRun(
 /** Saves the run's checkpoint: weights, optimizer, step, RNG states and history. */
 async function saveRun(run: TrainRun): Promise<void> {
   const { trainer, sampler } = run;
+  const { nMels, sampleRate, hop } = run.model.config.features;
   await saveCheckpoint(run.ckptPath, run.model, {
+    // The model carries real speech of its training set for `listen` to rehearse.
+    replay: selectReplay(run.data.train, nMels, sampleRate / hop),
     train: run.config,
     optimizer: trainer.optimizer,
     state: {
