@@ -1,131 +1,48 @@
 /**
- * Checkpoints: `.safetensors` files holding the model's parameters and buffers (`model.*`), the
- * optimizer's moments (`optim.*.exp_avg`, `optim.*.exp_avg_sq`), and in the header metadata the
- * configs, step, optimizer hyperparameters, random-stream states and the loss history — all that
- * `--resume` needs to continue exactly. Written to a temp file and renamed, so a kill at any
- * moment leaves the previous checkpoint readable. Deno-only (files).
+ * Checkpoint files: `.safetensors` holding the model's parameters and buffers, the optimizer's
+ * moments and the training state that `--resume` needs to continue exactly (the format itself is
+ * vae/checkpoint_format.ts). Written to a temp file and renamed, so a kill at any moment leaves
+ * the previous checkpoint readable. Deno-only (files).
  * @module
  */
-import type * as ag from "../engine/mod.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
-import { ConfigError, type ModelConfig, type TrainConfig } from "./config.ts";
-import { MelVae } from "./model.ts";
-import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
+import type { MelVae } from "./model.ts";
 import {
-  loadModuleTensors,
-  type OptimizerRecord,
-  optimizerTensors,
-  readTensors,
-  restoreOptimizer,
-} from "./tensor_state.ts";
+  type CheckpointExtras,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type LoadedCheckpoint,
+  modelFromCheckpoint,
+} from "./checkpoint_format.ts";
 
-/** Identifies our checkpoints among other safetensors files. */
-export const CHECKPOINT_FORMAT = "audio-gen-vae/1";
-
-/** Training state stored beside the weights. */
-export interface TrainingState {
-  step: number;
-  gpuRng: ag.GeneratorState;
-  cropRng: number;
-  /** Non-finite steps skipped so far. */
-  skippedSteps: number;
-  /** Loss history for reports (kept as saved). */
-  history: unknown;
-}
-
-/** A loaded checkpoint, still on the CPU. */
-export interface LoadedCheckpoint {
-  path: string;
-  model: ModelConfig;
-  train: TrainConfig | null;
-  state: TrainingState | null;
-  tensors: Map<string, HostTensor>;
-  optimizer: OptimizerRecord | null;
-  metadata: Record<string, string>;
-}
+export {
+  checkModelConfig,
+  CHECKPOINT_FORMAT,
+  type CheckpointExtras,
+  type LoadedCheckpoint,
+  loadModelWeights,
+  loadOptimizerState,
+  type TrainingState,
+} from "./checkpoint_format.ts";
 
 /** Saves model (+ optimizer and training state when given) to `path` atomically. */
 export async function saveCheckpoint(
   path: string,
   model: MelVae,
-  extra: { train?: TrainConfig; optimizer?: ag.Adam; state?: TrainingState } = {},
+  extra: CheckpointExtras = {},
 ): Promise<void> {
-  const named: [string, ag.Tensor][] = [...model.stateDict()].map(([n, t]) => [`model.${n}`, t]);
-  const metadata: Record<string, string> = {
-    format: CHECKPOINT_FORMAT,
-    model_config: JSON.stringify(model.config),
-  };
-  if (extra.train) metadata.train_config = JSON.stringify(extra.train);
-  if (extra.optimizer) {
-    const { tensors, record } = optimizerTensors(extra.optimizer, "optim");
-    named.push(...tensors);
-    metadata.optimizer = JSON.stringify(record);
-  }
-  const tensors = await readTensors(named);
-  if (extra.state) metadata.training_state = JSON.stringify(extra.state);
-  await writeFileAtomic(path, encodeSafetensors({ tensors, metadata }));
+  await writeFileAtomic(path, await encodeCheckpoint(model, extra));
 }
 
 /** Reads a checkpoint; errors name the file and what is wrong. */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
-  const bytes = await Deno.readFile(path);
-  const { tensors, metadata } = decodeSafetensors(bytes, path);
-  if (metadata.format !== CHECKPOINT_FORMAT) {
-    throw new ConfigError(
-      `${path}: not an audio-gen VAE checkpoint (format ${JSON.stringify(metadata.format)})`,
-    );
-  }
-  const parse = <T>(key: string): T | null => {
-    if (metadata[key] === undefined) return null;
-    try {
-      return JSON.parse(metadata[key]) as T;
-    } catch {
-      throw new ConfigError(`${path}: metadata ${key} is not valid JSON`);
-    }
-  };
-  const model = parse<ModelConfig>("model_config");
-  if (!model) throw new ConfigError(`${path}: checkpoint metadata has no model_config`);
-  return {
-    path,
-    model,
-    train: parse<TrainConfig>("train_config"),
-    state: parse<TrainingState>("training_state"),
-    optimizer: parse("optimizer"),
-    tensors,
-    metadata,
-  };
-}
-
-/** Fails with a clear message when a checkpoint's model config differs from `expected`. */
-export function checkModelConfig(ckpt: LoadedCheckpoint, expected: ModelConfig): void {
-  const a = JSON.stringify(ckpt.model), b = JSON.stringify(expected);
-  if (a !== b) {
-    throw new ConfigError(
-      `${ckpt.path} was saved with a different model config.\n  checkpoint: ${a}\n  requested:  ${b}\n` +
-        "Use the checkpoint's config (omit --config) or start a new run in another --out folder.",
-    );
-  }
-}
-
-/** Copies a checkpoint's weights into `model` (shapes and names checked by loadStateDict). */
-export function loadModelWeights(model: MelVae, ckpt: LoadedCheckpoint): void {
-  loadModuleTensors(model, ckpt.tensors, "model", ckpt.path);
-}
-
-/** Restores the optimizer's moments and hyperparameters from a checkpoint. */
-export function loadOptimizerState(optimizer: ag.Adam, ckpt: LoadedCheckpoint): void {
-  if (!ckpt.optimizer) {
-    throw new ConfigError(`${ckpt.path} holds no optimizer state; cannot resume exactly`);
-  }
-  restoreOptimizer(optimizer, ckpt.optimizer, ckpt.tensors, "optim", ckpt.path);
+  return decodeCheckpoint(await Deno.readFile(path), path);
 }
 
 /** A model rebuilt from a checkpoint's config and weights (for generate, eval, listen). */
 export async function loadModel(
   path: string,
 ): Promise<{ model: MelVae; checkpoint: LoadedCheckpoint }> {
-  const checkpoint = await loadCheckpoint(path); // refuses one without a model config
-  const model = new MelVae(checkpoint.model);
-  loadModelWeights(model, checkpoint);
-  return { model, checkpoint };
+  const checkpoint = await loadCheckpoint(path);
+  return { model: modelFromCheckpoint(checkpoint), checkpoint };
 }
