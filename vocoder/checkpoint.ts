@@ -15,7 +15,7 @@ import {
 } from "./checkpoint_format.ts";
 import type { Vocoder } from "./model.ts";
 
-/** Writes a vocoder (weights only, or with its training state) to `path` atomically. */
+/** Writes a vocoder (weights only, as F16, or with its training state) to `path` atomically. */
 export async function saveVocoder(
   path: string,
   vocoder: Vocoder,

@@ -65,7 +65,10 @@ export interface LoadedVocoderCheckpoint {
   tensors: Map<string, HostTensor>;
 }
 
-/** The bytes of a vocoder checkpoint: weights only, or with everything training needs. */
+/**
+ * The bytes of a vocoder checkpoint: the weights alone (parameters as F16, what is shipped), or
+ * with everything training needs (all F32, to resume exactly).
+ */
 export async function encodeVocoderCheckpoint(
   vocoder: Vocoder,
   training?: VocoderTrainingParts,
@@ -91,7 +94,17 @@ export async function encodeVocoderCheckpoint(
     metadata.optimizers = JSON.stringify({ generator: g.record, discriminator: d.record });
     metadata.training_state = JSON.stringify(training.state);
   }
-  return encodeSafetensors({ tensors: await readTensors(named), metadata });
+  const tensors = await readTensors(named);
+  if (!training) {
+    // A shipped vocoder: its trained weights in half precision (half the bytes; the change in
+    // the audio is far below the model's own error, tests/vocoder/checkpoint_test.ts), the input
+    // statistics exact.
+    const params = new Set(vocoder.namedParameters().keys());
+    for (const [name, t] of tensors) {
+      if (params.has(name.slice("generator.".length))) t.dtype = "F16";
+    }
+  }
+  return encodeSafetensors({ tensors, metadata });
 }
 
 /**
