@@ -68,11 +68,13 @@ const USAGE =
                                [--lr X] [--seed N] [--adversarial-from STEP] [--vae CKPT]
                                [--config FILE.json] [--recipe FILE.json] [--resume]
                                [--eval-every N] [--checkpoint-every N] [--eval-clips N]
+                               [--log-magnitude-norm l1|l2]
                                [--no-report] [--quiet] [--no-gpu]
   --config   JSON {"vocoder": {...}, "discriminator": {...}, "train": {...}} overlaid on the
              defaults of vocoder/config.ts (unknown keys are errors)
   --resume   continue from OUT/checkpoint.safetensors exactly; --steps, --lr,
-             --adversarial-from, --vae, --eval-every and --checkpoint-every may change
+             --adversarial-from, --vae, --eval-every, --checkpoint-every and
+             --log-magnitude-norm may change
              (each change is printed and recorded in the history)
   --adversarial-from STEP   train with the discriminators from STEP on (0: never)
   --vae CKPT  feed the VAE's z = μ reconstruction of each segment's mel (fine-tuning);
@@ -112,6 +114,7 @@ export async function parseVocoderArgs(args: string[]): Promise<VocoderArgs> {
     "eval-every": { type: "string" },
     "checkpoint-every": { type: "string" },
     "eval-clips": { type: "string" },
+    "log-magnitude-norm": { type: "string" },
     resume: { type: "boolean", default: false },
     "no-report": { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
@@ -162,6 +165,13 @@ export async function parseVocoderArgs(args: string[]): Promise<VocoderArgs> {
   int("checkpoint-every", "checkpointEvery");
   const lr = numberFlag("lr", v.lr, { min: 0 });
   if (lr !== undefined) overrides.lr = lr;
+  const normFlag = v["log-magnitude-norm"];
+  if (normFlag !== undefined) {
+    if (normFlag !== "l1" && normFlag !== "l2") {
+      throw new UsageError(`--log-magnitude-norm must be l1 or l2, got '${normFlag}'`);
+    }
+    overrides.logMagnitudeNorm = normFlag;
+  }
   train = { ...train, ...overrides };
   validateVocoderConfig(vocoder);
   validateDiscriminatorConfig(discriminator);
@@ -192,6 +202,7 @@ const RESUMABLE_CHANGES: readonly (keyof VocoderTrainConfig)[] = [
   "adversarialFrom",
   "evalEvery",
   "checkpointEvery",
+  "logMagnitudeNorm",
 ];
 
 /** The history kept in checkpoints (train points averaged over TRAIN_POINT_STEPS steps). */

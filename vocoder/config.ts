@@ -67,6 +67,11 @@ export interface VocoderTrainConfig {
   featureMatchingWeight: number;
   /** [nFft, hop] of each resolution of the multi-resolution STFT loss. */
   stftResolutions: [number, number][];
+  /**
+   * The norm of the STFT loss's log-power difference: "l1" (Parallel WaveGAN) or "l2" (the
+   * square, whose optimum is the log-spectral distance's). Absent in early runs: "l1".
+   */
+  logMagnitudeNorm?: "l1" | "l2";
   /** Each training segment's gain is drawn uniformly in this range (dB), after peak normalisation. */
   gainDb: [number, number];
   seed: number;
@@ -222,6 +227,11 @@ export function validateVocoderTrainConfig(
     throw new ConfigError(`${where}: gainDb must be [low, high] with low <= high (dB)`);
   }
   resolutionList(where, "stftResolutions", c.stftResolutions);
+  if (c.logMagnitudeNorm !== undefined && !["l1", "l2"].includes(c.logMagnitudeNorm)) {
+    throw new ConfigError(
+      `${where}: logMagnitudeNorm must be "l1" or "l2", got ${JSON.stringify(c.logMagnitudeNorm)}`,
+    );
+  }
 }
 
 /**

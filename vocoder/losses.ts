@@ -52,12 +52,15 @@ export interface StftLossTerms {
 /**
  * Multi-resolution STFT loss: for each [nFft, hop] (periodic Hann, centred), spectral convergence
  * of the magnitudes over the batch, and mean |log P − log P̂| of the power (the log of |X|², so
- * twice the log-magnitude L1), both averaged over the resolutions.
+ * twice the log-magnitude L1), or with `norm` "l2" its mean square (whose optimum is the mean of
+ * the log spectrum, where the L1's is the median: the log-spectral distance is an RMS, so it
+ * prefers the mean), both averaged over the resolutions.
  */
 export function multiResolutionStftLoss(
   fake: ag.Tensor,
   real: ag.Tensor,
   resolutions: readonly (readonly [number, number])[],
+  norm: "l1" | "l2" = "l1",
 ): StftLossTerms {
   let sc: ag.Tensor | null = null, mag: ag.Tensor | null = null;
   for (const [nFft, hop] of resolutions) {
@@ -72,7 +75,8 @@ export function multiResolutionStftLoss(
       ag.noGrad(() => realPower.sum().add(1e-12).sqrt()),
     );
     const target = ag.noGrad(() => flooredLog(realPower, peak));
-    const magHere = flooredLog(fakePower, peak).sub(target).abs().mean();
+    const diff = flooredLog(fakePower, peak).sub(target);
+    const magHere = (norm === "l1" ? diff.abs() : diff.square()).mean();
     sc = sc ? sc.add(scHere) : scHere;
     mag = mag ? mag.add(magHere) : magHere;
   }

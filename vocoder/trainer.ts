@@ -130,7 +130,12 @@ export class VocoderTrainer {
         this.discriminators.setRequiresGrad(false);
       }
       const melTerm = melL1(this.logMel, fake, target);
-      const stft = multiResolutionStftLoss(fake, target, cfg.stftResolutions);
+      const stft = multiResolutionStftLoss(
+        fake,
+        target,
+        cfg.stftResolutions,
+        cfg.logMagnitudeNorm ?? "l1",
+      );
       let loss = melTerm.mul(cfg.melWeight).add(
         stft.spectralConvergence.add(stft.logMagnitude).mul(cfg.stftWeight),
       );

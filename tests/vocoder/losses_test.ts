@@ -23,7 +23,7 @@ function signals(): Float32Array {
   return out;
 }
 
-Deno.test("reconstruction losses: 0 for the signal itself, ln 4 and 1/2 for half of it", async () => {
+Deno.test("reconstruction losses: 0 for the signal itself, ln 4 (L2: its square) and 1/2 for half of it", async () => {
   await setup();
   const logMel = new LogMel();
   await ag.tidy(async () => {
@@ -40,6 +40,8 @@ Deno.test("reconstruction losses: 0 for the signal itself, ln 4 and 1/2 for half
     const sc = await t.spectralConvergence.item(), mag = await t.logMagnitude.item();
     assert.ok(Math.abs(sc - 0.5) < 1e-4, `spectral convergence ${sc} vs 0.5`);
     assert.ok(Math.abs(mag - Math.log(4)) < 1e-3, `log-magnitude L1 ${mag} vs ln 4`);
+    const l2 = await multiResolutionStftLoss(half, real, RESOLUTIONS, "l2").logMagnitude.item();
+    assert.ok(Math.abs(l2 - Math.log(4) ** 2) < 3e-3, `log-magnitude L2 ${l2} vs (ln 4)²`);
   });
   logMel.dispose();
 });
