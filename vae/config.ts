@@ -31,6 +31,13 @@ export interface TrainConfig {
   batch: number;
   cropFrames: number;
   lr: number;
+  /**
+   * Learning rate over the run: "constant", or "cosine" — half a cosine from `lr` down to
+   * lr / 10 at the last step (a finer end point for the same steps; it follows `steps`, so a
+   * resume that extends `steps` bends the rest of the curve). Absent in checkpoints written
+   * before it existed: constant.
+   */
+  lrSchedule?: "constant" | "cosine";
   weightDecay: number;
   /** KL weight rises linearly from 0 to 1 over this many steps. */
   klWarmupSteps: number;
@@ -62,6 +69,7 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   batch: 8,
   cropFrames: 128,
   lr: 1e-3,
+  lrSchedule: "constant",
   weightDecay: 0,
   klWarmupSteps: 200,
   freeBits: 0.05,
@@ -169,6 +177,11 @@ export function validateTrainConfig(
     nonNegative(where, k, c[k]);
   }
   if (c.lr === 0) throw new ConfigError(`${where}: lr must be > 0`);
+  if (c.lrSchedule !== undefined && !["constant", "cosine"].includes(c.lrSchedule)) {
+    throw new ConfigError(
+      `${where}: lrSchedule must be "constant" or "cosine", got ${JSON.stringify(c.lrSchedule)}`,
+    );
+  }
   const factor = 2 ** model.downsampleStages;
   if (c.cropFrames % factor !== 0) {
     throw new ConfigError(

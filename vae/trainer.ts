@@ -8,7 +8,7 @@ import * as ag from "../engine/mod.ts";
 import { melCepstralDistortion, melLsd } from "../audio/metrics.ts";
 import type { TrainConfig } from "./config.ts";
 import { type CropSampler, type MelClip, writeCropChannelsFirst } from "./data.ts";
-import { activeDims, betaAt, elboTerms } from "./elbo.ts";
+import { activeDims, betaAt, elboTerms, lrAt } from "./elbo.ts";
 import type { MelVae } from "./model.ts";
 
 /** What one training step measured (per mel frame). */
@@ -94,6 +94,7 @@ export class VaeTrainer {
     const nMels = this.model.config.features.nMels;
     const data = this.sampler.next();
     const beta = betaAt(this.step, this.config);
+    this.optimizer.lr = lrAt(this.step, this.config);
     const values = await ag.tidy(async () => {
       const x = this.model.normalize(ag.tensor(data, [batch, nMels, cropFrames]));
       const t = elboTerms(this.model, x, { beta, freeBits, generator: this.gpuRng, sample: true });
