@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { shutdown } from "../engine/mod.ts";
 import { ConfigError } from "../vae/config.ts";
 import {
   checkWritable,
@@ -83,7 +84,7 @@ export interface CommandRun {
 }
 
 /**
- * Runs a command's body and exits: 0 when it returns (or the code it returns), 64 with the usage
+ * Runs a command's body and exits through {@link exitCleanly}: 0 when it returns (or the code it returns), 64 with the usage
  * text for a {@link ConfigError} (bad flags, config file or checkpoint config), 64 for a write
  * refused before any work and 1 for one refused during it (both with the exact command line
  * that allows it, see cli/permissions.ts), 1 for anything else; each with one line
@@ -115,6 +116,20 @@ export async function runCommand(
       if (e instanceof ConfigError) console.error(usage);
       code = e instanceof ConfigError ? EXIT_USAGE : 1;
     }
+  }
+  return await exitCleanly(code);
+}
+
+/**
+ * Exits with `code` after releasing the GPU (engine `shutdown`: the queue idle, buffers and
+ * device destroyed), so that an exit never races the driver's teardown (issue 13 item 9: one
+ * exit in three after a model load ended in SIGSEGV, exit 139, instead of its code).
+ */
+export async function exitCleanly(code: number): Promise<never> {
+  try {
+    await shutdown();
+  } catch (e) {
+    console.error(`(releasing the GPU at exit: ${(e as Error).message})`);
   }
   Deno.exit(code);
 }

@@ -77,4 +77,19 @@ export class BufferPool {
     this.counters.buffersInUse--;
     this.counters.bytesInUse -= size;
   }
+
+  /**
+   * Destroys every buffer the pool created that is idle in it (buffers still handed out are
+   * the caller's): for a clean shutdown, after the queue is idle.
+   */
+  destroyIdle(): void {
+    for (const list of this.#free.values()) {
+      for (const buffer of list) {
+        this.counters.buffersAllocated--;
+        this.counters.bytesAllocated -= this.#sizeOf.get(buffer)!;
+        buffer.destroy();
+      }
+    }
+    this.#free.clear();
+  }
 }

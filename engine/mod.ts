@@ -30,6 +30,7 @@ export {
   rt,
   type Runtime,
   type RuntimeCounters,
+  shutdown,
 } from "./runtime.ts";
 export {
   type GradFn,
