@@ -110,6 +110,12 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     } catch (e) {
       throw new ConfigError(`--config ${values.config}: ${(e as Error).message}`);
     }
+    if (!json || typeof json !== "object" || Array.isArray(json)) {
+      throw new ConfigError(
+        `--config ${values.config}: must hold an object {"model": {…}, "train": {…}}, got ` +
+          JSON.stringify(json),
+      );
+    }
     for (const k of Object.keys(json)) {
       if (k !== "model" && k !== "train") {
         throw new ConfigError(`--config ${values.config}: unknown section "${k}" (model, train)`);
@@ -117,12 +123,12 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     }
     model = mergeConfig(
       model,
-      (json.model ?? {}) as Record<string, unknown>,
+      (json.model === undefined ? {} : json.model) as Record<string, unknown>,
       `${values.config}: model`,
     );
     train = mergeConfig(
       train,
-      (json.train ?? {}) as Record<string, unknown>,
+      (json.train === undefined ? {} : json.train) as Record<string, unknown>,
       `${values.config}: train`,
     );
   }
@@ -139,8 +145,10 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     throw new UsageError("give --steps or --epochs, not both");
   }
   if (epochs !== null && !(epochs > 0)) throw new UsageError(`--epochs must be > 0, got ${epochs}`);
-  validateModelConfig(model);
-  validateTrainConfig(train, model);
+  // Every field is checked here, before any work: a bad one names the file (or flag) and field.
+  const where = values.config ? `--config ${values.config}: ` : "";
+  validateModelConfig(model, `${where}model`);
+  validateTrainConfig(train, model, `${where}train`);
   const stat = await Deno.stat(values.data).catch(() => null);
   if (!stat?.isDirectory) throw new UsageError(`--data ${values.data} is not a folder`);
   return {
@@ -266,10 +274,8 @@ function runConfigs(
     throw new ConfigError(`${resumed.path} holds no training state; cannot resume from it`);
   }
   let model = args.model;
-  if (args.configFile === null) {
-    model = resumed.model;
-    validateModelConfig(model, `${resumed.path}: model config`);
-  } else checkModelConfig(resumed, args.model);
+  if (args.configFile === null) model = resumed.model; // validated by loadCheckpoint
+  else checkModelConfig(resumed, args.model);
   return { model, train: { ...(resumed.train ?? args.train), steps: args.train.steps } };
 }
 

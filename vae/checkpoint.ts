@@ -8,7 +8,7 @@
  */
 import * as ag from "../engine/mod.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
-import { ConfigError, type ModelConfig, type TrainConfig } from "./config.ts";
+import { ConfigError, type ModelConfig, type TrainConfig, validateModelConfig } from "./config.ts";
 import { MelVae } from "./model.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
 
@@ -113,6 +113,7 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   };
   const model = parse<ModelConfig>("model_config");
   if (!model) throw new ConfigError(`${path}: checkpoint metadata has no model_config`);
+  validateModelConfig(model, `${path}: model config`); // before any model is built from it
   return {
     path,
     model,
