@@ -123,6 +123,56 @@ Deno.test("--resume: 10 + 10 steps give the weights and optimizer state of 20 st
   assert.ok(maxTensorDiff(a, c) <= 1e-6, "resume without --config diverged");
 });
 
+Deno.test("--resume applies --lr and --batch from the next step and records them; --seed is refused", async () => {
+  const out = nodePath.join(WORK, "resume-changes");
+  await train(await parseTrainArgs(runArgs(out, 4)));
+  const before = await loadCheckpoint(ckptOf(out));
+  assert.equal(before.train!.lr, TINY.train.lr);
+  // The same settings again change nothing (no change recorded, exact resume).
+  const same = nodePath.join(WORK, "resume-same");
+  await Deno.mkdir(same);
+  await Deno.copyFile(ckptOf(out), ckptOf(same));
+  await train(await parseTrainArgs([...runArgs(same, 8, "--resume"), "--lr", "0.001"]));
+  const exact = await loadCheckpoint(ckptOf(same));
+  assert.deepEqual((exact.state!.history as { changes: unknown[] }).changes, []);
+
+  await train(await parseTrainArgs(runArgs(out, 8, "--resume", "--lr", "0.0003", "--batch", "3")));
+  const after = await loadCheckpoint(ckptOf(out));
+  assert.equal(after.state!.step, 8);
+  assert.equal(after.train!.lr, 0.0003, "the saved train config keeps the old lr");
+  assert.equal(after.train!.batch, 3, "the saved train config keeps the old batch");
+  assert.equal(after.optimizer!.lr, 0.0003, "the optimizer still steps with the old lr");
+  const changes = (after.state!.history as { changes: unknown[] }).changes;
+  assert.deepEqual(changes, [
+    { step: 4, field: "batch", from: 2, to: 3, by: "--batch" },
+    { step: 4, field: "lr", from: 0.001, to: 0.0003, by: "--lr" },
+  ]);
+  // The new settings took effect: steps 5–8 differ from the exact resume.
+  assert.ok(maxTensorDiff(after, exact, ["model."]) > 1e-6, "--lr/--batch had no effect");
+  assert.notEqual(after.state!.cropRng, exact.state!.cropRng, "no crops of batch 3 were drawn");
+
+  // A second resume keeps the earlier changes in the history; the --config file's train
+  // section counts as given too (its batch 2 undoes --batch 3).
+  await train(await parseTrainArgs(runArgs(out, 10, "--resume", "--lr", "0.0002")));
+  const third = await loadCheckpoint(ckptOf(out));
+  assert.deepEqual(
+    (third.state!.history as { changes: { step: number; to: number; by: string }[] }).changes
+      .map((c) => [c.step, c.to, c.by]),
+    [[4, 3, "--batch"], [4, 0.0003, "--lr"], [8, 2, `--config ${CONFIG}`], [8, 0.0002, "--lr"]],
+  );
+
+  // The seed names the random streams the resumed run continues: refused, naming the flag.
+  await assert.rejects(
+    train(await parseTrainArgs(runArgs(out, 12, "--resume", "--seed", "7"))),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, /--resume: --seed sets seed 7, but .* was trained with seed 1/);
+      return true;
+    },
+  );
+  assert.equal((await loadCheckpoint(ckptOf(out))).state!.step, 10, "the checkpoint was touched");
+});
+
 Deno.test("--resume with a different --config model is refused, naming both configs", async () => {
   const out = nodePath.join(WORK, "mismatch");
   await train(await parseTrainArgs(runArgs(out, 2)));
