@@ -26,6 +26,23 @@ export interface TrainingState {
   history: unknown;
 }
 
+/**
+ * What an adapted checkpoint (`deno task listen`) records about its adaptation, so that a later
+ * session continues from it only for the same base and never replaces it with less.
+ */
+export interface AdaptationRecord {
+  /** SHA-256 (hex) of the base checkpoint file it was adapted from. */
+  baseSha256: string;
+  /** That file's path when last adapted (for messages). */
+  base: string;
+  /** Adaptation steps taken, over every session. */
+  steps: number;
+  /** Seconds of voiced audio heard, over every session. */
+  voicedSeconds: number;
+  /** Sessions that took steps. */
+  sessions: number;
+}
+
 /** A loaded checkpoint, still on the CPU. */
 export interface LoadedCheckpoint {
   path: string;
@@ -40,6 +57,8 @@ export interface LoadedCheckpoint {
     weightDecay: number;
     steps: Record<string, number>;
   } | null;
+  /** Present in a model adapted by `listen`. */
+  adaptation: AdaptationRecord | null;
   metadata: Record<string, string>;
 }
 
@@ -66,7 +85,12 @@ async function readAll(named: [string, ag.Tensor][]): Promise<Map<string, HostTe
 export async function saveCheckpoint(
   path: string,
   model: MelVae,
-  extra: { train?: TrainConfig; optimizer?: ag.Adam; state?: TrainingState } = {},
+  extra: {
+    train?: TrainConfig;
+    optimizer?: ag.Adam;
+    state?: TrainingState;
+    adaptation?: AdaptationRecord;
+  } = {},
 ): Promise<void> {
   const named: [string, ag.Tensor][] = [...model.stateDict()].map(([n, t]) => [`model.${n}`, t]);
   const metadata: Record<string, string> = {
@@ -91,6 +115,7 @@ export async function saveCheckpoint(
   }
   const tensors = await readAll(named);
   if (extra.state) metadata.training_state = JSON.stringify(extra.state);
+  if (extra.adaptation) metadata.adaptation = JSON.stringify(extra.adaptation);
   await writeFileAtomic(path, encodeSafetensors({ tensors, metadata }));
 }
 
@@ -120,6 +145,7 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
     train: parse<TrainConfig>("train_config"),
     state: parse<TrainingState>("training_state"),
     optimizer: parse("optimizer"),
+    adaptation: parse<AdaptationRecord>("adaptation"),
     tensors,
     metadata,
   };
@@ -181,4 +207,10 @@ export async function loadModel(
   const model = new MelVae(checkpoint.model);
   loadModelWeights(model, checkpoint);
   return { model, checkpoint };
+}
+
+/** SHA-256 of a file's bytes as hex: what identifies the base of an adapted checkpoint. */
+export async function fileSha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
