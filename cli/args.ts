@@ -4,6 +4,7 @@
  * maps errors to exit codes (64 bad usage or config, 1 anything else) with one clear message.
  * @module
  */
+import * as nodePath from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { shutdown } from "../engine/mod.ts";
 import { ConfigError } from "../vae/config.ts";
@@ -81,6 +82,34 @@ export interface CommandRun {
    * {@link WriteNotAllowedError} when the process may not write there.
    */
   writesTo(...paths: string[]): void;
+  /**
+   * Declares an output file, before any work: its folder must be writable ({@link writesTo})
+   * and is created when missing; a folder at the path itself, or a file where its folder should
+   * be, is a {@link UsageError} naming the path.
+   */
+  writesFile(path: string): Promise<void>;
+}
+
+/** Checks and prepares an output file's place; see {@link CommandRun.writesFile}. */
+async function prepareOutputFile(path: string, flag = "--out"): Promise<void> {
+  const stat = await Deno.stat(path).catch(() => null);
+  if (stat?.isDirectory) {
+    throw new UsageError(`${flag} ${path} is a folder; give the path of a file to write`);
+  }
+  const dir = nodePath.dirname(path);
+  const parent = await Deno.stat(dir).catch(() => null);
+  if (parent && !parent.isDirectory) {
+    throw new UsageError(`${flag} ${path}: ${dir} is a file, not a folder`);
+  }
+  if (!parent) {
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw new UsageError(
+        `${flag} ${path}: cannot create its folder ${dir}: ${(e as Error).message}`,
+      );
+    }
+  }
 }
 
 /**
@@ -100,6 +129,10 @@ export async function runCommand(
     writesTo(...paths) {
       declared.push(...paths);
       checkWritable(paths);
+    },
+    async writesFile(path) {
+      run.writesTo(nodePath.dirname(path)); // the file and its temp file beside it
+      await prepareOutputFile(path);
     },
   };
   let code: number;

@@ -5,7 +5,6 @@
  * (z = μ). Both go mel → Griffin-Lim → WAV.
  * @module
  */
-import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { minCenteredSamples } from "../audio/features.ts";
@@ -89,7 +88,7 @@ export async function generate(
 if (import.meta.main) {
   await runCommand("generate", USAGE, async (run) => {
     const opts = parseGenerateArgs(Deno.args);
-    run.writesTo(nodePath.dirname(opts.out)); // the WAV and its temp file beside it
+    await run.writesFile(opts.out);
     const input = await readGenerateInput(opts); // before any GPU work
     await initOrExit(Deno.args);
     const seconds = await generate(opts, input);

@@ -107,6 +107,34 @@ Deno.test("generate: bad arguments and broken checkpoints are refused, naming th
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("generate checks its destination before any work and names it, never its temp file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "generate-dest-" });
+  const ckpt = await trainedCheckpoint();
+  const args = (
+    out: string,
+  ) => ["--checkpoint", ckpt, "--seconds", "0.5", "--iterations", "2", "--out", out];
+  // A folder at the output path: refused as a usage error, naming it.
+  const folder = nodePath.join(dir, "a-folder.wav");
+  await Deno.mkdir(folder);
+  const r1 = await run("cli/generate.ts", args(folder));
+  assert.equal(r1.code, 64, r1.err);
+  assert.match(r1.err, new RegExp(`--out ${folder} is a folder`));
+  assert.doesNotMatch(r1.err, /\.tmp/);
+  // A file where its folder should be.
+  const file = nodePath.join(dir, "plain-file");
+  await Deno.writeTextFile(file, "x");
+  const r2 = await run("cli/generate.ts", args(nodePath.join(file, "x.wav")));
+  assert.equal(r2.code, 64, r2.err);
+  assert.match(r2.err, new RegExp(`${file} is a file, not a folder`));
+  // A missing folder is made, and the WAV lands there.
+  const deep = nodePath.join(dir, "new", "folder", "prior.wav");
+  const r3 = await run("cli/generate.ts", args(deep));
+  assert.equal(r3.code, 0, r3.err);
+  assert.ok((await Deno.stat(deep)).size > 44);
+  assert.deepEqual([...Deno.readDirSync(nodePath.dirname(deep))].map((e) => e.name), ["prior.wav"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("eval: its NLL and mel-LSD equal float64 references, its KL its per-dimension KL", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eval-" });
   const ckpt = await trainedCheckpoint();
