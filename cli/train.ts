@@ -522,7 +522,7 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
   const samples: ReportSample[] = [];
   const seconds = 4;
   for (let i = 0; i < 2; i++) {
-    const mel = await ag.tidy(() => samplePrior(model, seconds, 1000 + i).toArray());
+    const mel = await samplePrior(model, seconds, 1000 + i);
     const frames = mel.length / nMels;
     samples.push({
       name: `prior sample ${i + 1}`,

@@ -23,6 +23,7 @@ export {
   NoAdapterError,
 } from "./device.ts";
 export {
+  BufferLimitError,
   counters,
   GpuError,
   init,

@@ -37,6 +37,23 @@ export interface KernelChoices {
   convTile: TileConfig | null;
 }
 
+/**
+ * A tensor larger than the adapter lets a kernel bind (`maxStorageBufferBindingSize`), refused
+ * where buffers are allocated rather than as a validation error deep in a kernel. Commands keep
+ * their tensors far below every adapter's limit by processing long audio in chunks; this says
+ * which size met which limit when something does not.
+ */
+export class BufferLimitError extends Error {
+  constructor(readonly bytes: number, readonly limit: number) {
+    const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    super(
+      `a tensor of ${mb(bytes)} is larger than this GPU adapter can bind to a kernel ` +
+        `(maxStorageBufferBindingSize ${mb(limit)}); process the input in smaller chunks`,
+    );
+    this.name = "BufferLimitError";
+  }
+}
+
 /** A GPU error (validation, out of memory, internal, device lost) with the kernels involved. */
 export class GpuError extends Error {
   constructor(message: string, readonly kernels: string[]) {
@@ -56,6 +73,11 @@ const DISPATCHES_PER_SUBMIT = 128;
 export class Runtime {
   readonly storage: BufferPool;
   readonly staging: BufferPool;
+  /**
+   * The largest storage buffer a kernel may bind (the device's `maxStorageBufferBindingSize`):
+   * the one place the engine checks it ({@link allocate}).
+   */
+  readonly maxBindingBytes: number;
   readonly counters = { submits: 0, dispatches: 0, uploads: 0, readbacks: 0 };
   /**
    * Fill every op output with NaN before the op writes it, so that an element a kernel forgets
@@ -86,7 +108,8 @@ export class Runtime {
   #paramsDirtyFrom = 0;
 
   constructor(readonly device: GPUDevice) {
-    this.storage = new BufferPool(device, STORAGE_USAGE, "tensor");
+    this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
+    this.storage = new BufferPool(device, STORAGE_USAGE, "tensor", this.maxBindingBytes);
     this.staging = new BufferPool(
       device,
       GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
@@ -255,8 +278,12 @@ export class Runtime {
     this.device.popErrorScope().then(record);
   }
 
-  /** A pooled storage buffer of at least `bytes` bytes (contents undefined). */
+  /**
+   * A pooled storage buffer of at least `bytes` bytes (contents undefined).
+   * @throws {BufferLimitError} when `bytes` exceed what a kernel may bind
+   */
   allocate(bytes: number): GPUBuffer {
+    if (bytes > this.maxBindingBytes) throw new BufferLimitError(bytes, this.maxBindingBytes);
     return this.storage.acquire(bytes);
   }
 

@@ -88,15 +88,14 @@ export interface CoreOutputs {
 }
 
 /**
- * Encoder and decoder (z = μ) over one window: `logMel` holds the window's frames [from, to)
- * channels-first [nMels, to − from] (not normalised); the result is cut to its core
+ * Encoder and decoder (z = μ) over one window: `logMel` [1, nMels, to − from] holds the window's
+ * frames [from, to), channels-first, not normalised; the result is cut to its core
  * [start, end). Inference only (no gradients); call inside a `tidy`.
  */
-export function coreForward(model: MelVae, logMel: Float32Array, w: ModelWindow): CoreOutputs {
-  const nMels = model.config.features.nMels;
-  const length = w.to - w.from, at = w.start - w.from, n = w.end - w.start;
+export function coreForward(model: MelVae, logMel: ag.Tensor, w: ModelWindow): CoreOutputs {
+  const at = w.start - w.from, n = w.end - w.start;
   return ag.noGrad(() => {
-    const x = model.normalize(ag.tensor(logMel, [1, nMels, length]));
+    const x = model.normalize(logMel);
     const { mu, logvar } = model.encoder.encode(x);
     const xHat = model.decoder.forward(mu);
     const h = model.hopFactor;
@@ -128,7 +127,9 @@ export async function forEachCore(
   for (const w of windows) {
     const logMel = new Float32Array(nMels * (w.to - w.from));
     writeCropChannelsFirst(clip, nMels, w.from, w.to - w.from, logMel, 0);
-    await ag.tidy(() => use(coreForward(model, logMel, w), w));
+    await ag.tidy(() =>
+      use(coreForward(model, ag.tensor(logMel, [1, nMels, w.to - w.from]), w), w)
+    );
   }
   return frames;
 }

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
 import { loadAudio } from "../../audio/decode.ts";
+import { encodeWav } from "../../audio/wav.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { loadModel } from "../../vae/checkpoint.ts";
 import { reconstructClip } from "../../vae/trainer.ts";
@@ -132,6 +133,55 @@ Deno.test("generate checks its destination before any work and names it, never i
   assert.equal(r3.code, 0, r3.err);
   assert.ok((await Deno.stat(deep)).size > 44);
   assert.deepEqual([...Deno.readDirSync(nodePath.dirname(deep))].map((e) => e.name), ["prior.wav"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("generate: a length no WAV file can hold is refused at once, naming the limit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "generate-long-" });
+  const ckpt = await trainedCheckpoint();
+  const out = nodePath.join(dir, "forever.wav");
+  const r = await run("cli/generate.ts", ["--checkpoint", ckpt, "--seconds", "1e9", "--out", out]);
+  assert.equal(r.code, 64, r.err);
+  assert.match(r.err, /--seconds 1000000000 is .* more than a WAV file can hold: at most 37h16m/);
+  assert.deepEqual([...Deno.readDirSync(dir)], [], "something was written");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("generate --input of 75 s: the stream's windows and chunks join into a speech-like WAV", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "generate-75s-" });
+  const ckpt = await trainedCheckpoint();
+  // The sample's clips one after another: longer than a model core (4096 frames, 65 s) and two
+  // vocoder cores (2048 frames), so every stage meets seams.
+  const clips = [...Deno.readDirSync(nodePath.join(ROOT, "audio/sample/en/clips"))]
+    .map((e) => e.name).sort();
+  const parts: Float32Array[] = [];
+  let total = 0;
+  for (let i = 0; total < 75 * 16000; i++) {
+    const path = nodePath.join(ROOT, "audio/sample/en/clips", clips[i % clips.length]);
+    const { samples } = await loadAudio(path, { sampleRate: 16000 });
+    parts.push(samples);
+    total += samples.length;
+  }
+  const input = new Float32Array(total);
+  total = 0;
+  for (const p of parts) input.set(p, total), total += p.length;
+  const wav = nodePath.join(dir, "long.wav");
+  await Deno.writeFile(wav, encodeWav(input, 16000));
+  const out = nodePath.join(dir, "recon.wav");
+  const r = await run("cli/generate.ts", [
+    "--checkpoint",
+    ckpt,
+    "--input",
+    wav,
+    "--iterations",
+    "8",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const frames = Math.floor((1 + Math.floor(input.length / 256)) / 4) * 4;
+  assertSpeechLikeWav(await Deno.readFile(out), (frames - 1) * 256, "75 s reconstruction", input);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["long.wav", "recon.wav"]);
   await Deno.remove(dir, { recursive: true });
 });
 

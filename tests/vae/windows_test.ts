@@ -3,14 +3,17 @@
  * `contextFrames` of context) gives the whole-clip reconstruction, seams included, for two
  * architectures (the default depth, and a deeper one with a wider edge kernel); without context
  * the seams differ (the comparison has teeth); eval of a clip longer than one core agrees with a
- * single-window pass.
+ * single-window pass; vae/sampling.ts's streams: a reconstruction of frames arriving in pieces
+ * equals the whole clip's, and a prior sample does not depend on the core size.
  */
 import assert from "node:assert/strict";
 import * as ag from "../../engine/mod.ts";
 import { DEFAULT_MODEL, type ModelConfig } from "../../vae/config.ts";
 import type { MelClip } from "../../vae/data.ts";
 import { MelVae } from "../../vae/model.ts";
-import { evaluateClips } from "../../vae/trainer.ts";
+import { evaluateClips, reconstructClip } from "../../vae/trainer.ts";
+import { priorLatentSteps, streamPrior, streamReconstruction } from "../../vae/sampling.ts";
+import { concatSamples } from "../../audio/samples.ts";
 import { contextFrames, forEachCore, modelReachFrames, modelWindows } from "../../vae/windows.ts";
 import { randomArray, setup } from "../util.ts";
 
@@ -54,7 +57,9 @@ async function reconstruct(
           logMel[m * (w.to - w.from) + t - w.from] = clip.mel[t * nMels + m];
         }
       }
-      await ag.tidy(() => use(coreForward(model, logMel, w), w));
+      await ag.tidy(() =>
+        use(coreForward(model, ag.tensor(logMel, [1, nMels, w.to - w.from]), w), w)
+      );
     }
   }
   return out;
@@ -129,5 +134,49 @@ Deno.test("windows: eval of a clip longer than one core equals a single-window p
   near(e.recon, nll / frames, "recon per frame");
   near(e.kl, kl / frames, "KL per frame");
   assert.equal(modelWindows(frames, model.hopFactor, contextFrames(config)).length, 2);
+  model.dispose();
+});
+
+Deno.test("streamReconstruction of frames in pieces equals the whole clip's reconstruction", async () => {
+  const config: ModelConfig = { ...DEFAULT_MODEL, channels: 16, latentDim: 4 };
+  const model = new MelVae(config, 13);
+  const nMels = config.features.nMels;
+  const clip = randomClip(1000 + 3, nMels, 17);
+  const { output, frames } = await reconstructClip(model, clip);
+  async function* pieces() {
+    for (let f = 0; f < clip.frames; f += 37) {
+      yield clip.mel.slice(f * nMels, Math.min(clip.frames, f + 37) * nMels);
+    }
+  }
+  const chunks = await Array.fromAsync(streamReconstruction(model, pieces(), 96));
+  assert.ok(chunks.length >= 10, `${chunks.length} cores`);
+  const got = concatSamples(chunks);
+  assert.equal(got.length, frames * nMels);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - output[i]));
+  assert.ok(worst <= 1e-4, `streamed reconstruction differs by ${worst}`);
+  // Fewer frames than one latent step cannot be encoded.
+  await assert.rejects(
+    Array.fromAsync(streamReconstruction(model, [clip.mel.slice(0, 3 * nMels)])),
+    /too short to encode: 3 frames/,
+  );
+  model.dispose();
+});
+
+Deno.test("streamPrior: the same frames whatever the core size", async () => {
+  const config: ModelConfig = { ...DEFAULT_MODEL, channels: 16, latentDim: 4 };
+  const model = new MelVae(config, 19);
+  const opts = { seconds: 9.3, seed: 4, temperature: 0.8 };
+  const whole = concatSamples(await Array.fromAsync(streamPrior(model, opts)));
+  const steps = priorLatentSteps(config, opts.seconds);
+  assert.equal(whole.length, steps * model.hopFactor * config.features.nMels);
+  const cored = concatSamples(
+    await Array.fromAsync(streamPrior(model, { ...opts, coreFrames: 5 * model.hopFactor })),
+  );
+  let worst = 0;
+  for (let i = 0; i < whole.length; i++) worst = Math.max(worst, Math.abs(cored[i] - whole[i]));
+  assert.ok(worst <= 1e-4, `cores of 5 steps differ from one core by ${worst}`);
+  const other = concatSamples(await Array.fromAsync(streamPrior(model, { ...opts, seed: 5 })));
+  assert.ok(other.some((v, i) => Math.abs(v - whole[i]) > 1e-3), "another seed, same sample");
   model.dispose();
 });
