@@ -6,7 +6,9 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
+import { DEFAULT_CHUNK_FRAMES, streamLogMel } from "./log_mel_stream.ts";
 import { melFilterbank } from "./mel.ts";
+import { concatSamples } from "./samples.ts";
 
 /** Everything that defines a feature; stored in caches and checkpoints so stale ones are refused. */
 export interface FeatureConfig {
@@ -189,15 +191,32 @@ export function centerPad(signal: Float32Array, nFft: number): Float32Array {
 /**
  * Log-mel features [frames, nMels] (row-major) of several signals of different lengths, in one
  * GPU batch: each is {@link centerPad}ded, zero-padded to the longest, and only its own
- * `frameCount(length)` frames are kept, which are exactly what it would give alone.
- * Every signal needs more than nFft/2 samples.
+ * `frameCount(length)` frames are kept, which are exactly what it would give alone. A signal
+ * longer than a chunk (audio/log_mel_stream.ts) is analysed alone in chunks, with the same
+ * frames. Every signal needs more than nFft/2 samples.
  */
 export async function logMelBatch(
   logMel: LogMel,
   signals: Float32Array[],
 ): Promise<Float32Array[]> {
   if (signals.length === 0) return [];
-  const { nFft, nMels } = logMel.config;
+  const { nFft, nMels, hop } = logMel.config;
+  // A signal longer than a chunk of frames is analysed alone, a chunk at a time (the same
+  // frames), so that no clip's length meets the GPU's buffer limits.
+  const long = (s: Float32Array) => s.length > DEFAULT_CHUNK_FRAMES * hop;
+  if (signals.some(long)) {
+    const short = signals.filter((s) => !long(s));
+    const shortMels = await logMelBatch(logMel, short);
+    const out: Float32Array[] = [];
+    for (const s of signals) {
+      out.push(
+        long(s)
+          ? concatSamples(await Array.fromAsync(streamLogMel(logMel, [s])))
+          : shortMels.shift()!,
+      );
+    }
+    return out;
+  }
   const padded = signals.map((s) => centerPad(s, nFft));
   const length = Math.max(...padded.map((p) => p.length));
   const batch = new Float32Array(signals.length * length);

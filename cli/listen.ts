@@ -12,8 +12,10 @@
  * another base is refused, and a session that learns nothing leaves it as it was (`--fresh`
  * starts over from the base).
  *
- * Exit codes: 0 done, 3 no WebGPU adapter, 4 ALSA library or device unavailable at start,
- * 5 the device failed mid-stream (what was learned is saved first), 64 bad command line.
+ * Exit codes: 0 done, 1 a broken --input file (one found damaged past its start: after saving
+ * what was learned), 3 no WebGPU adapter, 4 ALSA library or device unavailable at start, 5 the
+ * device failed mid-stream (what was learned is saved first), 64 bad command line or an --out
+ * it would not replace.
  * @module
  */
 import * as nodePath from "node:path";
@@ -26,6 +28,7 @@ import {
   RawS16Source,
 } from "../audio/capture.ts";
 import { EnergyVad } from "../audio/vad.ts";
+import { AudioDecodeError } from "../audio/errors.ts";
 import { LogMel, minCenteredSamples } from "../audio/features.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { ConfigError, type ModelConfig } from "../vae/config.ts";
@@ -418,6 +421,7 @@ if (import.meta.main) {
       `listen: ${s.error.message}\nlisten: ` +
         (s.saved ? `what was learned is saved in ${s.saved}` : `nothing was learned yet`),
     );
-    return EXIT_DEVICE_FAILED;
+    // A damaged --input file (found past its start) is bad input, not a failed device.
+    return s.error instanceof AudioDecodeError ? 1 : EXIT_DEVICE_FAILED;
   });
 }

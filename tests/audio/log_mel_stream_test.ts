@@ -2,12 +2,13 @@
  * Tests for audio/log_mel_stream.ts: a signal fed in pieces of any size gives, chunk by chunk,
  * the log-mel frames of the whole signal analysed at once — the first and last frames (reflect
  * padding) and the frames on chunk edges included — for lengths on and off the hop grid; a
- * signal too short for a centred STFT is refused.
+ * signal too short for a centred STFT is refused; logMelBatch (prepare's featurizer) takes a
+ * signal longer than a chunk alone, through the stream, with the same frames.
  */
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
-import { frameCount, LogMel } from "../../audio/features.ts";
-import { streamLogMel } from "../../audio/log_mel_stream.ts";
+import { frameCount, LogMel, logMelBatch } from "../../audio/features.ts";
+import { DEFAULT_CHUNK_FRAMES, streamLogMel } from "../../audio/log_mel_stream.ts";
 import { randomArray, rng, setup } from "../util.ts";
 
 await setup();
@@ -52,6 +53,26 @@ Deno.test("streamLogMel: chunks of frames equal the whole signal's frames", asyn
       Array.fromAsync(streamLogMel(logMel, [new Float32Array(128)])),
       /128 samples are too few for a centred STFT of nFft 256/,
     );
+  } finally {
+    logMel.dispose();
+  }
+});
+
+Deno.test("logMelBatch analyses a signal longer than a chunk alone, with the same frames", async () => {
+  const logMel = new LogMel({ nFft: 256, hop: 64, nMels: 24 });
+  try {
+    const lengths = [3000, DEFAULT_CHUNK_FRAMES * 64 + 5000, 700];
+    const signals = lengths.map((n, i) => Float32Array.from(randomArray(n, 40 + i, -0.5, 0.5)));
+    const batch = await logMelBatch(logMel, signals);
+    for (const [i, s] of signals.entries()) {
+      const alone = await ag.tidy(() => logMel.logMelFrames(ag.tensor(s, [1, s.length])).toArray());
+      assert.equal(batch[i].length, alone.length, `signal ${i}: frames`);
+      let worst = 0;
+      for (let k = 0; k < alone.length; k++) {
+        worst = Math.max(worst, Math.abs(batch[i][k] - alone[k]));
+      }
+      assert.ok(worst <= 1e-4, `signal ${i} (${s.length} samples) differs by ${worst}`);
+    }
   } finally {
     logMel.dispose();
   }

@@ -4,11 +4,14 @@
  * the old file), and names its destination when it fails; a WAV read in blocks gives the samples
  * loadAudio gives (stereo float at 44.1 kHz resampled to 16 kHz), repairs a non-finite sample
  * with a warning naming the file, refuses a mostly non-finite one at its end, and a too short or
- * truncated one before reading any block.
+ * truncated one before reading any block; listen's FileSource reads a WAV that way too.
  */
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
+import { FileSource } from "../../audio/capture.ts";
 import { loadAudio, openAudioStream } from "../../audio/decode.ts";
+import { AudioDecodeError } from "../../audio/errors.ts";
+import { concatSamples } from "../../audio/samples.ts";
 import { encodeWav } from "../../audio/wav.ts";
 import { maxWavSeconds, readWavFileLayout, WavFileWriter } from "../../audio/wav_file.ts";
 import { WriteFileError } from "../../io/atomic_file.ts";
@@ -99,6 +102,26 @@ Deno.test("openAudioStream refuses bad WAVs by name: short and truncated at once
   await assert.rejects(
     Array.fromAsync(stream.blocks()),
     /mostly-nan\.wav \(WAV\): mostly non-finite: \d+ of 44100 samples/,
+  );
+});
+
+Deno.test("FileSource (listen --input) hands a WAV out in 0.1 s pieces read from disk in blocks", async () => {
+  const path = await stereoWav("listen.wav", 2.3, () => false);
+  const whole = await loadAudio(path);
+  const source = await FileSource.open(path);
+  assert.equal(source.rate, 44100);
+  const pieces: Float32Array[] = [];
+  for (let p = await source.read(); p !== null; p = await source.read()) pieces.push(p);
+  await source.close();
+  assert.ok(pieces.every((p) => p.length <= 4410) && pieces.length >= 23, `${pieces.length}`);
+  assert.deepEqual(concatSamples(pieces), whole.samples);
+  // Damage past the start is thrown by read, naming the file.
+  const nan = await FileSource.open(await stereoWav("listen-nan.wav", 1, (i) => i % 3 !== 0));
+  await assert.rejects(
+    (async () => {
+      while (await nan.read() !== null) { /* read on */ }
+    })(),
+    (e: unknown) => e instanceof AudioDecodeError && /listen-nan\.wav/.test(e.message),
   );
 });
 
