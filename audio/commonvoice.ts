@@ -104,10 +104,11 @@ export const SKIP_REASONS = {
   speakerFull: { kind: "filtered", text: (max: number) => `speaker already has ${max} clips` },
 } as const;
 
-type SkipReason = keyof typeof SKIP_REASONS;
+/** A key of {@link SKIP_REASONS}. */
+export type SkipReason = keyof typeof SKIP_REASONS;
 
 /** The {@link SkippedItem} for `name` left out for `reason` (its details as the table's text takes them). */
-function skip<R extends SkipReason>(
+export function skip<R extends SkipReason>(
   name: string,
   reason: R,
   ...details: Parameters<(typeof SKIP_REASONS)[R]["text"]>
@@ -116,7 +117,8 @@ function skip<R extends SkipReason>(
   return { name, reason: (text as (...a: unknown[]) => string)(...details), kind };
 }
 
-function isSkip(x: unknown): x is SkippedItem {
+/** Whether `x` is a {@link SkippedItem} (rather than what was asked for). */
+export function isSkip(x: unknown): x is SkippedItem {
   return typeof x === "object" && x !== null && "reason" in x && "kind" in x;
 }
 
@@ -205,46 +207,105 @@ export interface TsvTable {
  * ```
  */
 export function parseCommonVoiceTsv(bytes: Uint8Array, fileName: string): TsvTable {
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  const lines: { line: number; bytes: Uint8Array }[] = [];
-  let start = 0, lineNo = 1;
+  const lines = [...byteLines(bytes)];
+  if (lines.length === 0) throw new CommonVoiceFormatError(fileName, "empty file (no header)");
+  const header = parseTsvHeader(lines[0].bytes, fileName);
+  const table: TsvTable = { header, rows: [], skipped: [] };
+  for (const { line, bytes: lineBytes } of lines.slice(1)) {
+    const row = parseTsvRow(lineBytes, line, header, fileName);
+    if (isSkip(row)) table.skipped.push(row);
+    else table.rows.push(row);
+  }
+  return table;
+}
+
+/** One line of a TSV file: its 1-based number and its bytes (no `\n`, no trailing `\r`). */
+export interface TsvLine {
+  line: number;
+  bytes: Uint8Array;
+}
+
+/** The non-blank lines of `bytes`, numbered from 1. */
+function* byteLines(bytes: Uint8Array): Generator<TsvLine> {
+  let start = 0, line = 1;
   for (let i = 0; i <= bytes.length; i++) {
     if (i === bytes.length || bytes[i] === 0x0a) {
       let end = i;
       if (end > start && bytes[end - 1] === 0x0d) end--;
-      if (end > start) lines.push({ line: lineNo, bytes: bytes.subarray(start, end) });
+      if (end > start) yield { line, bytes: bytes.subarray(start, end) };
       start = i + 1;
-      lineNo++;
+      line++;
     }
   }
-  if (lines.length === 0) throw new CommonVoiceFormatError(fileName, "empty file (no header)");
-  let headerText: string;
+}
+
+/**
+ * The non-blank lines of the file at `path`, read a chunk at a time (memory stays flat however
+ * long the file is), with the numbering and line endings of {@linkcode parseCommonVoiceTsv}.
+ */
+export async function* readTsvLines(path: string): AsyncGenerator<TsvLine> {
+  const file = await Deno.open(path);
+  let carry = new Uint8Array(0);
+  let line = 1;
+  for await (const chunk of file.readable) {
+    const buffer = new Uint8Array(carry.length + chunk.length);
+    buffer.set(carry);
+    buffer.set(chunk, carry.length);
+    let start = 0;
+    for (let i = 0; i < buffer.length; i++) {
+      if (buffer[i] !== 0x0a) continue;
+      let end = i;
+      if (end > start && buffer[end - 1] === 0x0d) end--;
+      if (end > start) yield { line, bytes: buffer.slice(start, end) };
+      start = i + 1;
+      line++;
+    }
+    carry = buffer.slice(start);
+  }
+  let end = carry.length;
+  if (end > 0 && carry[end - 1] === 0x0d) end--;
+  if (end > 0) yield { line, bytes: carry.subarray(0, end) };
+}
+
+/** Strict UTF-8 (a bad byte throws); a BOM is removed by the header's parser. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The column names of a TSV header line (a UTF-8 BOM dropped, names trimmed).
+ * @throws {CommonVoiceFormatError} when the line is not UTF-8
+ */
+export function parseTsvHeader(bytes: Uint8Array, fileName: string): string[] {
+  let text: string;
   try {
-    headerText = decoder.decode(lines[0].bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new CommonVoiceFormatError(fileName, "header line is not valid UTF-8");
   }
-  const header = headerText.replace(/^\uFEFF/, "").split("\t").map((h) => h.trim());
-  const table: TsvTable = { header, rows: [], skipped: [] };
-  for (const { line, bytes: lineBytes } of lines.slice(1)) {
-    const name = `${fileName}:${line}`;
-    let text: string;
-    try {
-      text = decoder.decode(lineBytes);
-    } catch {
-      table.skipped.push(skip(name, "notUtf8"));
-      continue;
-    }
-    const values = text.split("\t");
-    if (values.length !== header.length) {
-      table.skipped.push(skip(name, "ragged", values.length, header.length));
-      continue;
-    }
-    const fields: Record<string, string> = {};
-    header.forEach((h, i) => fields[h] = values[i]);
-    table.rows.push({ line, fields });
+  return text.replace(/^\uFEFF/, "").split("\t").map((h) => h.trim());
+}
+
+/**
+ * One TSV data line as a name→value record, or why it cannot be read (bad UTF-8, ragged),
+ * named `file:LINE`.
+ */
+export function parseTsvRow(
+  bytes: Uint8Array,
+  line: number,
+  header: readonly string[],
+  fileName: string,
+): TsvTable["rows"][number] | SkippedItem {
+  const name = `${fileName}:${line}`;
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    return skip(name, "notUtf8");
   }
-  return table;
+  const values = text.split("\t");
+  if (values.length !== header.length) return skip(name, "ragged", values.length, header.length);
+  const fields: Record<string, string> = {};
+  header.forEach((h, i) => fields[h] = values[i]);
+  return { line, fields };
 }
 
 /** Throws {@linkcode CommonVoiceFormatError} naming the first of `columns` not in `table`. */

@@ -31,6 +31,8 @@ export interface CachedClip {
   durationSeconds: number;
   /** Offset of the clip's first value in the shard, in f32 elements. */
   offset: number;
+  /** For a segment of a longer file (`path` is then `FILE#K`): where it starts in the file. */
+  startSeconds?: number;
 }
 
 /** One finished shard. */
@@ -45,7 +47,8 @@ export interface CacheShard {
 export interface CacheIndex {
   version: number;
   features: FeatureConfig;
-  source: { data: string; split: string };
+  /** The source it was prepared from, and its kind (audio/corpus.ts; absent in older caches). */
+  source: { data: string; split: string; kind?: string };
   /** Fingerprint of the ordered clip list the shards are cut from. */
   plan: string;
   plannedClips: number;
@@ -137,10 +140,14 @@ export async function writeShard(dir: string, file: string, data: Float32Array):
   );
 }
 
-/** A decoded clip on its way into a shard: its TSV row and its samples at the feature rate. */
+/**
+ * A decoded clip on its way into a shard: its row, its samples at the feature rate, and for a
+ * segment of a longer file, where it starts in the file.
+ */
 export interface DecodedClip {
   row: { path: string; clientId: string; sentence: string };
   samples: Float32Array;
+  startSeconds?: number;
 }
 
 /**
@@ -155,9 +162,9 @@ export async function featurizeBatch(
   const { nMels, sampleRate } = logMel.config;
   const data = new Float32Array(mels.reduce((n, m) => n + m.length, 0));
   let offset = 0;
-  const entries = clips.map(({ row, samples }, i): CachedClip => {
+  const entries = clips.map(({ row, samples, startSeconds }, i): CachedClip => {
     data.set(mels[i], offset);
-    const entry = {
+    const entry: CachedClip = {
       path: row.path,
       clientId: row.clientId,
       sentence: row.sentence,
@@ -165,6 +172,7 @@ export async function featurizeBatch(
       durationSeconds: samples.length / sampleRate,
       offset,
     };
+    if (startSeconds !== undefined) entry.startSeconds = startSeconds;
     offset += mels[i].length;
     return entry;
   });

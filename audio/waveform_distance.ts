@@ -141,9 +141,10 @@ export class ReferenceAnalyser {
 
   /**
    * Power and mel spectra of a signal. Centred: reflect-padded by nFft/2 (zero-padded where the
-   * signal is too short to reflect), like librosa and the engine's STFT.
+   * signal is too short to reflect), like librosa and the engine's STFT. With `frameStep` k > 1
+   * only every k-th frame (0, k, 2k, …) is analysed: a cheaper summary for searches.
    */
-  spectra(signal: ArrayLike<number>): Spectra {
+  spectra(signal: ArrayLike<number>, frameStep = 1): Spectra {
     const { nFft, hop, nMels } = this.config;
     const n = signal.length;
     const half = nFft / 2;
@@ -156,19 +157,34 @@ export class ReferenceAnalyser {
       }
       return i >= 0 && i < n ? signal[i] : 0;
     };
-    const frames = this.frameCount(n);
+    const frames = Math.ceil(this.frameCount(n) / frameStep);
     const power = new Float64Array(frames * this.nBins);
     const mel = new Float64Array(frames * nMels);
     const re = new Float64Array(nFft), im = new Float64Array(nFft);
-    for (let f = 0; f < frames; f++) {
-      const start = f * hop - half;
+    const nBins = this.nBins;
+    // Two real frames per complex FFT: frame f in the real part, frame f + 1 in the imaginary
+    // part; Z = A + iB splits as A[k] = (Z[k] + conj Z[N−k]) / 2, B[k] = (Z[k] − conj Z[N−k]) / 2i.
+    for (let f = 0; f < frames; f += 2) {
+      const startA = f * frameStep * hop - half;
+      const startB = (f + 1) * frameStep * hop - half;
+      const hasB = f + 1 < frames;
       for (let i = 0; i < nFft; i++) {
-        re[i] = at(start + i) * this.#window[i];
-        im[i] = 0;
+        re[i] = at(startA + i) * this.#window[i];
+        im[i] = hasB ? at(startB + i) * this.#window[i] : 0;
       }
       fftInPlace(re, im, this.#cos, this.#sin);
-      const row = f * this.nBins;
-      for (let k = 0; k < this.nBins; k++) power[row + k] = re[k] * re[k] + im[k] * im[k];
+      for (let k = 0; k < nBins; k++) {
+        const j = (nFft - k) % nFft;
+        const ar = 0.5 * (re[k] + re[j]), ai = 0.5 * (im[k] - im[j]);
+        power[f * nBins + k] = ar * ar + ai * ai;
+        if (hasB) {
+          const br = 0.5 * (im[k] + im[j]), bi = -0.5 * (re[k] - re[j]);
+          power[(f + 1) * nBins + k] = br * br + bi * bi;
+        }
+      }
+    }
+    for (let f = 0; f < frames; f++) {
+      const row = f * nBins;
       for (let m = 0; m < nMels; m++) {
         const w = this.#weights[m];
         const first = row + this.#first[m];
@@ -215,7 +231,7 @@ function shifted(signal: ArrayLike<number>, lag: number, length: number): Float6
  * mel-LSD and LSD between a reference signal and a system's output, through the waveform
  * (TARGETS.md): both analysed by {@link ReferenceAnalyser}, the output aligned by the lag in
  * ±`maxLag` that minimises the mel distance (searched coarse to fine: steps of 128, 16, 2, 1
- * around the best so far), the floor P = max(power, `relativeFloor` × the reference's peak
+ * around the best so far, all but the last stage on every 4th frame only), the floor P = max(power, `relativeFloor` × the reference's peak
  * power) taken separately for the mel and the linear spectra.
  */
 export function waveformDistance(
@@ -234,31 +250,35 @@ export function waveformDistance(
   const powFloor = relFloor * peak(ref.power);
   if (!(melFloor > 0)) throw new Error("waveformDistance: the reference signal is silent");
   const refMel = floored(ref.mel, melFloor);
-  const cache = new Map<number, number>();
-  const melAt = (lag: number): number => {
+  const COARSE = 4;
+  const refMelCoarse = floored(analyser.spectra(reference, COARSE).mel, melFloor);
+  const caches = new Map<number, Map<number, number>>();
+  /** mel distance at `lag`, over every `frameStep`-th frame. */
+  const melAt = (lag: number, frameStep: number): number => {
+    let cache = caches.get(frameStep);
+    if (!cache) caches.set(frameStep, cache = new Map());
     let d = cache.get(lag);
     if (d === undefined) {
-      const est = analyser.spectra(shifted(output, lag, n));
-      d = logSpectralDistance(refMel, floored(est.mel, melFloor), nMels, 0);
+      const est = analyser.spectra(shifted(output, lag, n), frameStep);
+      const r = frameStep === 1 ? refMel : refMelCoarse;
+      d = logSpectralDistance(r, floored(est.mel, melFloor), nMels, 0);
       cache.set(lag, d);
     }
     return d;
   };
   let best = 0;
-  for (const [step, span] of [[128, maxLag], [16, 128], [2, 16], [1, 2]]) {
+  const stages = [[128, maxLag, COARSE], [16, 128, COARSE], [2, 16, COARSE], [1, 2, 1]];
+  for (const [step, span, frameStep] of stages) {
     const centre = best;
     for (let lag = centre - span; lag <= centre + span; lag += step) {
       if (Math.abs(lag) > maxLag) continue;
-      if (
-        melAt(lag) < melAt(best) || (melAt(lag) === melAt(best) && Math.abs(lag) < Math.abs(best))
-      ) {
-        best = lag;
-      }
+      const d = melAt(lag, frameStep), b = melAt(best, frameStep);
+      if (d < b || (d === b && Math.abs(lag) < Math.abs(best))) best = lag;
     }
   }
   const est = analyser.spectra(shifted(output, best, n));
   return {
-    melLsd: melAt(best),
+    melLsd: melAt(best, 1),
     lsd: logSpectralDistance(
       floored(ref.power, powFloor),
       floored(est.power, powFloor),

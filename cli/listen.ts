@@ -70,7 +70,8 @@ const USAGE =
   --rate        rate asked of the device / of raw stdin (default 48000 / 16000 Hz)
   --seconds     stop after this many seconds of audio (default: until Ctrl-C)
   --replay      pretraining features to rehearse: a prepared cache (index.json) or a corpus
-                folder with train.tsv (default out/run/cache/train, else audio/sample/en)
+                folder with train.tsv (default: the real speech the checkpoint carries; for
+                an older checkpoint without it, the bundled sample audio/sample/en)
   --encoder-layers  also fine-tune the encoder's last K layers (default 0: decoder only)
   --steps-per-second  adaptation steps per second of voiced audio (default 4)`;
 
@@ -148,7 +149,14 @@ export async function loadReplay(
   model: ModelConfig,
   maxClips = 64,
 ): Promise<{ clips: MelClip[]; from: string }> {
-  const candidates = dir ? [dir] : ["out/run/cache/train", "audio/sample/en"];
+  // A checkpoint from `train` carries its own replay; this serves older ones and --replay.
+  const candidates = dir ? [dir] : ["audio/sample/en"];
+  if (!dir) {
+    console.error(
+      "listen: the checkpoint carries no replay of its training speech; rehearsing the bundled " +
+        "sample instead (pass --replay CACHE with the features it was trained on)",
+    );
+  }
   for (const d of candidates) {
     if (await readCacheIndex(d).catch(() => null)) {
       return { clips: (await loadCache(d, model.features)).slice(0, maxClips), from: d };
@@ -262,9 +270,12 @@ export async function listen(
   from?: AdaptationStart,
 ): Promise<ListenSummary> {
   const origin = from ?? await adaptationStart(opts);
-  const { model } = await loadModel(opts.checkpoint);
+  const { model, checkpoint } = await loadModel(opts.checkpoint);
   const { model: base } = await loadModel(opts.checkpoint);
-  const replay = await loadReplay(opts.replay, model.config);
+  // Rehearse the real speech the base model carries, unless --replay names other features.
+  const replay = !opts.replay && checkpoint.replay
+    ? { clips: checkpoint.replay, from: `${opts.checkpoint} (its own replay)` }
+    : await loadReplay(opts.replay, model.config);
   source ??= await openSource(opts);
   const rate = model.config.features.sampleRate;
   // The pull toward the pretrained weights (L2-SP) anchors at the base, also when continuing.

@@ -8,7 +8,9 @@
  */
 import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
-import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
+import { formatSkipSummary } from "../audio/commonvoice.ts";
+import { audioFileOf, type CorpusSource } from "../audio/corpus.ts";
+import { loadCache } from "../audio/feature_cache.ts";
 import { loadAudio } from "../audio/decode.ts";
 import { melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
@@ -31,7 +33,7 @@ import {
   loadOptimizerState,
   saveCheckpoint,
 } from "../vae/checkpoint.ts";
-import { CropSampler, type MelClip, normalizationStats } from "../vae/data.ts";
+import { CropSampler, type MelClip, normalizationStats, selectReplay } from "../vae/data.ts";
 import { MelVae } from "../vae/model.ts";
 import { samplePrior } from "../vae/sampling.ts";
 import {
@@ -51,24 +53,37 @@ import {
 } from "../vae/report.ts";
 import { EXIT_USAGE, numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
-import { prepare, prepareOptions } from "./prepare.ts";
+import { openDataFlags, prepare, prepareOptions } from "./prepare.ts";
 import { Progress } from "./progress.ts";
 
 export { EXIT_USAGE };
 
-const USAGE = `usage: deno task train [--data DIR] [--out DIR] [--steps N | --epochs N] [--batch N]
-                       [--lr X] [--seed N] [--config FILE.json] [--resume] [--no-report]
-                       [--eval-every N] [--checkpoint-every N] [--quiet] [--no-gpu]
-  --data     a Common Voice language folder (prepared into OUT/cache), or a prepared cache
-             folder (index.json); default: the bundled sample corpus audio/sample/en
+const USAGE =
+  `usage: deno task train [--data SRC]... [--dev CACHE]... [--out DIR] [--steps N | --epochs N]
+                       [--batch N] [--lr X] [--seed N] [--config FILE.json] [--resume]
+                       [--no-report] [--eval-every N] [--checkpoint-every N] [--quiet]
+                       [--dev-fraction 0.1] [--segment-seconds 15] [--no-gpu]
+  --data     a Common Voice language folder, a plain folder of audio (recursive), or a corpus
+             list file (each prepared into OUT/cache/<source name>/{train,dev}), or a prepared
+             cache folder (index.json, trained on whole); may be repeated: the training clips
+             are concatenated and the held-out ones pooled; default: the bundled sample
+             corpus audio/sample/en
+  --dev      a prepared cache of held-out clips (added to the sources' dev splits)
+  --dev-fraction, --segment-seconds   for plain folders and lists, as in deno task prepare
   --config   JSON {"model": {...}, "train": {...}} overlaid on the defaults (vae/config.ts)
   --resume   continue from OUT/checkpoint.safetensors exactly where it stopped (without
              --config, the checkpoint's own model config is used)`;
 
 /** A parsed, validated train command line. */
 export interface TrainArgs {
-  data: string;
-  dev: string | null;
+  /** The `--data` sources, opened (kind and cache name known). */
+  data: CorpusSource[];
+  /** Prepared caches of extra held-out clips. */
+  dev: string[];
+  /** Share of a plain folder's speakers held out. */
+  devFraction: number;
+  /** Longest segment of a plain folder's or a list's file, seconds. */
+  segmentSeconds: number;
   out: string;
   resume: boolean;
   /** The --config file, or null when none was given (then --resume uses the checkpoint's). */
@@ -91,8 +106,10 @@ export interface TrainArgs {
 /** Parses and validates; throws ConfigError before any work starts. */
 export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   const values = parseFlags(args, {
-    data: { type: "string", default: "audio/sample/en" },
-    dev: { type: "string" },
+    data: { type: "string", multiple: true, default: [] as string[] },
+    dev: { type: "string", multiple: true, default: [] as string[] },
+    "dev-fraction": { type: "string" },
+    "segment-seconds": { type: "string" },
     out: { type: "string", default: "out/run" },
     steps: { type: "string" },
     epochs: { type: "string" },
@@ -162,11 +179,22 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   const where = values.config ? `--config ${values.config}: ` : "";
   validateModelConfig(model, `${where}model`);
   validateTrainConfig(train, model, `${where}train`);
-  const stat = await Deno.stat(values.data).catch(() => null);
-  if (!stat?.isDirectory) throw new UsageError(`--data ${values.data} is not a folder`);
+  const data = await openDataFlags(values.data.length ? values.data : ["audio/sample/en"]);
+  for (const dir of values.dev) {
+    if (!(await Deno.stat(nodePath.join(dir, "index.json")).catch(() => null))) {
+      throw new UsageError(`--dev ${dir} is not a prepared feature cache (no index.json)`);
+    }
+  }
+  // The prepare options of the sources, checked now (before any work) by prepareOptions.
+  const split = prepareOptions({
+    devFraction: numberFlag("dev-fraction", values["dev-fraction"], { min: 0 }),
+    segmentSeconds: numberFlag("segment-seconds", values["segment-seconds"], { min: 0 }),
+  });
   return {
-    data: values.data!,
-    dev: values.dev ?? null,
+    data,
+    dev: values.dev,
+    devFraction: split.devFraction,
+    segmentSeconds: split.segmentSeconds,
     out: values.out!,
     resume: values.resume!,
     configFile: values.config ?? null,
@@ -180,36 +208,49 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   };
 }
 
-/** Train and dev clips, from a prepared cache or by preparing a Common Voice folder. */
+/**
+ * Train and dev clips of every source: a prepared cache is trained on whole; any other source is
+ * prepared (or its caches reused) into OUT/cache/<source name>/{train,dev}. The training clips
+ * are concatenated and the held-out ones pooled, with the `--dev` caches.
+ */
 async function loadData(
   args: TrainArgs,
   features: ModelConfig["features"],
+  quiet: boolean,
 ): Promise<TrainData> {
-  if (await readCacheIndex(args.data)) {
-    const train = await loadCache(args.data, features);
-    const dev = args.dev ? await loadCache(args.dev, features) : [];
-    return { train, dev, audioDir: null };
-  }
-  const splits: Record<string, MelClip[]> = {};
-  for (const split of ["train", "dev"] as const) {
-    const opts = prepareOptions({
-      data: args.data,
-      split,
-      out: nodePath.join(args.out, "cache", split),
-      features,
-    });
-    const { index, skipped } = await prepare(opts);
-    if (skipped.length) {
-      console.error(
-        `prepare ${split}: skipped ${skipped.length} clips (see ${opts.out}/index.json)`,
-      );
+  const data: TrainData = { train: [], dev: [], originals: new Map() };
+  for (const source of args.data) {
+    if (source.kind === "cache") {
+      data.train.push(...await loadCache(source.path, features));
+      continue;
     }
-    splits[split] = await loadCache(opts.out, features);
-    if (index.shards.length === 0 && split === "train") {
-      throw new ConfigError(`${args.data}: no training clips`);
+    const counts: string[] = [];
+    for (const split of ["train", "dev"] as const) {
+      const opts = prepareOptions({
+        data: source.path,
+        split,
+        out: nodePath.join(args.out, "cache", source.name, split),
+        features,
+        devFraction: args.devFraction,
+        segmentSeconds: args.segmentSeconds,
+      });
+      const { skipped } = await prepare(opts);
+      if (skipped.length) {
+        console.error(`prepare ${source.path} [${split}]: ${formatSkipSummary(skipped)}`);
+      }
+      const clips = await loadCache(opts.out, features);
+      for (const clip of clips) data.originals.set(clip, audioFileOf(source, clip));
+      data[split].push(...clips);
+      const seconds = clips.reduce((t, c) => t + c.durationSeconds, 0);
+      counts.push(`${split} ${clips.length} clips (${seconds.toFixed(1)} s)`);
     }
+    if (!quiet) console.error(`data ${source.path}: ${counts.join(", ")}`);
   }
-  return { train: splits.train, dev: splits.dev, audioDir: nodePath.join(args.data, "clips") };
+  for (const dir of args.dev) data.dev.push(...await loadCache(dir, features));
+  if (data.train.length === 0) {
+    throw new ConfigError(`no training clips in ${args.data.map((s) => s.path).join(", ")}`);
+  }
+  return data;
 }
 
 function formatStats(s: StepStats): string[] {
@@ -230,11 +271,11 @@ export interface TrainHooks {
   lossHook?: (loss: ag.Tensor, step: number) => ag.Tensor;
 }
 
-/** Train and dev clips, and the audio folder of the originals (null for a prepared cache). */
+/** Train and dev clips, and where each prepared clip's audio is (not for prepared caches). */
 interface TrainData {
   train: MelClip[];
   dev: MelClip[];
-  audioDir: string | null;
+  originals: Map<MelClip, ReturnType<typeof audioFileOf>>;
 }
 
 /** One training run in progress: what it trains, on what, and what it has logged. */
@@ -262,7 +303,7 @@ export async function train(
   const ckptPath = nodePath.join(args.out, "checkpoint.safetensors");
   const resumed = args.resume ? await loadCheckpoint(ckptPath) : null;
   const configs = runConfigs(args, resumed);
-  const data = await loadData(args, configs.model.features);
+  const data = await loadData(args, configs.model.features, args.quiet);
   if (args.epochs !== null) {
     configs.train.steps = stepsForEpochs(args.epochs, data.train, configs.train);
   }
@@ -405,7 +446,10 @@ function startRun(
 /** Saves the run's checkpoint: weights, optimizer, step, RNG states and history. */
 async function saveRun(run: TrainRun): Promise<void> {
   const { trainer, sampler } = run;
+  const { nMels, sampleRate, hop } = run.model.config.features;
   await saveCheckpoint(run.ckptPath, run.model, {
+    // The model carries real speech of its training set for `listen` to rehearse.
+    replay: selectReplay(run.data.train, nMels, sampleRate / hop),
     train: run.config,
     optimizer: trainer.optimizer,
     state: {
@@ -503,10 +547,14 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
   for (const clip of source.slice(0, reportClips)) {
     const { input, output, frames } = await reconstructClip(model, clip);
     let originalAudio: Float32Array | undefined;
-    if (data.audioDir) {
-      originalAudio =
-        (await loadAudio(nodePath.join(data.audioDir, clip.name), { sampleRate }).catch(() => null))
-          ?.samples;
+    const original = data.originals.get(clip);
+    if (original) {
+      const audio = await loadAudio(original.file, { sampleRate }).catch(() => null);
+      const start = Math.round(original.startSeconds * sampleRate);
+      originalAudio = audio?.samples.subarray(
+        start,
+        start + Math.round(original.seconds * sampleRate),
+      );
     }
     examples.push({
       name: clip.name,
@@ -522,7 +570,7 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
   const samples: ReportSample[] = [];
   const seconds = 4;
   for (let i = 0; i < 2; i++) {
-    const mel = await samplePrior(model, seconds, 1000 + i);
+    const mel = await ag.tidy(() => samplePrior(model, seconds, 1000 + i).toArray());
     const frames = mel.length / nMels;
     samples.push({
       name: `prior sample ${i + 1}`,

@@ -33,8 +33,12 @@ override SAME_SHAPE: u32 = 0u;
 override NEED_A: u32 = 1u;
 override NEED_B: u32 = 1u;
 
+// NaN as a bit pattern in a private variable: WGSL forbids a constant expression whose value is
+// not finite (Chrome's Tint rejects `bitcast<f32>(0x7fc00000u)`), and a variable's value is not one.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+
 fn quiet_nan() -> f32 {
-  return bitcast<f32>(0x7fc00000u);
+  return bitcast<f32>(NAN_BITS);
 }
 
 // f(a, b) for the op picked by OP; the cases are generated, one per op of the table

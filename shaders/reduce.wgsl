@@ -18,10 +18,15 @@ override OP: u32;
 
 var<workgroup> partial: array<f32, 256>;
 
+// ±inf as bit patterns in private variables: WGSL forbids a constant expression whose value is
+// not finite (Chrome's Tint rejects `bitcast<f32>(0xff800000u)`), and a variable's value is not one.
+var<private> NEG_INF_BITS: u32 = 0xff800000u;
+var<private> POS_INF_BITS: u32 = 0x7f800000u;
+
 fn identity() -> f32 {
   switch OP {
-    case 1u: { return bitcast<f32>(0xff800000u); } // -inf
-    case 2u: { return bitcast<f32>(0x7f800000u); } // +inf
+    case 1u: { return bitcast<f32>(NEG_INF_BITS); } // -inf
+    case 2u: { return bitcast<f32>(POS_INF_BITS); } // +inf
     default: { return 0.0; }
   }
 }

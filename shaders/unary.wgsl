@@ -52,8 +52,12 @@ fn log1p_unit(e: f32) -> f32 {
   return log(1.0 + e);
 }
 
+// NaN as a bit pattern in a private variable: WGSL forbids a constant expression whose value is
+// not finite (Chrome's Tint rejects `bitcast<f32>(0x7fc00000u)`), and a variable's value is not one.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+
 fn quiet_nan() -> f32 {
-  return bitcast<f32>(0x7fc00000u);
+  return bitcast<f32>(NAN_BITS);
 }
 
 fn sigmoid(v: f32) -> f32 {

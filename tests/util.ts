@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import * as ag from "../mod.ts";
 import { mulberry32Next } from "../vae/data.ts";
+import { relativeError } from "../web/op_checks.ts";
 
 /** Initialises the engine once with NaN poisoning of every op output. */
 export async function setup(): Promise<void> {
@@ -41,21 +42,35 @@ export async function commandOutput(
   return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
 }
 
+/**
+ * Runs `deno run PERMISSIONS SCRIPT ARGS` in the project folder to its end (see
+ * {@link commandOutput}), with XDG_RUNTIME_DIR set for the WebGPU driver.
+ */
+export function runScript(
+  script: string,
+  args: string[],
+  permissions: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  return commandOutput(
+    new Deno.Command("deno", {
+      args: ["run", ...permissions, script, ...args],
+      cwd: new URL("../", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+      env: { XDG_RUNTIME_DIR: "/tmp" },
+    }),
+  );
+}
+
 /** Number of elements of a shape. */
 export function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** ‖out − ref‖ / ‖ref‖ (NaN anywhere gives Infinity). */
+/** ‖out − ref‖ / ‖ref‖ (NaN anywhere gives Infinity); lengths must agree. */
 export function relError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
   assert.equal(out.length, ref.length, `length ${out.length} vs reference ${ref.length}`);
-  let num = 0, den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(out[i])) return Infinity;
-    num += (out[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+  return relativeError(out, ref);
 }
 
 /** Asserts `relError(out, ref) < tol` with a message naming `what`. */

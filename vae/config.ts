@@ -15,6 +15,8 @@ export interface ModelConfig {
   latentDim: number;
   /** Number of stride-2 stages: time is downsampled by 2^stages. */
   downsampleStages: number;
+  /** Residual blocks after each conv stage of the encoder and decoder (0: the reference net). */
+  residualBlocks: number;
   /** Kernel of the first encoder / last decoder convolution. */
   edgeKernel: number;
   /** Observation model of the normalised log-mel frames. */
@@ -48,6 +50,7 @@ export const DEFAULT_MODEL: Readonly<ModelConfig> = Object.freeze({
   channels: 256,
   latentDim: 32,
   downsampleStages: 2,
+  residualBlocks: 0,
   edgeKernel: 5,
   likelihood: "gaussian",
   learnScale: true,
@@ -68,6 +71,25 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   checkpointEvery: 100,
   maxNonFiniteSteps: 20,
 });
+
+/**
+ * Values of model fields added after checkpoints were first written, as those checkpoints were
+ * built (not today's defaults): a config read from an older file gets them filled in.
+ */
+export const LEGACY_MODEL_FIELDS: Readonly<Pick<ModelConfig, "residualBlocks">> = Object.freeze({
+  residualBlocks: 0,
+});
+
+/** JSON with object keys sorted at every level: equal configs give equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+        : v,
+  );
+}
 
 /** A config that cannot be used; the message names the field. */
 export class ConfigError extends Error {
@@ -118,6 +140,11 @@ export function validateModelConfig(c: ModelConfig, where = "model config"): voi
     }
   }
   for (const k of ["channels", "latentDim", "edgeKernel"] as const) positiveInt(where, k, c[k]);
+  if (!Number.isInteger(c.residualBlocks) || c.residualBlocks < 0) {
+    throw new ConfigError(
+      `${where}: residualBlocks must be an integer >= 0, got ${JSON.stringify(c.residualBlocks)}`,
+    );
+  }
   if (
     typeof c.downsampleStages !== "number" || !Number.isInteger(c.downsampleStages) ||
     c.downsampleStages < 0

@@ -110,3 +110,37 @@ export class CropSampler {
     return out;
   }
 }
+
+/**
+ * Seconds of training speech a checkpoint carries for adaptation to rehearse (`listen` replays
+ * them so the model does not forget speech): 4 minutes, about 2.4 MB of F16 log-mels.
+ */
+export const REPLAY_SECONDS = 240;
+
+/**
+ * A spread of the training clips to ship as replay: `seconds / cropSeconds` clips picked at even
+ * intervals through the list (so every source and speaker of a concatenated corpus is likely
+ * represented), each cut to its middle `cropSeconds`. Deterministic; clips are copied.
+ */
+export function selectReplay(
+  clips: readonly MelClip[],
+  nMels: number,
+  framesPerSecond: number,
+  seconds = REPLAY_SECONDS,
+  cropSeconds = 4,
+): MelClip[] {
+  const cropFrames = Math.max(1, Math.round(cropSeconds * framesPerSecond));
+  const count = Math.min(clips.length, Math.max(1, Math.round(seconds / cropSeconds)));
+  const out: MelClip[] = [];
+  for (let k = 0; k < count; k++) {
+    const clip = clips[Math.floor((k * clips.length) / count)];
+    const frames = Math.min(clip.frames, cropFrames);
+    const start = Math.floor((clip.frames - frames) / 2);
+    out.push({
+      name: clip.name,
+      frames,
+      mel: clip.mel.slice(start * nMels, (start + frames) * nMels),
+    });
+  }
+  return out;
+}

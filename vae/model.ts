@@ -1,17 +1,29 @@
 /**
  * The convolutional VAE over normalised log-mel frames x [B, nMels, T]:
  *
- *   encoder  Conv1d(nMels→C, k5) → GELU → stages × [Conv1d(C→C, k4, s2) → GELU] → Conv1d(C→2L, k3)
- *            → μ, log σ² [B, L, T / 2^stages]
- *   decoder  Conv1d(L→C, k3) → GELU → stages × [ConvTranspose1d(C→C, k4, s2) → GELU]
+ *   encoder  Conv1d(nMels→C, k5) → GELU → R × Res → stages × [Conv1d(C→C, k4, s2) → GELU → R × Res]
+ *            → Conv1d(C→2L, k3) → μ, log σ² [B, L, T / 2^stages]
+ *   decoder  Conv1d(L→C, k3) → GELU → R × Res → stages × [ConvTranspose1d(C→C, k4, s2) → GELU → R × Res]
  *            → Conv1d(C→nMels, k5) → x̂ [B, nMels, T]
+ *
+ * where Res is a {@link ResidualConvBlock} (R = `residualBlocks`, 0 in TARGETS.md's reference
+ * architecture)
  *
  * plus the per-band normalisation statistics (buffers) and the likelihood's global log-scale.
  * Portable: engine only, no Deno APIs.
  * @module
  */
 import * as ag from "../engine/mod.ts";
+import { blockDilation, ResidualConvBlock } from "./blocks.ts";
 import type { ModelConfig } from "./config.ts";
+
+/** `count` residual blocks of `channels` (dilations 1, 3, 9, …). */
+function residualBlocks(channels: number, count: number, generator: ag.Generator): ag.Module[] {
+  return Array.from(
+    { length: count },
+    (_, i) => new ResidualConvBlock(channels, blockDilation(i), generator),
+  );
+}
 
 /** Encoder outputs. */
 export interface Posterior {
@@ -31,9 +43,11 @@ export class Encoder extends ag.Module {
         generator,
       }),
       new ag.GELU(),
+      ...residualBlocks(c, cfg.residualBlocks, generator),
     ];
     for (let s = 0; s < cfg.downsampleStages; s++) {
       mods.push(new ag.Conv1d(c, c, 4, { stride: 2, padding: 1, generator }), new ag.GELU());
+      mods.push(...residualBlocks(c, cfg.residualBlocks, generator));
     }
     mods.push(new ag.Conv1d(c, 2 * cfg.latentDim, 3, { padding: 1, generator }));
     this.layers = this.registerModule("layers", new ag.Sequential(...mods));
@@ -56,11 +70,13 @@ export class Decoder extends ag.Module {
     const mods: ag.Module[] = [
       new ag.Conv1d(cfg.latentDim, c, 3, { padding: 1, generator }),
       new ag.GELU(),
+      ...residualBlocks(c, cfg.residualBlocks, generator),
     ];
     for (let s = 0; s < cfg.downsampleStages; s++) {
       mods.push(
         new ag.ConvTranspose1d(c, c, 4, { stride: 2, padding: 1, generator }),
         new ag.GELU(),
+        ...residualBlocks(c, cfg.residualBlocks, generator),
       );
     }
     mods.push(

@@ -1,15 +1,24 @@
 /**
- * The `.safetensors` format (readable by PyTorch, JAX and friends), f32 only: an 8-byte
- * little-endian header length, a JSON header `{ name: { dtype: "F32", shape, data_offsets } ,
- * "__metadata__": { key: string } }` padded with spaces to a multiple of 8, then the raw
- * little-endian data. Pure and portable: bytes in, bytes out.
+ * The `.safetensors` format (readable by PyTorch, JAX and friends), F32 and F16: an 8-byte
+ * little-endian header length, a JSON header `{ name: { dtype: "F32" | "F16", shape,
+ * data_offsets }, "__metadata__": { key: string } }` padded with spaces to a multiple of 8, then
+ * the raw little-endian data. In memory values are always f32; `dtype: "F16"` stores a tensor
+ * as IEEE half (engine/float16.ts), half the bytes. Pure and portable: bytes in, bytes out.
  * @module
  */
+import { float16ToFloat32, float32ToFloat16 } from "../engine/float16.ts";
 
-/** One tensor's values and shape on the CPU. */
+/** Storage types of a tensor in the file. */
+export type SafetensorsDtype = "F32" | "F16";
+
+const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2 };
+
+/** One tensor's values and shape on the CPU (and how it is, or is to be, stored). */
 export interface HostTensor {
   shape: number[];
   data: Float32Array;
+  /** Storage type in the file (default F32; decoding reports what the file held). */
+  dtype?: SafetensorsDtype;
 }
 
 /** The contents of a safetensors file. */
@@ -32,14 +41,20 @@ export function encodeSafetensors(contents: SafetensorsContents): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(contents.metadata).length) header.__metadata__ = contents.metadata;
   let offset = 0;
+  const stored = new Map<string, Uint8Array>();
   for (const name of names) {
     const t = contents.tensors.get(name)!;
+    const dtype = t.dtype ?? "F32";
+    if (!(dtype in BYTES)) throw new Error(`safetensors: ${name} has unknown dtype ${dtype}`);
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (size !== t.data.length) {
       throw new Error(`safetensors: ${name} has ${t.data.length} values for [${t.shape}]`);
     }
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + size * 4] };
-    offset += size * 4;
+    const d = dtype === "F16" ? float32ToFloat16(t.data) : t.data;
+    stored.set(name, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    const bytes = size * BYTES[dtype];
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
   let json = JSON.stringify(header);
   json += " ".repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8);
@@ -49,8 +64,8 @@ export function encodeSafetensors(contents: SafetensorsContents): Uint8Array {
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
   for (const name of names) {
-    const d = contents.tensors.get(name)!.data;
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
+    const d = stored.get(name)!;
+    out.set(d, at);
     at += d.byteLength;
   }
   return out;
@@ -93,21 +108,26 @@ export function decodeSafetensors(bytes: Uint8Array, file = "<bytes>"): Safetens
     ) {
       throw new SafetensorsError(file, `${name}: malformed entry ${JSON.stringify(info)}`);
     }
-    if (info.dtype !== "F32") {
-      throw new SafetensorsError(file, `${name} has dtype ${info.dtype}; only F32 is supported`);
+    if (info.dtype !== "F32" && info.dtype !== "F16") {
+      throw new SafetensorsError(
+        file,
+        `${name} has dtype ${info.dtype}; only F32 and F16 are supported`,
+      );
     }
+    const dtype: SafetensorsDtype = info.dtype;
     const [begin, end] = info.data_offsets;
     const size = info.shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== size * 4 || end > dataBytes || begin < 0) {
+    if (end - begin !== size * BYTES[dtype] || end > dataBytes || begin < 0) {
       throw new SafetensorsError(
         file,
         `${name}: offsets [${begin}, ${end}] do not fit shape [${info.shape}] in ${dataBytes} data bytes`,
       );
     }
-    // Copy: the source bytes may not be 4-byte aligned.
-    const data = new Float32Array(size);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
-    tensors.set(name, { shape: info.shape, data });
+    // Copy: the source bytes may not be aligned.
+    const raw = dtype === "F16" ? new Uint16Array(size) : new Float32Array(size);
+    new Uint8Array(raw.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+    const data = raw instanceof Uint16Array ? float16ToFloat32(raw) : raw;
+    tensors.set(name, { shape: info.shape, data, dtype });
   }
   return { tensors, metadata };
 }

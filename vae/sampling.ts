@@ -2,13 +2,14 @@
  * Sampling from a trained VAE, as streams of log-mel frames (time-major [frames, nMels] pieces,
  * not normalised) of any length: frames decoded from the prior, and audio's frames
  * reconstructed through the encoder (z = μ) and decoder. Both run the model window by window
- * (vae/windows.ts), so GPU memory holds one window however long the stream. Shared by
- * `generate` and the training report. Portable: engine only.
+ * (vae/windows.ts), so GPU memory holds one window however long the stream (`generate`);
+ * `samplePrior` and `reconstructAudio` give the same frames at once for short clips (the
+ * training report, the browser page). Portable: engine only.
  * @module
  */
 import * as ag from "../engine/mod.ts";
+import { LogMel } from "../audio/features.ts";
 import { FrameQueue } from "../audio/frame_queue.ts";
-import { concatSamples } from "../audio/samples.ts";
 import { ConfigError, type ModelConfig } from "./config.ts";
 import type { MelVae } from "./model.ts";
 import { contextFrames, coreForward, DEFAULT_CORE_FRAMES, type ModelWindow } from "./windows.ts";
@@ -20,10 +21,46 @@ export function priorLatentSteps(config: ModelConfig, seconds: number): number {
 }
 
 /**
- * Log-mel frames decoded from prior samples z ~ N(0, T²·I) of {@link priorLatentSteps} steps
- * (frames = steps · hopFactor), yielded a core at a time. z is drawn time-major from the
- * seed's stream (step t owns values t·latentDim … (t+1)·latentDim − 1), so each window draws
- * its own steps and the result does not depend on the window size.
+ * Prior samples z ~ N(0, T²·I) of latent steps [from, to), [1, latentDim, to − from]: drawn
+ * time-major from the seed's stream (step t owns values t·latentDim … (t+1)·latentDim − 1), so
+ * that any window of a long sample draws just its own steps, the same values whatever the
+ * window.
+ */
+function priorLatents(
+  model: MelVae,
+  from: number,
+  to: number,
+  seed: number,
+  temperature: number,
+): ag.Tensor {
+  const latent = model.config.latentDim;
+  const generator = new ag.Generator(seed, from * latent);
+  const z = ag.randn([to - from, latent], { generator, std: temperature });
+  return z.transpose(0, 1).reshape([1, latent, to - from]);
+}
+
+/**
+ * Log-mel frames [1, frames, nMels] decoded from a prior sample of `seconds` at once (frames =
+ * {@link priorLatentSteps} · hopFactor), for short samples (the report, the browser page); the
+ * same frames {@link streamPrior} yields in pieces.
+ */
+export function samplePrior(
+  model: MelVae,
+  seconds: number,
+  seed: number,
+  temperature = 1,
+): ag.Tensor {
+  const steps = priorLatentSteps(model.config, seconds);
+  return ag.noGrad(() => {
+    const z = priorLatents(model, 0, steps, seed, temperature);
+    return model.denormalize(model.decoder.forward(z)).transpose(1, 2);
+  });
+}
+
+/**
+ * Log-mel frames decoded from a prior sample of `seconds`, yielded a core at a time (time-major
+ * [frames, nMels] pieces): the decoder runs in windows with its reach of context (vae/windows.ts),
+ * so any length takes the memory of one window.
  */
 export async function* streamPrior(
   model: MelVae,
@@ -31,7 +68,6 @@ export async function* streamPrior(
 ): AsyncGenerator<Float32Array> {
   const steps = priorLatentSteps(model.config, opts.seconds);
   const hf = model.hopFactor;
-  const latent = model.config.latentDim;
   const context = contextFrames(model.config) / hf;
   const core = Math.max(1, Math.floor((opts.coreFrames ?? DEFAULT_CORE_FRAMES) / hf));
   for (let start = 0; start < steps; start += core) {
@@ -39,24 +75,34 @@ export async function* streamPrior(
     const from = Math.max(0, start - context), to = Math.min(steps, end + context);
     yield await ag.tidy(() =>
       ag.noGrad(() => {
-        const generator = new ag.Generator(opts.seed, from * latent);
-        const z = ag.randn([to - from, latent], { generator, std: opts.temperature ?? 1 });
-        const x = model.decoder.forward(z.transpose(0, 1).reshape([1, latent, to - from]));
-        const core = x.slice(2, (start - from) * hf, (end - from) * hf);
-        return model.denormalize(core).transpose(1, 2);
+        const z = priorLatents(model, from, to, opts.seed, opts.temperature ?? 1);
+        const x = model.decoder.forward(z).slice(2, (start - from) * hf, (end - from) * hf);
+        return model.denormalize(x).transpose(1, 2);
       }).toArray()
     );
   }
 }
 
-/** All of {@link streamPrior}'s frames at once, [frames, nMels] (for short samples). */
-export async function samplePrior(
-  model: MelVae,
-  seconds: number,
-  seed: number,
-  temperature = 1,
-): Promise<Float32Array> {
-  return concatSamples(await Array.fromAsync(streamPrior(model, { seconds, seed, temperature })));
+/**
+ * Log-mel frames [1, frames, nMels] of `samples` (at the model's rate) reconstructed through the
+ * model at once (z = μ), for short clips (the browser page); {@link streamReconstruction} takes
+ * any length.
+ * @throws {ConfigError} when the clip is shorter than one latent step
+ */
+export function reconstructAudio(model: MelVae, samples: Float32Array): ag.Tensor {
+  const logMel = new LogMel(model.config.features);
+  try {
+    return ag.noGrad(() => {
+      const mel = logMel.forward(ag.tensor(samples, [1, samples.length])); // [1, nMels, F]
+      const frames = model.wholeLatentFrames(mel.shape[2]);
+      if (frames === 0) throw new ConfigError("the input is too short to encode");
+      const whole = { from: 0, start: 0, end: frames, to: frames };
+      const { xHat } = coreForward(model, mel.slice(2, 0, frames), whole);
+      return model.denormalize(xHat).transpose(1, 2);
+    });
+  } finally {
+    logMel.dispose();
+  }
 }
 
 /**

@@ -18,7 +18,11 @@ import {
 } from "../../vae/checkpoint.ts";
 import { CropSampler, type MelClip, normalizationStats } from "../../vae/data.ts";
 import { MelVae } from "../../vae/model.ts";
-import { encodeSafetensors, SafetensorsError } from "../../vae/safetensors.ts";
+import {
+  decodeSafetensors as decodeOld,
+  encodeSafetensors,
+  SafetensorsError,
+} from "../../vae/safetensors.ts";
 import { VaeTrainer } from "../../vae/trainer.ts";
 import { randomArray, setup } from "../util.ts";
 
@@ -198,4 +202,71 @@ Deno.test("truncated, corrupt or foreign files are refused naming the file", asy
     Deno.errors.NotFound,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a checkpoint carries its replay clips (F16): names, lengths, values within half precision", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = nodePath.join(dir, "with-replay.safetensors");
+    const model = new MelVae(MODEL, 3);
+    await saveCheckpoint(path, model, { replay: CLIPS });
+    const ckpt = await loadCheckpoint(path);
+    const replay: MelClip[] | null = ckpt.replay;
+    assert.ok(replay, "no replay read back");
+    assert.deepEqual(replay.map((c) => [c.name, c.frames]), [["c0", 20], ["c1", 13]]);
+    for (let i = 0; i < CLIPS.length; i++) {
+      const want: Float32Array = CLIPS[i].mel, got: Float32Array = replay[i].mel;
+      assert.equal(got.length, want.length);
+      // binary16 keeps 11 significant bits: |error| ≤ 2^-11 · |value| (values here are ≤ 6).
+      want.forEach((v, j) => {
+        assert.ok(
+          Math.abs(got[j] - v) <= Math.abs(v) * 2 ** -11 + 1e-7,
+          `${i}/${j}: ${got[j]} vs ${v}`,
+        );
+      });
+    }
+    // Without replay the field is null, and the weights load as before.
+    await saveCheckpoint(path, model);
+    assert.equal((await loadCheckpoint(path)).replay, null);
+    // Replay values and their index must agree, or the file is refused by name.
+    const broken = encodeSafetensors({
+      tensors: new Map([["replay.mel", {
+        shape: [5, 8],
+        data: new Float32Array(40),
+        dtype: "F16",
+      }]]),
+      metadata: {
+        format: CHECKPOINT_FORMAT,
+        model_config: JSON.stringify(MODEL),
+        replay_clips: JSON.stringify([["x", 4]]),
+      },
+    });
+    await Deno.writeFile(path, broken);
+    await assert.rejects(() => loadCheckpoint(path), /with-replay.safetensors: replay.mel \[5,8\]/);
+    model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a checkpoint written before residual blocks existed loads as the reference net", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = nodePath.join(dir, "old.safetensors");
+    const model = new MelVae(MODEL, 4);
+    await saveCheckpoint(path, model);
+    const { tensors, metadata } = decodeOld(await Deno.readFile(path));
+    const cfg = JSON.parse(metadata.model_config);
+    delete cfg.residualBlocks;
+    metadata.model_config = JSON.stringify(cfg);
+    await Deno.writeFile(path, encodeSafetensors({ tensors, metadata }));
+    const ckpt = await loadCheckpoint(path);
+    assert.equal(ckpt.model.residualBlocks, 0);
+    const fresh = new MelVae(ckpt.model, 5);
+    loadModelWeights(fresh, ckpt);
+    fresh.dispose();
+    model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

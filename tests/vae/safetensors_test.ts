@@ -93,8 +93,12 @@ Deno.test("decodes a hand-built file (unpadded header, unaligned buffer) as othe
   host.set(file, 3);
   const { tensors, metadata } = decodeSafetensors(host.subarray(3), "hand.safetensors");
   assert.deepEqual(metadata, { format: "pt" });
-  assert.deepEqual(tensors.get("w"), { shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) });
-  assert.deepEqual(tensors.get("v"), { shape: [1], data: Float32Array.of(5) });
+  assert.deepEqual(tensors.get("w"), {
+    shape: [2, 2],
+    data: Float32Array.of(1, 2, 3, 4),
+    dtype: "F32",
+  });
+  assert.deepEqual(tensors.get("v"), { shape: [1], data: Float32Array.of(5), dtype: "F32" });
 });
 
 Deno.test("truncated and corrupt files are refused with errors naming the file", () => {
@@ -114,9 +118,14 @@ Deno.test("truncated and corrupt files are refused with errors naming the file",
   new DataView(huge.buffer).setBigUint64(0, 1n << 60n, true);
   cases.push(["absurd header length", huge, /runs past the end/]);
   cases.push([
-    "wrong dtype",
-    handBuilt({ h: { dtype: "F16", shape: [2], data_offsets: [0, 4] } }, Float32Array.of(1)),
-    /h has dtype F16; only F32/,
+    "unsupported dtype",
+    handBuilt({ h: { dtype: "BF16", shape: [2], data_offsets: [0, 4] } }, Float32Array.of(1)),
+    /h has dtype BF16; only F32 and F16/,
+  ]);
+  cases.push([
+    "F16 offsets sized as F32",
+    handBuilt({ h: { dtype: "F16", shape: [2], data_offsets: [0, 8] } }, Float32Array.of(1, 2)),
+    /h: offsets \[0, 8\] do not fit shape \[2\]/,
   ]);
   cases.push([
     "offsets disagree with shape",
@@ -165,4 +174,27 @@ Deno.test("encode refuses a tensor whose data does not match its shape", () => {
       }),
     /bad has 3 values for \[2,2\]/,
   );
+});
+
+Deno.test("F16 tensors: half the bytes, values rounded to the nearest half, read back as f32", () => {
+  const values = Float32Array.of(1, -0.1, 65504, 1 / 3, 0);
+  const bytes = encodeSafetensors({
+    tensors: new Map([
+      ["half", { shape: [5], data: values, dtype: "F16" as const }],
+      ["full", { shape: [5], data: values }],
+    ]),
+    metadata: {},
+  });
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  assert.equal(header.half.dtype, "F16");
+  assert.deepEqual(header.full.data_offsets, [0, 20]); // name order: full first
+  assert.deepEqual(header.half.data_offsets, [20, 30]);
+  // Little-endian binary16 patterns of 1 and -0.1 (0x3c00, 0xae66).
+  const view = new DataView(bytes.buffer, 8 + n + 20);
+  assert.equal(view.getUint16(0, true), 0x3c00);
+  assert.equal(view.getUint16(2, true), 0xae66);
+  const back = decodeSafetensors(bytes).tensors.get("half")!;
+  assert.equal(back.dtype, "F16");
+  assert.deepEqual([...back.data], [1, -0.0999755859375, 65504, 0.333251953125, 0]);
 });

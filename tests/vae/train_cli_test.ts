@@ -4,12 +4,19 @@
  * always leaves a loadable checkpoint whose step never goes back, and the killed-and-resumed run
  * ends where an uninterrupted one does; a run that turns non-finite keeps its last good
  * checkpoint; bad configs are refused before any work (exit code 64, the message names the
- * field). Trains a tiny model on a 3-clip cache of the bundled sample.
+ * field); several --data sources of every kind (Common Voice, plain folder, corpus list) train
+ * together, each prepared into its own cache, broken files skipped and named, long files cut into
+ * segments, the normalisation over all of them, caches reused and a changed source refused.
+ * Trains a tiny model on a 3-clip cache of the bundled sample.
  */
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
+import { openSource, plainFolderSplit } from "../../audio/corpus.ts";
+import { loadCache, readCacheIndex, StaleCacheError } from "../../audio/feature_cache.ts";
+import { encodeWav } from "../../audio/wav.ts";
 import { prepare, prepareOptions } from "../../cli/prepare.ts";
 import { EXIT_USAGE, parseTrainArgs, train } from "../../cli/train.ts";
+import { evaluate, parseEvalArgs } from "../../cli/eval.ts";
 import {
   ConfigError,
   DEFAULT_MODEL,
@@ -19,6 +26,7 @@ import {
   validateTrainConfig,
 } from "../../vae/config.ts";
 import { loadCheckpoint, type LoadedCheckpoint } from "../../vae/checkpoint.ts";
+import { normalizationStats } from "../../vae/data.ts";
 import { NonFiniteError } from "../../vae/trainer.ts";
 import { setup } from "../util.ts";
 
@@ -58,6 +66,17 @@ const runArgs = (out: string, steps: number, ...extra: string[]) => [
 ];
 
 const ckptOf = (out: string) => nodePath.join(out, "checkpoint.safetensors");
+
+/** Largest |a[i] − b[i]| (Infinity for NaN or different lengths). */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
+  }
+  return max;
+}
 
 /** Largest |a − b| over every model.* and optim.* tensor; the names must be the same. */
 function maxTensorDiff(a: LoadedCheckpoint, b: LoadedCheckpoint, prefixes = ["model.", "optim."]) {
@@ -429,7 +448,19 @@ Deno.test("parseTrainArgs and the validators name the bad field", async () => {
   const notJson = nodePath.join(WORK, "not.json");
   await Deno.writeTextFile(notJson, "{ model: ");
   await bad(["--config", notJson], /not\.json/);
-  await assert.rejects(parseTrainArgs(["--data", nodePath.join(WORK, "nope")]), /is not a folder/);
+  await assert.rejects(
+    parseTrainArgs(["--data", nodePath.join(WORK, "nope")]),
+    (e: unknown) =>
+      e instanceof ConfigError && /--data .*nope: no such file or folder/.test(e.message),
+  );
+  await assert.rejects(
+    parseTrainArgs(["--data", SAMPLE_DIR, "--data", `${SAMPLE_DIR}/`]),
+    (e: unknown) => e instanceof ConfigError && /given twice/.test(e.message),
+  );
+  await assert.rejects(
+    parseTrainArgs(["--dev", SAMPLE_DIR]),
+    (e: unknown) => e instanceof ConfigError && /not a prepared feature cache/.test(e.message),
+  );
 
   const m = { ...DEFAULT_MODEL };
   const badModel: [Record<string, unknown>, RegExp][] = [
@@ -477,6 +508,175 @@ Deno.test("parseTrainArgs and the validators name the bad field", async () => {
     () => mergeConfig(m, { chanels: 8 }, "f.json: model"),
     /f\.json: model: unknown key "chanels"/,
   );
+});
+
+Deno.test("mixed --data: a Common Voice folder, a plain folder and a list train together, each in its own cache", async () => {
+  const root = nodePath.join(WORK, "mixed");
+  // A Common Voice folder of three sample clips: two train, one dev.
+  const cv = nodePath.join(root, "cv", "en");
+  await Deno.mkdir(nodePath.join(cv, "clips"), { recursive: true });
+  const sampleRows = (await Deno.readTextFile(nodePath.join(SAMPLE_DIR, "train.tsv"))).split("\n");
+  const header = sampleRows[0];
+  for (const row of sampleRows.slice(1, 4)) {
+    const clip = row.split("\t")[1];
+    await Deno.copyFile(nodePath.join(SAMPLE_DIR, "clips", clip), nodePath.join(cv, "clips", clip));
+  }
+  await Deno.writeTextFile(
+    nodePath.join(cv, "train.tsv"),
+    [header, ...sampleRows.slice(1, 3)].join("\n"),
+  );
+  await Deno.writeTextFile(nodePath.join(cv, "dev.tsv"), [header, sampleRows[3]].join("\n"));
+  await Deno.writeTextFile(nodePath.join(cv, "test.tsv"), header);
+  // A plain folder: three real files (FLAC, Ogg Opus, Ogg Vorbis) in subfolders, a broken FLAC,
+  // a WAV too short to frame, and a text file.
+  const plain = nodePath.join(root, "plain");
+  const fixtures = nodePath.join(ROOT, "tests/audio/fixtures");
+  const put = async (path: string, bytes: Uint8Array) => {
+    await Deno.mkdir(nodePath.dirname(nodePath.join(plain, path)), { recursive: true });
+    await Deno.writeFile(nodePath.join(plain, path), bytes);
+  };
+  const fixture = (name: string) => Deno.readFile(nodePath.join(fixtures, name));
+  await put(
+    "a/librispeech-1447-130550-0000.flac",
+    await fixture("librispeech-1447-130550-0000.flac"),
+  );
+  await put("a/b/fleurs-es-006.opus.ogg", await fixture("fleurs-es-006.opus.ogg"));
+  await put("c/198-209-0000.ogg", await fixture("librispeech-198-209-0000-cut.vorbis.ogg"));
+  const broken = (await fixture("librispeech-1447-130550-0000.flac")).slice(0, 200);
+  await put("c/broken.flac", broken);
+  await put("tiny.wav", encodeWav(new Float32Array(300), 16000));
+  await put("notes.txt", new TextEncoder().encode("not audio"));
+  // A corpus list beside them: a 20 s recording (cut in two), a dev file, an excluded one and
+  // one that is missing.
+  const lists = nodePath.join(root, "lists");
+  await Deno.mkdir(lists);
+  const long = new Float32Array(20 * 16000).map((_, i) =>
+    0.3 * Math.sin(i * 0.07) * Math.sin(i / 3000)
+  );
+  await Deno.writeFile(nodePath.join(root, "long.wav"), encodeWav(long, 16000));
+  const list = nodePath.join(lists, "mixed.corpus.tsv");
+  const rel = (p: string) => nodePath.relative(lists, p);
+  await Deno.writeTextFile(
+    list,
+    "path\tspeaker\tsplit\n" +
+      "../long.wav\tradio:1\ttrain\n" +
+      `${rel(nodePath.join(fixtures, "jfk-cut.flac"))}\t\tdev\n` +
+      `${rel(nodePath.join(fixtures, "fleurs-es-006.opus.ogg"))}\t\texclude\n` +
+      "../gone.wav\t\ttrain\n",
+  );
+
+  const out = nodePath.join(root, "run");
+  const sources = ["--data", cv, "--data", plain, "--data", list, "--dev-fraction", "0.5"];
+  const args = [
+    "--config",
+    CONFIG,
+    ...sources,
+    "--out",
+    out,
+    "--steps",
+    "3",
+    "--no-report",
+    "--quiet",
+  ];
+  const { trainer, eval: e } = await train(await parseTrainArgs(args));
+  assert.equal(trainer.step, 3);
+
+  const cacheOf = async (path: string, split: string) => {
+    const dir = nodePath.join(out, "cache", (await openSource(path)).name, split);
+    const index = (await readCacheIndex(dir))!;
+    assert.ok(index?.complete, `${dir} is not a complete cache`);
+    return {
+      dir,
+      index,
+      clips: index.shards.flatMap((s) => s.clips.map((c) => c.path)),
+      skipped: [...index.tsvSkipped, ...index.shards.flatMap((s) => s.skipped)],
+    };
+  };
+  const cvTrain = await cacheOf(cv, "train"), cvDev = await cacheOf(cv, "dev");
+  assert.equal(cvTrain.clips.length, 2);
+  assert.equal(cvDev.clips.length, 1);
+  // The plain folder's files split by the plain folder rule; the broken and the short one named.
+  const audio = [
+    "a/b/fleurs-es-006.opus.ogg",
+    "a/librispeech-1447-130550-0000.flac",
+    "c/198-209-0000.ogg",
+    "c/broken.flac",
+    "tiny.wav",
+  ];
+  const plainTrain = await cacheOf(plain, "train"), plainDev = await cacheOf(plain, "dev");
+  const bad = ["c/broken.flac", "tiny.wav"];
+  for (const [split, cache] of [["train", plainTrain], ["dev", plainDev]] as const) {
+    const mine = audio.filter((p) => plainFolderSplit(p, { devFraction: 0.5 }) === split);
+    assert.deepEqual(cache.clips, mine.filter((p) => !bad.includes(p)), split);
+    assert.deepEqual(cache.skipped.map((s) => s.name), mine.filter((p) => bad.includes(p)), split);
+  }
+  const named = [...plainTrain.skipped, ...plainDev.skipped];
+  assert.match(named.find((s) => s.name === "c/broken.flac")!.reason, /FLAC/);
+  assert.match(named.find((s) => s.name === "tiny.wav")!.reason, /too short \(300 samples\)/);
+  assert.ok(plainTrain.clips.length > 0 && plainDev.clips.length > 0, "a split is empty");
+  // The list: its 20 s file in two segments covering it, its dev file, the missing one named.
+  const listTrain = await cacheOf(list, "train"), listDev = await cacheOf(list, "dev");
+  assert.deepEqual(listTrain.clips, ["../long.wav#0", "../long.wav#1"]);
+  const segments = listTrain.index.shards.flatMap((s) => s.clips);
+  assert.equal(segments[0].startSeconds, 0);
+  assert.equal(segments[1].startSeconds, segments[0].durationSeconds);
+  assert.ok(Math.abs(segments[0].durationSeconds + segments[1].durationSeconds - 20) < 1e-9);
+  assert.deepEqual(segments.map((c) => c.clientId), ["radio:1", "radio:1"]);
+  assert.deepEqual(listTrain.skipped.map((s) => [s.name, s.reason]), [[
+    "../gone.wav",
+    "missing file",
+  ]]);
+  assert.deepEqual(listDev.clips, [rel(nodePath.join(fixtures, "jfk-cut.flac"))]);
+
+  // Normalisation statistics over every source's training clips; eval over every dev clip.
+  const trainClips = (await Promise.all(
+    [cvTrain, plainTrain, listTrain].map((c) => loadCache(c.dir, DEFAULT_MODEL.features)),
+  )).flat();
+  const { mean, std } = normalizationStats(trainClips, DEFAULT_MODEL.features.nMels);
+  const ckpt = await loadCheckpoint(ckptOf(out));
+  const saved = (name: string) => ckpt.tensors.get(name)!.data;
+  assert.ok(maxAbsDiff(saved("model.mel_mean"), mean) < 1e-5, "mel_mean is not over all sources");
+  assert.ok(maxAbsDiff(saved("model.mel_std"), std) < 1e-5, "mel_std is not over all sources");
+  assert.equal(e!.clips, cvDev.clips.length + plainDev.clips.length + listDev.clips.length);
+
+  // eval pools the same sources' dev clips (prepared into its own caches under --cache).
+  const evalOpts = await parseEvalArgs([
+    "--checkpoint",
+    ckptOf(out),
+    ...sources,
+    "--cache",
+    nodePath.join(root, "eval-cache"),
+  ]);
+  assert.deepEqual(
+    evalOpts.caches,
+    await Promise.all(
+      [cv, plain, list].map(async (p) =>
+        nodePath.join(root, "eval-cache", (await openSource(p)).name, "dev")
+      ),
+    ),
+  );
+  const pooled = await evaluate(evalOpts);
+  assert.equal(pooled.clips, e!.clips);
+  assert.ok(Math.abs(pooled.elbo - e!.elbo) < 1e-4, `eval ${pooled.elbo} vs train's ${e!.elbo}`);
+
+  // A rerun reuses the caches (nothing rewritten); a source that changed is refused, by name.
+  const stamp = async () => (await Deno.stat(nodePath.join(plainTrain.dir, "index.json"))).mtime;
+  const before = await stamp();
+  await train(await parseTrainArgs(args));
+  assert.deepEqual(await stamp(), before, "the plain folder's cache was rewritten");
+  const added = audio.find((p) =>
+    !bad.includes(p) && plainFolderSplit(p, { devFraction: 0.5 }) === "train"
+  )!;
+  await put(`z/${nodePath.basename(added)}`, await Deno.readFile(nodePath.join(plain, added)));
+  const changedSplit = plainFolderSplit(`z/${nodePath.basename(added)}`, { devFraction: 0.5 });
+  await assert.rejects(train(await parseTrainArgs(args)), (err: unknown) => {
+    assert.ok(err instanceof StaleCacheError, String(err));
+    assert.match(
+      err.message,
+      new RegExp(`${(changedSplit === "train" ? plainTrain : plainDev).dir}`),
+    );
+    return true;
+  });
 });
 
 Deno.test("cleanup", async () => {

@@ -12,7 +12,12 @@ import { DEFAULT_MODEL, type ModelConfig } from "../../vae/config.ts";
 import type { MelClip } from "../../vae/data.ts";
 import { MelVae } from "../../vae/model.ts";
 import { evaluateClips, reconstructClip } from "../../vae/trainer.ts";
-import { priorLatentSteps, streamPrior, streamReconstruction } from "../../vae/sampling.ts";
+import {
+  priorLatentSteps,
+  samplePrior,
+  streamPrior,
+  streamReconstruction,
+} from "../../vae/sampling.ts";
 import { concatSamples } from "../../audio/samples.ts";
 import { contextFrames, forEachCore, modelReachFrames, modelWindows } from "../../vae/windows.ts";
 import { randomArray, setup } from "../util.ts";
@@ -176,6 +181,12 @@ Deno.test("streamPrior: the same frames whatever the core size", async () => {
   let worst = 0;
   for (let i = 0; i < whole.length; i++) worst = Math.max(worst, Math.abs(cored[i] - whole[i]));
   assert.ok(worst <= 1e-4, `cores of 5 steps differ from one core by ${worst}`);
+  // samplePrior (the report's and the browser's, all at once) gives the same frames.
+  const atOnce = await ag.tidy(() =>
+    samplePrior(model, opts.seconds, opts.seed, opts.temperature).toArray()
+  );
+  assert.equal(atOnce.length, whole.length);
+  assert.ok(atOnce.every((v, i) => Math.abs(v - whole[i]) <= 1e-4), "samplePrior differs");
   const other = concatSamples(await Array.fromAsync(streamPrior(model, { ...opts, seed: 5 })));
   assert.ok(other.some((v, i) => Math.abs(v - whole[i]) > 1e-3), "another seed, same sample");
   model.dispose();

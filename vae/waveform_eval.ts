@@ -1,0 +1,144 @@
+/**
+ * What a listener hears from a VAE: a clip's audio → log-mel → encoder (z = μ) → decoder → a
+ * vocoder → audio, scored against the input by {@link waveformDistance} (float64 re-analysis,
+ * relative −80 dB floor, lag alignment; design/TARGETS.md "through the waveform"), beside the
+ * same reconstruction's mel-LSD in the feature domain (TARGETS.md's definition, P = mel power +
+ * 1e-5). With no model, the vocoder alone on the true features: the ceiling any model sees.
+ * Shared by `eval`, the training report and `eval:adapt`. Portable: engine and typed arrays.
+ * @module
+ */
+import * as ag from "../engine/mod.ts";
+import { LogMel } from "../audio/features.ts";
+import { melLsd } from "../audio/metrics.ts";
+import { melToAudio } from "../audio/vocoder.ts";
+import { ReferenceAnalyser, waveformDistance } from "../audio/waveform_distance.ts";
+import type { MelVae } from "./model.ts";
+import type { FeatureConfig } from "../audio/features.ts";
+
+/** Log-mel frames [1, frames, nMels] → `length` samples of audio. */
+export type MelToWaveform = (logMelFrames: ag.Tensor, length: number) => Promise<Float32Array>;
+
+/** Griffin-Lim (fast, `iterations`, seeded) as a {@link MelToWaveform}: TARGETS.md's baseline. */
+export function griffinLimVocoder(
+  features: FeatureConfig,
+  iterations = 64,
+  seed = 1,
+): MelToWaveform {
+  return (logMelFrames, length) =>
+    ag.tidy(() => melToAudio(logMelFrames, features, { iterations, seed, length }).toArray());
+}
+
+/** One clip's scores, in dB. */
+export interface WaveformScore {
+  name: string;
+  seconds: number;
+  /** mel-LSD of the reconstructed features against the input's (TARGETS.md, +1e-5 floor). */
+  featureMelLsd: number;
+  /** mel-LSD through the waveform (relative floor). */
+  melLsd: number;
+  /** LSD over linear bins through the waveform (relative floor). */
+  lsd: number;
+  /** Samples the output was shifted by to align it. */
+  lag: number;
+}
+
+/** Means of the per-clip scores (each clip weighs the same, as TARGETS.md averages clips). */
+export interface WaveformSummary {
+  clips: number;
+  featureMelLsd: number;
+  melLsd: number;
+  lsd: number;
+}
+
+/**
+ * The z = μ reconstruction of log-mel frames [1, frames, nMels] (time-major, as
+ * {@link LogMel.logMelFrames} gives), same shape. The frames are padded to whole latent steps
+ * with the clip's quietest value (as training crops are) and the padding cut off again, so
+ * every input frame has an output frame and the audio keeps its length.
+ */
+export function reconstructFrames(model: MelVae, logMelFrames: ag.Tensor): ag.Tensor {
+  return ag.noGrad(() => {
+    const frames = logMelFrames.shape[1];
+    const whole = Math.ceil(frames / model.hopFactor) * model.hopFactor;
+    let x = logMelFrames.transpose(1, 2); // [1, nMels, frames]
+    if (whole > frames) {
+      const quietest = x.min(undefined, false).reshape([1, 1, 1]);
+      x = ag.concat([x, quietest.expand([1, x.shape[1], whole - frames])], 2);
+    }
+    const mu = model.encoder.encode(model.normalize(x)).mu;
+    const out = model.denormalize(model.decoder.forward(mu));
+    return out.slice(2, 0, frames).transpose(1, 2);
+  });
+}
+
+/**
+ * Scores one clip (mono samples at the model's rate): the model's reconstruction (or, with
+ * `model` null, the true features) through `vocoder`, against the input.
+ */
+export async function scoreClip(
+  model: MelVae | null,
+  name: string,
+  samples: Float32Array,
+  features: FeatureConfig,
+  vocoder: MelToWaveform,
+  tools: { logMel: LogMel; analyser: ReferenceAnalyser },
+): Promise<WaveformScore> {
+  const { input, output, mel } = await ag.tidy(async () => {
+    const x = tools.logMel.logMelFrames(ag.tensor(samples, [1, samples.length]));
+    const y = model ? reconstructFrames(model, x) : x;
+    const [input, output] = await Promise.all([x.toArray(), y.toArray()]);
+    return { input, output, mel: y.keep() };
+  });
+  let audio: Float32Array;
+  try {
+    audio = await vocoder(mel, samples.length);
+  } finally {
+    mel.dispose();
+  }
+  const power = (logMel: Float32Array) =>
+    logMel.map((v) => Math.max(Math.exp(v) - features.logFloor, 0));
+  const d = waveformDistance(samples, audio, { analyser: tools.analyser });
+  return {
+    name,
+    seconds: samples.length / features.sampleRate,
+    featureMelLsd: melLsd(power(input), power(output), features.nMels),
+    melLsd: d.melLsd,
+    lsd: d.lsd,
+    lag: d.lag,
+  };
+}
+
+/** Scores several clips with one feature extractor and analyser; see {@link scoreClip}. */
+export async function scoreClips(
+  model: MelVae | null,
+  clips: readonly { name: string; samples: Float32Array }[],
+  features: FeatureConfig,
+  vocoder: MelToWaveform,
+  onClip?: (score: WaveformScore, index: number) => void,
+): Promise<WaveformScore[]> {
+  const tools = { logMel: new LogMel(features), analyser: new ReferenceAnalyser() };
+  try {
+    const scores: WaveformScore[] = [];
+    for (const clip of clips) {
+      const s = await scoreClip(model, clip.name, clip.samples, features, vocoder, tools);
+      scores.push(s);
+      onClip?.(s, scores.length - 1);
+    }
+    return scores;
+  } finally {
+    tools.logMel.dispose();
+  }
+}
+
+/** The mean of each score over clips. */
+export function summarize(scores: readonly WaveformScore[]): WaveformSummary {
+  const mean = (k: "featureMelLsd" | "melLsd" | "lsd") =>
+    scores.reduce((s, c) => s + c[k], 0) / scores.length;
+  if (scores.length === 0) throw new Error("summarize: no clips were scored");
+  return {
+    clips: scores.length,
+    featureMelLsd: mean("featureMelLsd"),
+    melLsd: mean("melLsd"),
+    lsd: mean("lsd"),
+  };
+}
