@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
 import { frameCount, LogMel, logMelBatch } from "../../audio/features.ts";
 import { DEFAULT_CHUNK_FRAMES, streamLogMel } from "../../audio/log_mel_stream.ts";
+import { concatSamples } from "../../audio/samples.ts";
 import { randomArray, rng, setup } from "../util.ts";
 
 await setup();
@@ -33,9 +34,7 @@ Deno.test("streamLogMel: chunks of frames equal the whole signal's frames", asyn
         const chunks = await Array.fromAsync(
           streamLogMel(logMel, pieces(signal, n + chunkFrames, 97), chunkFrames),
         );
-        const got = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
-        let at = 0;
-        for (const c of chunks) got.set(c, at), at += c.length;
+        const got = concatSamples(chunks);
         assert.equal(got.length / 24, frameCount(n, logMel.config), `n ${n}: frame count`);
         assert.ok(chunks.slice(0, -1).every((c) => c.length === chunkFrames * 24));
         let worst = 0, where = -1;

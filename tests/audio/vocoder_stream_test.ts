@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
 import { loadAudio } from "../../audio/decode.ts";
 import { LogMel } from "../../audio/features.ts";
+import { concatSamples } from "../../audio/samples.ts";
 import { GriffinLimVocoder, melToLinear } from "../../audio/vocoder.ts";
 import { streamVocoder } from "../../audio/vocoder_stream.ts";
 import { setup } from "../util.ts";
@@ -22,10 +23,7 @@ async function speech(): Promise<Float32Array> {
     const path = `${SAMPLE_DIR}clips/common_voice_en_${n}.mp3`;
     parts.push((await loadAudio(path, { sampleRate: 16000 })).samples);
   }
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.length;
-  return out;
+  return concatSamples(parts);
 }
 
 /**
@@ -86,15 +84,11 @@ Deno.test("streamVocoder: overlapping Griffin-Lim chunks are as good at their se
       yield mel.slice(f * nMels, Math.min(frames, f + 50) * nMels);
     }
   }
-  const out: Float32Array[] = [];
-  for await (
-    const a of streamVocoder(vocoder, pieces(), { coreFrames: core, overlapFrames: overlap })
-  ) {
-    out.push(a);
-  }
-  const streamed = new Float32Array(out.reduce((s, a) => s + a.length, 0));
-  let at = 0;
-  for (const a of out) streamed.set(a, at), at += a.length;
+  const streamed = concatSamples(
+    await Array.fromAsync(
+      streamVocoder(vocoder, pieces(), { coreFrames: core, overlapFrames: overlap }),
+    ),
+  );
   assert.equal(streamed.length, whole.length, "the stream's length differs from the whole's");
   assert.ok(streamed.every(Number.isFinite));
 

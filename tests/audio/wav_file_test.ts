@@ -73,9 +73,7 @@ Deno.test("openAudioStream reads a WAV in blocks as loadAudio reads it whole", a
   assert.equal(stream.length, whole.samples.length);
   const blocks = await Array.fromAsync(stream.blocks());
   assert.ok(blocks.length > 2, `${blocks.length} blocks`);
-  const got = new Float32Array(blocks.reduce((s, b) => s + b.length, 0));
-  let at = 0;
-  for (const b of blocks) got.set(b, at), at += b.length;
+  const got = concatSamples(blocks);
   assert.equal(got.length, whole.samples.length);
   let worst = 0;
   for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - whole.samples[i]));

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
 import { loadAudio } from "../../audio/decode.ts";
+import { concatSamples } from "../../audio/samples.ts";
 import { encodeWav } from "../../audio/wav.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { loadModel } from "../../vae/checkpoint.ts";
@@ -162,9 +163,7 @@ Deno.test("generate --input of 75 s: the stream's windows and chunks join into a
     parts.push(samples);
     total += samples.length;
   }
-  const input = new Float32Array(total);
-  total = 0;
-  for (const p of parts) input.set(p, total), total += p.length;
+  const input = concatSamples(parts);
   const wav = nodePath.join(dir, "long.wav");
   await Deno.writeFile(wav, encodeWav(input, 16000));
   const out = nodePath.join(dir, "recon.wav");
