@@ -60,7 +60,8 @@ const USAGE =
   `usage: deno task listen [--checkpoint CKPT] [--out adapted.safetensors] [--device NAME]
                         [--input file.wav | --input -] [--rate HZ] [--seconds N]
                         [--save-every S] [--replay DIR] [--encoder-layers K] [--lr X]
-                        [--steps-per-second K] [--held-out-seconds S] [--alsa-lib LIB] [--fresh] [--quiet]
+                        [--steps-per-second K] [--held-out-seconds S] [--alsa-lib LIB]
+                        [--fresh] [--quiet]
   --checkpoint  pretrained model (default out/run/checkpoint.safetensors, from deno task train)
   --out         where the adapted model goes (default out/listen/adapted.safetensors); one
                 adapted from the same --checkpoint before is continued

@@ -9,6 +9,7 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
+import { blockDilation } from "./blocks.ts";
 import type { ModelConfig } from "./config.ts";
 import { type MelClip, writeCropChannelsFirst } from "./data.ts";
 import type { MelVae } from "./model.ts";
@@ -20,14 +21,18 @@ export const DEFAULT_CORE_FRAMES = 4096;
  * Frames on each side that an encoder-decoder output frame depends on (an upper bound):
  * the first encoder convolution and the last decoder one reach (edgeKernel − 1)/2 frames each,
  * a stride-2 convolution (k4, p1) at 2^s frames per unit reaches 2^s frames beyond its own
- * unit, the latent convolutions (k3) a unit of 2^S frames each, and a transposed stride-2
- * convolution (k4, p1) two of its output units, 2^(s+1) frames.
+ * unit, the latent convolutions (k3) a unit of 2^S frames each, a transposed stride-2
+ * convolution (k4, p1) two of its output units, 2^(s+1) frames, and each residual block's
+ * dilated k3 convolution its dilation in units of its level (levels 2^0 … 2^S, in both halves).
  */
 export function modelReachFrames(config: ModelConfig): number {
   const stages = config.downsampleStages;
   const edge = (config.edgeKernel - 1) / 2;
   let reach = 2 * edge + 2 * 2 ** stages; // edges, and the k3 convolutions at the latent rate
   for (let s = 0; s < stages; s++) reach += 2 ** s + 2 ** (s + 1);
+  let dilations = 0;
+  for (let i = 0; i < config.residualBlocks; i++) dilations += blockDilation(i);
+  reach += 2 * dilations * (2 ** (stages + 1) - 1); // residual blocks at every level, twice
   return reach;
 }
 

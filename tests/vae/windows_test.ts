@@ -1,7 +1,8 @@
 /**
  * Tests for vae/windows.ts: a long clip run through the model in windows (cores with
- * `contextFrames` of context) gives the whole-clip reconstruction, seams included, for two
- * architectures (the default depth, and a deeper one with a wider edge kernel); without context
+ * `contextFrames` of context) gives the whole-clip reconstruction, seams included, for three
+ * architectures (the default depth, a deeper one with a wider edge kernel, one with residual
+ * blocks); without context
  * the seams differ (the comparison has teeth); eval of a clip longer than one core agrees with a
  * single-window pass; vae/sampling.ts's streams: a reconstruction of frames arriving in pieces
  * equals the whole clip's, and a prior sample does not depend on the core size.
@@ -89,6 +90,12 @@ const CONFIGS: [string, ModelConfig][] = [
     "3 stages, edge kernel 7",
     { ...DEFAULT_MODEL, channels: 16, latentDim: 4, downsampleStages: 3, edgeKernel: 7 },
   ],
+  ["2 residual blocks a level", {
+    ...DEFAULT_MODEL,
+    channels: 16,
+    latentDim: 4,
+    residualBlocks: 2,
+  }],
 ];
 
 for (const [name, config] of CONFIGS) {
