@@ -31,10 +31,12 @@ import { listen, parseListenArgs } from "./listen.ts";
 
 const USAGE = `usage: deno task eval:adapt [--checkpoint CKPT] [--speech DIR] [--others LIST]
                             [--heard-seconds 60] [--held-out-clips 6] [--others-clips 12]
-                            [--speaker NAME] [--out DIR] [--json] [-- listen flags…]
+                            [--iterations 64] [--speaker NAME] [--out DIR] [--json]
+                            [-- listen flags…]
   --speech   the real-speech folder (default ../shared/data/speech)
   --others   a corpus list (path, speaker, split columns) whose dev rows are the other
              speakers' held-out clips (default models/base.corpus.tsv)
+  --iterations  Griffin-Lim iterations of the waveform measure (0: features only, quick)
   --speaker  only the speakers whose name contains this
   after --, flags passed to listen (e.g. --steps-per-second 8 --encoder-layers 2)`;
 
@@ -202,14 +204,17 @@ if (import.meta.main) {
     const heardSeconds = numberFlag("heard-seconds", values["heard-seconds"], { min: 1 })!;
     const maxHeldOut = numberFlag("held-out-clips", values["held-out-clips"], { min: 1 })!;
     const othersClips = numberFlag("others-clips", values["others-clips"], { min: 1 })!;
-    const iterations = numberFlag("iterations", values.iterations, { min: 1, integer: true })!;
+    // Griffin-Lim iterations of the waveform measure; 0 measures the features only (quick).
+    const iterations = numberFlag("iterations", values.iterations, { min: 0, integer: true })!;
     run.writesTo(values.out);
     await initOrExit(own);
     await Deno.mkdir(values.out, { recursive: true });
     const { model: base } = await loadModel(values.checkpoint);
     const features = base.config.features;
     const rate = features.sampleRate;
-    const vocoder: MelToWaveform = griffinLimVocoder(features, iterations);
+    const vocoder: MelToWaveform | null = iterations > 0
+      ? griffinLimVocoder(features, iterations)
+      : null;
     const score = async (model: MelVae, clips: Clip[]) =>
       summarize(await scoreClips(model, clips, features, vocoder));
     const others = await devClipsOfList(values.others, rate, othersClips);

@@ -80,7 +80,7 @@ export async function scoreClip(
   name: string,
   samples: Float32Array,
   features: FeatureConfig,
-  vocoder: MelToWaveform,
+  vocoder: MelToWaveform | null,
   tools: { logMel: LogMel; analyser: ReferenceAnalyser },
 ): Promise<WaveformScore> {
   const { input, output, mel } = await ag.tidy(async () => {
@@ -89,15 +89,17 @@ export async function scoreClip(
     const [input, output] = await Promise.all([x.toArray(), y.toArray()]);
     return { input, output, mel: y.keep() };
   });
-  let audio: Float32Array;
+  let audio: Float32Array | null = null;
   try {
-    audio = await vocoder(mel, samples.length);
+    if (vocoder) audio = await vocoder(mel, samples.length);
   } finally {
     mel.dispose();
   }
   const power = (logMel: Float32Array) =>
     logMel.map((v) => Math.max(Math.exp(v) - features.logFloor, 0));
-  const d = waveformDistance(samples, audio, { analyser: tools.analyser });
+  const d = audio
+    ? waveformDistance(samples, audio, { analyser: tools.analyser })
+    : { melLsd: NaN, lsd: NaN, lag: NaN };
   return {
     name,
     seconds: samples.length / features.sampleRate,
@@ -113,7 +115,7 @@ export async function scoreClips(
   model: MelVae | null,
   clips: readonly { name: string; samples: Float32Array }[],
   features: FeatureConfig,
-  vocoder: MelToWaveform,
+  vocoder: MelToWaveform | null,
   onClip?: (score: WaveformScore, index: number) => void,
 ): Promise<WaveformScore[]> {
   const tools = { logMel: new LogMel(features), analyser: new ReferenceAnalyser() };
