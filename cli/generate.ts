@@ -88,9 +88,11 @@ export async function planGenerate(opts: GenerateOptions): Promise<GeneratePlan>
     if (seconds > limit) throw tooLong(`--seconds ${opts.seconds}`, seconds);
     return { input: null, seconds };
   }
+  // The fewest samples that frame (a centred STFT) and give one latent step to encode.
+  const oneLatentStep = (2 ** config.downsampleStages - 1) * hop;
   const input = await openAudioStream(opts.input, {
     sampleRate,
-    minSamples: minCenteredSamples(nFft),
+    minSamples: Math.max(minCenteredSamples(nFft), oneLatentStep),
   });
   const seconds = input.length / sampleRate;
   if (seconds > limit) throw tooLong(`--input ${opts.input}`, seconds);
