@@ -4,7 +4,7 @@
  * files. Both are saved with every checkpoint.
  * @module
  */
-import { DEFAULT_FEATURES, type FeatureConfig } from "../audio/features.ts";
+import { DEFAULT_FEATURES, type FeatureConfig, featureConfigProblem } from "../audio/features.ts";
 
 /** The architecture (ARCHITECTURE.md defaults: 80 mels, 4× downsampling, 32-dim latent). */
 export interface ModelConfig {
@@ -121,8 +121,32 @@ function nonNegative(where: string, name: string, v: unknown): void {
   }
 }
 
-/** Throws {@link ConfigError} naming the first bad field of a model config. */
+/** Throws {@link ConfigError} unless `v` is a plain object (a config section). */
+function requireObject(where: string, v: unknown): void {
+  if (!v || typeof v !== "object" || Array.isArray(v)) {
+    throw new ConfigError(`${where}: must be an object, got ${JSON.stringify(v) ?? "nothing"}`);
+  }
+}
+
+/**
+ * Throws {@link ConfigError} naming the first bad field of a model config, its features
+ * included (audio/features.ts's {@link featureConfigProblem}), and any field it does not know.
+ */
 export function validateModelConfig(c: ModelConfig, where = "model config"): void {
+  requireObject(where, c);
+  for (const k of Object.keys(c)) {
+    if (!(k in DEFAULT_MODEL)) throw new ConfigError(`${where}: unknown field "${k}"`);
+  }
+  const bad = featureConfigProblem(c.features);
+  if (bad) {
+    const field = bad.field === null ? "features" : `features.${bad.field}`;
+    throw new ConfigError(`${where}: ${field}: ${bad.problem}`);
+  }
+  for (const k of Object.keys(c.features)) {
+    if (!(k in DEFAULT_FEATURES)) {
+      throw new ConfigError(`${where}: features: unknown field "${k}"`);
+    }
+  }
   for (const k of ["channels", "latentDim", "edgeKernel"] as const) positiveInt(where, k, c[k]);
   if (!Number.isInteger(c.residualBlocks) || c.residualBlocks < 0) {
     throw new ConfigError(
@@ -152,7 +176,6 @@ export function validateModelConfig(c: ModelConfig, where = "model config"): voi
   if (c.edgeKernel % 2 !== 1) {
     throw new ConfigError(`${where}: edgeKernel must be odd, got ${c.edgeKernel}`);
   }
-  positiveInt(where, "features.nMels", c.features.nMels);
 }
 
 /** Throws {@link ConfigError} naming the first bad field of a training config. */
@@ -161,6 +184,10 @@ export function validateTrainConfig(
   model: ModelConfig,
   where = "train config",
 ): void {
+  requireObject(where, c);
+  for (const k of Object.keys(c)) {
+    if (!(k in DEFAULT_TRAIN)) throw new ConfigError(`${where}: unknown field "${k}"`);
+  }
   for (
     const k of [
       "steps",
@@ -199,6 +226,7 @@ export function mergeConfig<T extends object>(
   partial: Record<string, unknown>,
   where: string,
 ): T {
+  requireObject(where, partial);
   const out = { ...base } as Record<string, unknown>;
   for (const [k, v] of Object.entries(partial)) {
     if (!(k in base)) {
