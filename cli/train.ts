@@ -324,13 +324,12 @@ export async function train(
   return { eval: run.lastEval, trainer: run.trainer };
 }
 
-/** A training setting changed when a run was resumed, as kept in the checkpoint's history. */
 /** The fields of a train config that hold numbers (what the numeric flags set). */
 type NumericTrainField = {
   [K in keyof TrainConfig]-?: TrainConfig[K] extends number ? K : never;
 }[keyof TrainConfig];
 
-/** One training setting a resumed run changed, kept in the checkpoint's history. */
+/** A training setting changed when a run was resumed, as kept in the checkpoint's history. */
 export interface SettingChange {
   /** The step the new value applies from (the first step of the resumed run is step + 1). */
   step: number;
