@@ -31,7 +31,7 @@ import { initOrExit } from "./device_flags.ts";
 import { openDataFlags, prepare, prepareOptions } from "./prepare.ts";
 
 const USAGE =
-  `usage: deno task eval --checkpoint CKPT --data SRC [--data SRC]... [--split dev] [--cache DIR]
+  `usage: deno task eval [--checkpoint CKPT] --data SRC [--data SRC]... [--split dev] [--cache DIR]
                       [--dev-fraction 0.1] [--segment-seconds 15] [--vocoder griffin-lim|none]
                       [--iterations 64] [--per-clip] [--json]
   --data    a Common Voice folder, a plain folder of audio, a corpus list, or a prepared cache
@@ -66,7 +66,7 @@ export interface EvalResult {
 /** Parses the command line (throws UsageError before any work). */
 export async function parseEvalArgs(args: string[]): Promise<EvalOptions> {
   const values = parseFlags(args, {
-    checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+    checkpoint: { type: "string", default: "models/base.safetensors" },
     data: { type: "string", multiple: true, default: [] as string[] },
     split: { type: "string", default: "dev" },
     cache: { type: "string" },
