@@ -9,10 +9,15 @@
 import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { formatSkipSummary } from "../audio/commonvoice.ts";
-import { audioFileOf, type CorpusSource } from "../audio/corpus.ts";
+import { audioFileOf, type CorpusSource, loadClipAudio } from "../audio/corpus.ts";
 import { loadCache } from "../audio/feature_cache.ts";
-import { loadAudio } from "../audio/decode.ts";
-import { type AudioOut, describeAudioOut, logMelToAudio } from "../vocoder/synthesis.ts";
+import { GriffinLimVocoder, type MelVocoder } from "../audio/vocoder.ts";
+import {
+  type AudioOut,
+  describeAudioOut,
+  logMelToAudio,
+  NeuralMelVocoder,
+} from "../vocoder/synthesis.ts";
 import { chooseAudioOut } from "./vocoder_choice.ts";
 import { encodeWav } from "../audio/wav.ts";
 import { removeStaleTempFiles, writeFileAtomic } from "../io/atomic_file.ts";
@@ -37,6 +42,12 @@ import {
 import { CropSampler, type MelClip, normalizationStats, selectReplay } from "../vae/data.ts";
 import { MelVae } from "../vae/model.ts";
 import { samplePrior } from "../vae/sampling.ts";
+import {
+  scoreClips,
+  summarize,
+  WAVEFORM_METRIC_DEFINITIONS,
+  type WaveformSummary,
+} from "../vae/waveform_eval.ts";
 import {
   EVAL_METRIC_DEFINITIONS,
   type EvalStats,
@@ -94,6 +105,12 @@ export interface TrainArgs {
   configFile: string | null;
   model: ModelConfig;
   train: TrainConfig;
+  /**
+   * The training settings this command line sets itself (a flag, or the --config file's train
+   * section) and where each came from, e.g. `{ lr: "--lr" }`: on --resume they are applied
+   * over the checkpoint's (and recorded), or refused.
+   */
+  given: Partial<Record<keyof TrainConfig, string>>;
   epochs: number | null;
   reportClips: number;
   /** Write report.html and sample.wav at the end (Griffin-Lim takes a few seconds). */
@@ -127,12 +144,19 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   });
   let model: ModelConfig = { ...DEFAULT_MODEL };
   let train: TrainConfig = { ...DEFAULT_TRAIN };
+  const given: TrainArgs["given"] = {};
   if (values.config) {
     let json: Record<string, unknown>;
     try {
       json = JSON.parse(await Deno.readTextFile(values.config));
     } catch (e) {
       throw new ConfigError(`--config ${values.config}: ${(e as Error).message}`);
+    }
+    if (!json || typeof json !== "object" || Array.isArray(json)) {
+      throw new ConfigError(
+        `--config ${values.config}: must hold an object {"model": {…}, "train": {…}}, got ` +
+          JSON.stringify(json),
+      );
     }
     for (const k of Object.keys(json)) {
       if (k !== "model" && k !== "train") {
@@ -141,30 +165,38 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     }
     model = mergeConfig(
       model,
-      (json.model ?? {}) as Record<string, unknown>,
+      (json.model === undefined ? {} : json.model) as Record<string, unknown>,
       `${values.config}: model`,
     );
-    train = mergeConfig(
-      train,
-      (json.train ?? {}) as Record<string, unknown>,
-      `${values.config}: train`,
-    );
+    const section = (json.train === undefined ? {} : json.train) as Record<string, unknown>;
+    train = mergeConfig(train, section, `${values.config}: train`);
+    for (const k of Object.keys(section)) {
+      given[k as keyof TrainConfig] = `--config ${values.config}`;
+    }
   }
-  const num = (name: string, v: string | undefined) => numberFlag(name, v);
-  train.steps = num("steps", values.steps) ?? train.steps;
-  train.batch = num("batch", values.batch) ?? train.batch;
-  train.lr = num("lr", values.lr) ?? train.lr;
-  train.seed = num("seed", values.seed) ?? train.seed;
-  train.evalEvery = num("eval-every", values["eval-every"]) ?? train.evalEvery;
-  train.checkpointEvery = num("checkpoint-every", values["checkpoint-every"]) ??
-    train.checkpointEvery;
+  const flags: [string, NumericTrainField][] = [
+    ["steps", "steps"],
+    ["batch", "batch"],
+    ["lr", "lr"],
+    ["seed", "seed"],
+    ["eval-every", "evalEvery"],
+    ["checkpoint-every", "checkpointEvery"],
+  ];
+  for (const [flag, field] of flags) {
+    const v = numberFlag(flag, values[flag as keyof typeof values] as string | undefined);
+    if (v === undefined) continue;
+    train[field] = v;
+    given[field] = `--${flag}`;
+  }
   const epochs = numberFlag("epochs", values.epochs) ?? null;
   if (epochs !== null && values.steps !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
   if (epochs !== null && !(epochs > 0)) throw new UsageError(`--epochs must be > 0, got ${epochs}`);
-  validateModelConfig(model);
-  validateTrainConfig(train, model);
+  // Every field is checked here, before any work: a bad one names the file (or flag) and field.
+  const where = values.config ? `--config ${values.config}: ` : "";
+  validateModelConfig(model, `${where}model`);
+  validateTrainConfig(train, model, `${where}train`);
   const data = await openDataFlags(values.data.length ? values.data : ["audio/sample/en"]);
   for (const dir of values.dev) {
     if (!(await Deno.stat(nodePath.join(dir, "index.json")).catch(() => null))) {
@@ -186,6 +218,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     configFile: values.config ?? null,
     model,
     train,
+    given,
     epochs,
     reportClips: numberFlag("report-clips", values["report-clips"], { min: 0, integer: true })!,
     report: !values["no-report"],
@@ -274,6 +307,8 @@ interface TrainRun {
   trainer: VaeTrainer;
   history: TrainPoint[];
   evals: EvalPoint[];
+  /** Settings changed on resume, oldest first (kept in the checkpoint's history). */
+  changes: SettingChange[];
   lastEval: EvalStats | null;
 }
 
@@ -292,6 +327,13 @@ export async function train(
     configs.train.steps = stepsForEpochs(args.epochs, data.train, configs.train);
   }
   const run = startRun(ckptPath, configs, data, resumed, hooks);
+  if (configs.changes.length) {
+    console.error(
+      `resumed with ${
+        configs.changes.map((c) => `${c.field} ${c.from} → ${c.to} (${c.by})`).join(", ")
+      } from step ${run.trainer.step + 1}; recorded in the checkpoint's history`,
+    );
+  }
   const interrupted = await trainSteps(run, args.quiet);
   if (interrupted) {
     await saveRun(run);
@@ -308,25 +350,65 @@ export async function train(
   return { eval: run.lastEval, trainer: run.trainer };
 }
 
+/** The fields of a train config that hold numbers (what the numeric flags set). */
+type NumericTrainField = {
+  [K in keyof TrainConfig]-?: TrainConfig[K] extends number ? K : never;
+}[keyof TrainConfig];
+
+/** A training setting changed when a run was resumed, as kept in the checkpoint's history. */
+export interface SettingChange {
+  /** The step the new value applies from (the first step of the resumed run is step + 1). */
+  step: number;
+  field: keyof TrainConfig;
+  /** The old and new values (numbers, or a name such as lrSchedule's). */
+  from: TrainConfig[keyof TrainConfig];
+  to: TrainConfig[keyof TrainConfig];
+  /** What set it: a flag (`--lr`) or `--config FILE`. */
+  by: string;
+}
+
 /**
- * The model and train configs of the run. On resume, without --config the checkpoint's own
- * architecture is used (with one, it must match) and the run keeps its own settings: only the
- * step budget may be extended.
+ * Training settings a resumed run may not change: the seed names the random streams that
+ * `--resume` continues from the checkpoint.
+ */
+const FIXED_ON_RESUME: ReadonlySet<keyof TrainConfig> = new Set(["seed"]);
+
+/**
+ * The model and train configs of the run, and the settings changed on resume. On resume,
+ * without --config the checkpoint's own architecture is used (with one, it must match); its
+ * training settings are kept except those the command line sets (`given`: --lr, --batch, …, or
+ * the --config train section), which apply from the next step and are listed as changes; the
+ * seed cannot change (refused, naming the flag). `steps` is the new budget, not a change.
  */
 function runConfigs(
   args: TrainArgs,
   resumed: LoadedCheckpoint | null,
-): { model: ModelConfig; train: TrainConfig } {
-  if (!resumed) return { model: args.model, train: { ...args.train } };
+): { model: ModelConfig; train: TrainConfig; changes: SettingChange[] } {
+  if (!resumed) return { model: args.model, train: { ...args.train }, changes: [] };
   if (!resumed.state) {
     throw new ConfigError(`${resumed.path} holds no training state; cannot resume from it`);
   }
   let model = args.model;
-  if (args.configFile === null) {
-    model = resumed.model;
-    validateModelConfig(model, `${resumed.path}: model config`);
-  } else checkModelConfig(resumed, args.model);
-  return { model, train: { ...(resumed.train ?? args.train), steps: args.train.steps } };
+  if (args.configFile === null) model = resumed.model; // validated by loadCheckpoint
+  else checkModelConfig(resumed, args.model);
+  const saved = resumed.train ?? args.train;
+  const train: TrainConfig = { ...saved, steps: args.train.steps };
+  const changes: SettingChange[] = [];
+  for (const [field, by] of Object.entries(args.given) as [keyof TrainConfig, string][]) {
+    if (field === "steps" || args.train[field] === saved[field]) continue;
+    if (FIXED_ON_RESUME.has(field)) {
+      throw new ConfigError(
+        `--resume: ${by} sets ${field} ${args.train[field]}, but ${resumed.path} was trained ` +
+          `with ${field} ${saved[field]} and a resumed run continues its random streams; ` +
+          `leave ${by.startsWith("--config") ? `${field} out of the file` : by} out, or start ` +
+          "a new run in another --out folder",
+      );
+    }
+    (train as unknown as Record<string, unknown>)[field] = args.train[field];
+    changes.push({ step: resumed.state.step, field, from: saved[field], to: train[field], by });
+  }
+  validateTrainConfig(train, model, `--resume of ${resumed.path}: train`);
+  return { model, train, changes };
 }
 
 /** Steps that draw `epochs` times as many crop frames as the training clips hold (at least 1). */
@@ -342,7 +424,7 @@ function stepsForEpochs(epochs: number, clips: readonly MelClip[], config: Train
  */
 function startRun(
   ckptPath: string,
-  configs: { model: ModelConfig; train: TrainConfig },
+  configs: { model: ModelConfig; train: TrainConfig; changes: SettingChange[] },
   data: TrainData,
   resumed: LoadedCheckpoint | null,
   hooks: TrainHooks,
@@ -363,6 +445,7 @@ function startRun(
     trainer,
     history: [],
     evals: [],
+    changes: [],
     lastEval: null,
   };
   if (!resumed) {
@@ -372,15 +455,22 @@ function startRun(
   }
   loadModelWeights(model, resumed);
   loadOptimizerState(trainer.optimizer, resumed);
+  // The optimizer's own settings follow the run's config (changed on resume or not).
+  trainer.optimizer.lr = config.lr;
+  trainer.optimizer.weightDecay = config.weightDecay;
   const st = resumed.state!;
   trainer.step = st.step;
   trainer.skippedSteps = st.skippedSteps;
   trainer.gpuRng.setState(st.gpuRng);
   sampler.state = st.cropRng;
-  ({ train: run.history, evals: run.evals } = st.history as {
+  const history = st.history as {
     train: TrainPoint[];
     evals: EvalPoint[];
-  });
+    changes?: SettingChange[];
+  };
+  run.history = history.train;
+  run.evals = history.evals;
+  run.changes = [...(history.changes ?? []), ...configs.changes];
   console.error(`resumed ${ckptPath} at step ${st.step}`);
   return run;
 }
@@ -399,7 +489,7 @@ async function saveRun(run: TrainRun): Promise<void> {
       gpuRng: trainer.gpuRng.state(),
       cropRng: sampler.state,
       skippedSteps: trainer.skippedSteps,
-      history: { train: run.history, evals: run.evals },
+      history: { train: run.history, evals: run.evals, changes: run.changes },
     },
   });
 }
@@ -476,6 +566,36 @@ interface ReportRequest {
   vocoder?: string;
 }
 
+/** Dev clips whose audio is scored through the waveform in the report (each takes seconds). */
+const REPORT_WAVEFORM_CLIPS = 20;
+
+/**
+ * The dev clips' reconstructions measured through the waveform (vae/waveform_eval.ts), for the
+ * report: up to {@link REPORT_WAVEFORM_CLIPS} clips spread over the dev set, when their audio is
+ * at hand (null for a bare cache).
+ */
+async function devThroughWaveform(
+  run: TrainRun,
+  vocoder: MelVocoder,
+): Promise<WaveformSummary | null> {
+  const { data, model } = run;
+  const withAudio = data.dev.filter((c) => data.originals.has(c));
+  if (withAudio.length === 0) return null;
+  const step = Math.max(1, withAudio.length / REPORT_WAVEFORM_CLIPS);
+  const picked: MelClip[] = [];
+  for (let i = 0; i < withAudio.length && picked.length < REPORT_WAVEFORM_CLIPS; i += step) {
+    picked.push(withAudio[Math.floor(i)]);
+  }
+  const { sampleRate } = model.config.features;
+  const clips = [];
+  for (const c of picked) {
+    const samples = await loadClipAudio(data.originals.get(c)!, sampleRate).catch(() => null);
+    if (samples && samples.length > 0) clips.push({ name: c.name, samples });
+  }
+  if (clips.length === 0) return null;
+  return summarize(await scoreClips(model, clips, model.config.features, vocoder));
+}
+
 /** Writes report.html (curves, reconstructions, prior samples, eval) and sample.wav. */
 async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest): Promise<void> {
   const { model, data, lastEval } = run;
@@ -496,16 +616,10 @@ async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest)
   const source = data.dev.length ? data.dev : data.train;
   for (const clip of source.slice(0, reportClips)) {
     const { input, output, frames } = await reconstructClip(model, clip);
-    let originalAudio: Float32Array | undefined;
     const original = data.originals.get(clip);
-    if (original) {
-      const audio = await loadAudio(original.file, { sampleRate }).catch(() => null);
-      const start = Math.round(original.startSeconds * sampleRate);
-      originalAudio = audio?.samples.subarray(
-        start,
-        start + Math.round(original.seconds * sampleRate),
-      );
-    }
+    const originalAudio = original
+      ? await loadClipAudio(original, sampleRate).catch(() => undefined)
+      : undefined;
     examples.push({
       name: clip.name,
       nMels,
@@ -533,7 +647,6 @@ async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest)
       sampleRate,
     });
   }
-  neural?.vocoder.dispose();
   await writeFileAtomic(
     nodePath.join(outDir, "sample.wav"),
     encodeWav(samples[0].vocoderAudio ?? samples[0].audio!, sampleRate),
@@ -541,6 +654,25 @@ async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest)
   const evalTable: Record<string, Record<string, number>> = {};
   if (lastEval) {
     evalTable[`dev (${lastEval.clips} clips, ${lastEval.frames} frames)`] = evalNumbers(lastEval);
+  }
+  const griffinLim64 = new GriffinLimVocoder(features, { iterations: 64, seed: 1 });
+  const waveform = await devThroughWaveform(run, griffinLim64);
+  const throughVocoder = neural && waveform
+    ? await devThroughWaveform(run, new NeuralMelVocoder(neural.vocoder))
+    : null;
+  neural?.vocoder.dispose();
+  for (
+    const [summary, by] of [
+      [waveform, "Griffin-Lim 64"],
+      [throughVocoder, neural ? describeAudioOut(neural) : ""],
+    ] as const
+  ) {
+    if (!summary) continue;
+    evalTable[`dev through the waveform (${summary.clips} clips, ${by})`] = {
+      melLsdFeatures: summary.featureMelLsd,
+      melLsdWaveform: summary.melLsd,
+      lsdWaveform: summary.lsd,
+    };
   }
   const html = await renderReport({
     title: "audio-gen VAE training report",
@@ -563,6 +695,10 @@ async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest)
       "The training curves are per step on the batch's random crops (z sampled, β and free bits as configured); " +
       "the eval numbers are over whole dev clips with z = μ:",
       ...Object.values(EVAL_METRIC_DEFINITIONS),
+      ...(waveform ? Object.values(WAVEFORM_METRIC_DEFINITIONS) : []),
+      ...run.changes.map((c) =>
+        `Resumed at step ${c.step} with ${c.field} ${c.from} → ${c.to} (${c.by}).`
+      ),
     ],
   });
   await writeFileAtomic(nodePath.join(outDir, "report.html"), html);

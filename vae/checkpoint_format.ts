@@ -41,6 +41,23 @@ export interface TrainingState {
   history: unknown;
 }
 
+/**
+ * What an adapted checkpoint (`deno task listen`) records about its adaptation, so that a later
+ * session continues from it only for the same base and never replaces it with less.
+ */
+export interface AdaptationRecord {
+  /** SHA-256 (hex) of the base checkpoint file it was adapted from. */
+  baseSha256: string;
+  /** That file's path when last adapted (for messages). */
+  base: string;
+  /** Adaptation steps taken, over every session. */
+  steps: number;
+  /** Seconds of voiced audio heard, over every session. */
+  voicedSeconds: number;
+  /** Sessions that took steps. */
+  sessions: number;
+}
+
 /** A decoded checkpoint, still on the CPU. */
 export interface LoadedCheckpoint {
   /** Where it came from (a file path or name), for messages. */
@@ -55,6 +72,8 @@ export interface LoadedCheckpoint {
    */
   replay: MelClip[] | null;
   optimizer: OptimizerRecord | null;
+  /** Present in a model adapted by `listen`. */
+  adaptation: AdaptationRecord | null;
   metadata: Record<string, string>;
 }
 
@@ -65,6 +84,10 @@ export interface CheckpointExtras {
   state?: TrainingState;
   /** Replay clips (log-mel [frames, nMels] each), stored as F16 `replay.mel` + their lengths. */
   replay?: readonly MelClip[];
+  /** What `listen` records in an adapted model. */
+  adaptation?: AdaptationRecord;
+  /** For a model exported for shipping: the training step it was taken at (metadata only). */
+  exportedFrom?: { step: number | null };
 }
 
 /** Metadata key of the replay clips' names and frame counts. */
@@ -88,6 +111,8 @@ export async function encodeCheckpoint(
   }
   const tensors = await readTensors(named);
   if (extra.state) metadata.training_state = JSON.stringify(extra.state);
+  if (extra.exportedFrom) metadata.exported_from = JSON.stringify(extra.exportedFrom);
+  if (extra.adaptation) metadata.adaptation = JSON.stringify(extra.adaptation);
   if (extra.replay?.length) {
     const nMels = model.config.features.nMels;
     const total = extra.replay.reduce((n, c) => n + c.frames, 0);
@@ -140,6 +165,7 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): LoadedCheckpo
     train: parse<TrainConfig>("train_config"),
     state: parse<TrainingState>("training_state"),
     optimizer: parse("optimizer"),
+    adaptation: parse<AdaptationRecord>("adaptation"),
     tensors,
     metadata,
   };

@@ -6,7 +6,7 @@
  */
 import * as ag from "../engine/mod.ts";
 import type { FeatureConfig } from "../audio/features.ts";
-import { melToAudio } from "../audio/vocoder.ts";
+import { GriffinLimVocoder, melToAudio, type MelVocoder } from "../audio/vocoder.ts";
 import { checkSameFeatures } from "./config.ts";
 import type { Vocoder } from "./model.ts";
 
@@ -44,4 +44,32 @@ export function logMelToAudio(
   return ag.tidy(() =>
     ag.noGrad(() => out.vocoder.synthesize(logMelFrames.transpose(1, 2), opts.length))
   );
+}
+
+/**
+ * The neural vocoder as a {@link MelVocoder}, the interface streams (audio/vocoder_stream.ts)
+ * and the waveform measure (vae/waveform_eval.ts) speak through. It ignores the previous chunk's
+ * audio: its output depends on the frames alone, and the stream's overlap covers its reach.
+ */
+export class NeuralMelVocoder implements MelVocoder {
+  readonly features: FeatureConfig;
+  constructor(readonly vocoder: Vocoder) {
+    this.features = vocoder.config.features;
+  }
+
+  synthesize(logMelFrames: ag.Tensor): ag.Tensor {
+    return ag.tidy(() => ag.noGrad(() => this.vocoder.synthesize(logMelFrames.transpose(1, 2))));
+  }
+}
+
+/**
+ * The {@link MelVocoder} an {@link AudioOut} speaks through for frames of `features`
+ * (Griffin-Lim seeded with `seed`); a vocoder made for other features is refused.
+ */
+export function melVocoderOf(out: AudioOut, features: FeatureConfig, seed = 0): MelVocoder {
+  if (out.kind === "griffin-lim") {
+    return new GriffinLimVocoder(features, { iterations: out.iterations, seed });
+  }
+  checkSameFeatures(out.vocoder.config.features, features, out.name, "these log-mel frames");
+  return new NeuralMelVocoder(out.vocoder);
 }
