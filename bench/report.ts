@@ -21,6 +21,7 @@ const suites: Record<string, () => Promise<BenchCase[]>> = {
   train_step: async () => (await import("./train_step_bench.ts")).cases,
   conv_transpose1d: async () => (await import("./conv_transpose1d_bench.ts")).cases,
   adam: async () => (await import("./adam_bench.ts")).cases,
+  vocoder: async () => (await import("./vocoder_bench.ts")).cases,
 };
 
 function fmt(x: number): string {
@@ -30,7 +31,7 @@ function fmt(x: number): string {
 }
 
 /** Suites left out when no argument names them (too slow for a CPU adapter). */
-const onRequest = new Set(["matmul_large"]);
+const onRequest = new Set(["matmul_large", "vocoder"]);
 const wanted = Deno.args.length ? Deno.args : Object.keys(suites).filter((s) => !onRequest.has(s));
 const env = await initBoth();
 const report = await adapterReport();

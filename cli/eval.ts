@@ -17,7 +17,6 @@ import { formatSkipSummary } from "../audio/commonvoice.ts";
 import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
 import { audioFileOf, type CorpusSource, loadClipAudio } from "../audio/corpus.ts";
 import { loadCache, type LoadedClip } from "../audio/feature_cache.ts";
-import { GriffinLimVocoder, type MelVocoder } from "../audio/vocoder.ts";
 import { loadModel } from "../vae/checkpoint.ts";
 import { type EvalStats, evaluateClips } from "../vae/trainer.ts";
 import {
@@ -26,17 +25,22 @@ import {
   type WaveformScore,
   type WaveformSummary,
 } from "../vae/waveform_eval.ts";
-import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
+import { numberFlag, parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
+import { describeAudioOut, melVocoderOf } from "../vocoder/synthesis.ts";
+import { checkVocoderFlag, chooseAudioOut } from "./vocoder_choice.ts";
 import { openDataFlags, prepare, prepareOptions } from "./prepare.ts";
 
 const USAGE =
   `usage: deno task eval [--checkpoint CKPT] --data SRC [--data SRC]... [--split dev] [--cache DIR]
-                      [--dev-fraction 0.1] [--segment-seconds 15] [--vocoder griffin-lim|none]
+                      [--dev-fraction 0.1] [--segment-seconds 15]
+                      [--vocoder FILE|griffin-lim|none]
                       [--iterations 64] [--per-clip] [--json]
   --data    a Common Voice folder, a plain folder of audio, a corpus list, or a prepared cache
-  --vocoder what turns the reconstructed mels into audio for the measure through the waveform
-            (griffin-lim: TARGETS.md's baseline, --iterations of it; none: features only)
+  --vocoder what turns the reconstructed mels into audio for the measure through the waveform:
+            a vocoder file; griffin-lim (TARGETS.md's baseline, --iterations of it); none
+            (features only); default models/vocoder.safetensors when it fits the model's
+            features (what generate speaks through), else Griffin-Lim
   --cache   where a source's split is prepared; with several --data, the folder holding one
             cache per source (<source name>/<split>); default out/cache/eval/<source name>/<split>`;
 
@@ -50,7 +54,8 @@ export interface EvalOptions {
   caches: string[];
   devFraction: number;
   segmentSeconds: number;
-  vocoder: "griffin-lim" | "none";
+  /** `--vocoder`: a file, "griffin-lim", "none", or undefined for generate's default. */
+  vocoder?: string;
   iterations: number;
   perClip: boolean;
   json: boolean;
@@ -72,14 +77,12 @@ export async function parseEvalArgs(args: string[]): Promise<EvalOptions> {
     cache: { type: "string" },
     "dev-fraction": { type: "string" },
     "segment-seconds": { type: "string" },
-    vocoder: { type: "string", default: "griffin-lim" },
+    vocoder: { type: "string" },
     iterations: { type: "string", default: "64" },
     "per-clip": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   });
-  if (values.vocoder !== "griffin-lim" && values.vocoder !== "none") {
-    throw new UsageError(`--vocoder must be griffin-lim or none, got '${values.vocoder}'`);
-  }
+  if (values.vocoder !== "none") await checkVocoderFlag(values.vocoder);
   const data = await openDataFlags(values.data.length ? values.data : ["audio/sample/en"]);
   const split = prepareOptions({
     split: values.split as CommonVoiceSplit,
@@ -131,10 +134,8 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
   }
   const stats = await evaluateClips(model, clips);
   if (opts.vocoder === "none" || audioOf.size === 0) return { stats, waveform: null };
-  const vocoder: MelVocoder = new GriffinLimVocoder(features, {
-    iterations: opts.iterations,
-    seed: 1,
-  });
+  const out = await chooseAudioOut(opts.vocoder, features, opts.iterations);
+  const vocoder = melVocoderOf(out, features, 1);
   const audio: { name: string; samples: Float32Array }[] = [];
   for (const [clip, where] of audioOf) {
     audio.push({ name: clip.name, samples: await loadClipAudio(where, features.sampleRate) });
@@ -147,10 +148,11 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
     }
   });
   if (!opts.json) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  if (out.kind === "vocoder") out.vocoder.dispose();
   return {
     stats,
     waveform: {
-      vocoder: `Griffin-Lim, ${opts.iterations} iterations`,
+      vocoder: describeAudioOut(out),
       summary: summarize(scores),
       clips: scores,
     },

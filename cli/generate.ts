@@ -2,7 +2,9 @@
  * `deno task generate --checkpoint CKPT [--input in.wav] [--seconds N] --out out.wav`: without
  * `--input`, samples z from the prior N(0, I) and decodes it; with `--input` (WAV, MP3, FLAC,
  * Ogg Vorbis or Ogg Opus, told apart by content), reconstructs that audio through the model
- * (z = μ). Both go mel → Griffin-Lim → WAV, as streams: features, model and vocoder work a chunk
+ * (z = μ). Both go mel → the neural vocoder (`--vocoder`, default models/vocoder.safetensors when
+ * it fits the model's features) or Griffin-Lim (`--vocoder griffin-lim`, the fallback) → WAV, as
+ * streams: features, model and vocoder work a chunk
  * at a time with overlapping context (audio/log_mel_stream.ts, vae/windows.ts,
  * audio/vocoder_stream.ts) and the WAV is written as it comes (audio/wav_file.ts), so memory
  * stays flat however long the audio; only a WAV file's 4 GiB bound the length.
@@ -11,7 +13,6 @@
 import { type AudioStream, openAudioStream } from "../audio/decode.ts";
 import { LogMel, minCenteredSamples } from "../audio/features.ts";
 import { streamLogMel } from "../audio/log_mel_stream.ts";
-import { GriffinLimVocoder } from "../audio/vocoder.ts";
 import { streamVocoder } from "../audio/vocoder_stream.ts";
 import { maxWavSeconds, WavFileWriter } from "../audio/wav_file.ts";
 import { loadCheckpoint, loadModel } from "../vae/checkpoint.ts";
@@ -19,9 +20,14 @@ import { priorLatentSteps, streamPrior, streamReconstruction } from "../vae/samp
 import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { formatDuration, Progress } from "./progress.ts";
+import { describeAudioOut, melVocoderOf } from "../vocoder/synthesis.ts";
+import { checkVocoderFlag, chooseAudioOut, VOCODER_FLAG_HELP } from "./vocoder_choice.ts";
 
 const USAGE = `usage: deno task generate [--checkpoint CKPT] [--input audio-file] [--seconds 4]
-                          [--seed 0] [--iterations 32] [--temperature 1] [--quiet] --out out.wav`;
+                          [--seed 0] [--vocoder FILE|griffin-lim] [--iterations 32]
+                          [--temperature 1] [--quiet] --out out.wav
+${VOCODER_FLAG_HELP}
+  --iterations  Griffin-Lim's iterations (when it is the vocoder)`;
 
 /** Options of one generate run. */
 export interface GenerateOptions {
@@ -33,6 +39,8 @@ export interface GenerateOptions {
   temperature: number;
   out: string;
   quiet: boolean;
+  /** `--vocoder`: a file, "griffin-lim", or undefined for the default choice. */
+  vocoder?: string;
 }
 
 /** Parses and checks the command line (throws UsageError before any work). */
@@ -46,6 +54,7 @@ export function parseGenerateArgs(args: string[]): GenerateOptions {
     temperature: { type: "string", default: "1" },
     out: { type: "string" },
     quiet: { type: "boolean", default: false },
+    vocoder: { type: "string" },
   });
   if (!values.out) throw new UsageError("--out out.wav is required");
   return {
@@ -57,6 +66,7 @@ export function parseGenerateArgs(args: string[]): GenerateOptions {
     temperature: numberFlag("temperature", values.temperature, { min: 0 })!,
     out: values.out,
     quiet: values.quiet,
+    vocoder: values.vocoder,
   };
 }
 
@@ -104,11 +114,15 @@ function formatSeconds(s: number): string {
   return s < 60 ? `${s.toFixed(1)} s` : `${formatDuration(s)} (${Math.round(s)} s)`;
 }
 
-/** Runs generate and writes the WAV; returns its duration in seconds. */
-export async function generate(opts: GenerateOptions, plan?: GeneratePlan): Promise<number> {
+/** Runs generate and writes the WAV; returns its duration in seconds and what voiced it. */
+export async function generate(
+  opts: GenerateOptions,
+  plan?: GeneratePlan,
+): Promise<{ seconds: number; audioOut: string }> {
   plan ??= await planGenerate(opts);
   const { model } = await loadModel(opts.checkpoint);
   const features = model.config.features;
+  const out = await chooseAudioOut(opts.vocoder, features, opts.iterations);
   const logMel = new LogMel(features);
   const progress = opts.quiet ? null : new Progress("generate", Math.round(plan.seconds));
   const writer = await WavFileWriter.open(opts.out, features.sampleRate);
@@ -116,10 +130,7 @@ export async function generate(opts: GenerateOptions, plan?: GeneratePlan): Prom
     const frames = plan.input
       ? streamReconstruction(model, streamLogMel(logMel, plan.input.blocks()))
       : streamPrior(model, opts);
-    const vocoder = new GriffinLimVocoder(features, {
-      iterations: opts.iterations,
-      seed: opts.seed,
-    });
+    const vocoder = melVocoderOf(out, features, opts.seed);
     for await (const audio of streamVocoder(vocoder, frames)) {
       await writer.write(audio);
       progress?.update(Math.round(writer.frames / features.sampleRate), ["s of audio"]);
@@ -131,21 +142,23 @@ export async function generate(opts: GenerateOptions, plan?: GeneratePlan): Prom
   } finally {
     logMel.dispose();
     model.dispose();
+    if (out.kind === "vocoder") out.vocoder.dispose();
   }
   progress?.done(Math.round(writer.frames / features.sampleRate), ["s of audio"]);
-  return writer.frames / features.sampleRate;
+  return { seconds: writer.frames / features.sampleRate, audioOut: describeAudioOut(out) };
 }
 
 if (import.meta.main) {
   await runCommand("generate", USAGE, async (run) => {
     const opts = parseGenerateArgs(Deno.args);
     await run.writesFile(opts.out);
+    await checkVocoderFlag(opts.vocoder);
     const plan = await planGenerate(opts); // before any GPU work
     await initOrExit(Deno.args);
-    const seconds = await generate(opts, plan);
+    const { seconds, audioOut } = await generate(opts, plan);
     const what = opts.input
       ? `reconstruction of ${opts.input}`
       : `prior sample (seed ${opts.seed})`;
-    console.log(`wrote ${opts.out}: ${seconds.toFixed(2)} s, ${what}`);
+    console.log(`wrote ${opts.out}: ${seconds.toFixed(2)} s, ${what}, through ${audioOut}`);
   });
 }

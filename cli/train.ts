@@ -11,7 +11,14 @@ import * as ag from "../engine/mod.ts";
 import { formatSkipSummary } from "../audio/commonvoice.ts";
 import { audioFileOf, type CorpusSource, loadClipAudio } from "../audio/corpus.ts";
 import { loadCache } from "../audio/feature_cache.ts";
-import { GriffinLimVocoder, melToAudio } from "../audio/vocoder.ts";
+import { GriffinLimVocoder, type MelVocoder } from "../audio/vocoder.ts";
+import {
+  type AudioOut,
+  describeAudioOut,
+  logMelToAudio,
+  NeuralMelVocoder,
+} from "../vocoder/synthesis.ts";
+import { chooseAudioOut } from "./vocoder_choice.ts";
 import { encodeWav } from "../audio/wav.ts";
 import { removeStaleTempFiles, writeFileAtomic } from "../io/atomic_file.ts";
 import {
@@ -67,7 +74,8 @@ const USAGE =
   `usage: deno task train [--data SRC]... [--dev CACHE]... [--out DIR] [--steps N | --epochs N]
                        [--batch N] [--lr X] [--seed N] [--config FILE.json] [--resume]
                        [--no-report] [--eval-every N] [--checkpoint-every N] [--quiet]
-                       [--dev-fraction 0.1] [--segment-seconds 15] [--no-gpu]
+                       [--dev-fraction 0.1] [--segment-seconds 15]
+                       [--vocoder FILE|griffin-lim] [--no-gpu]
   --data     a Common Voice language folder, a plain folder of audio (recursive), or a corpus
              list file (each prepared into OUT/cache/<source name>/{train,dev}), or a prepared
              cache folder (index.json, trained on whole); may be repeated: the training clips
@@ -77,7 +85,9 @@ const USAGE =
   --dev-fraction, --segment-seconds   for plain folders and lists, as in deno task prepare
   --config   JSON {"model": {...}, "train": {...}} overlaid on the defaults (vae/config.ts)
   --resume   continue from OUT/checkpoint.safetensors exactly where it stopped (without
-             --config, the checkpoint's own model config is used)`;
+             --config, the checkpoint's own model config is used)
+  --vocoder  the report's second voice beside Griffin-Lim, and sample.wav's (default
+             models/vocoder.safetensors when it fits the features; griffin-lim: none)`;
 
 /** A parsed, validated train command line. */
 export interface TrainArgs {
@@ -105,6 +115,8 @@ export interface TrainArgs {
   reportClips: number;
   /** Write report.html and sample.wav at the end (Griffin-Lim takes a few seconds). */
   report: boolean;
+  /** `--vocoder`: a file, "griffin-lim", or undefined for the default choice. */
+  vocoder?: string;
   quiet: boolean;
 }
 
@@ -126,6 +138,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     "checkpoint-every": { type: "string" },
     "report-clips": { type: "string", default: "3" },
     "no-report": { type: "boolean", default: false },
+    vocoder: { type: "string" },
     resume: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
   });
@@ -209,6 +222,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     epochs,
     reportClips: numberFlag("report-clips", values["report-clips"], { min: 0, integer: true })!,
     report: !values["no-report"],
+    vocoder: values.vocoder,
     quiet: values.quiet!,
   };
 }
@@ -325,7 +339,14 @@ export async function train(
     await saveRun(run);
     console.error(`\ninterrupted: saved ${ckptPath} at step ${run.trainer.step}`);
   }
-  if (args.report) await writeReport({ run, outDir: args.out, reportClips: args.reportClips });
+  if (args.report) {
+    await writeReport({
+      run,
+      outDir: args.out,
+      reportClips: args.reportClips,
+      vocoder: args.vocoder,
+    });
+  }
   return { eval: run.lastEval, trainer: run.trainer };
 }
 
@@ -541,6 +562,8 @@ interface ReportRequest {
   outDir: string;
   /** Dev clips (else training clips) shown with their reconstructions. */
   reportClips: number;
+  /** `--vocoder` (see {@link chooseAudioOut}). */
+  vocoder?: string;
 }
 
 /** Dev clips whose audio is scored through the waveform in the report (each takes seconds). */
@@ -551,7 +574,10 @@ const REPORT_WAVEFORM_CLIPS = 20;
  * report: up to {@link REPORT_WAVEFORM_CLIPS} clips spread over the dev set, when their audio is
  * at hand (null for a bare cache).
  */
-async function devThroughWaveform(run: TrainRun): Promise<WaveformSummary | null> {
+async function devThroughWaveform(
+  run: TrainRun,
+  vocoder: MelVocoder,
+): Promise<WaveformSummary | null> {
   const { data, model } = run;
   const withAudio = data.dev.filter((c) => data.originals.has(c));
   if (withAudio.length === 0) return null;
@@ -567,20 +593,25 @@ async function devThroughWaveform(run: TrainRun): Promise<WaveformSummary | null
     if (samples && samples.length > 0) clips.push({ name: c.name, samples });
   }
   if (clips.length === 0) return null;
-  const vocoder = new GriffinLimVocoder(model.config.features, { iterations: 64, seed: 1 });
   return summarize(await scoreClips(model, clips, model.config.features, vocoder));
 }
 
 /** Writes report.html (curves, reconstructions, prior samples, eval) and sample.wav. */
-async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise<void> {
+async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest): Promise<void> {
   const { model, data, lastEval } = run;
   const features = model.config.features;
   const { nMels, sampleRate } = features;
-  const toAudio = (logMelFrames: Float32Array, frames: number) =>
+  const griffinLim: AudioOut = { kind: "griffin-lim", iterations: 32 };
+  // The neural vocoder beside Griffin-Lim, when one fits these features.
+  const chosen = await chooseAudioOut(vocoder, features, 32);
+  const neural = chosen.kind === "vocoder" ? chosen : null;
+  const voice = (out: AudioOut) => (logMelFrames: Float32Array, frames: number) =>
     ag.tidy(() =>
-      melToAudio(ag.tensor(logMelFrames, [1, frames, nMels]), features, { iterations: 32, seed: 1 })
+      logMelToAudio(ag.tensor(logMelFrames, [1, frames, nMels]), features, out, { seed: 1 })
         .toArray()
     );
+  const toAudio = voice(griffinLim);
+  const toVocoder = neural ? voice(neural) : null;
   const examples: ReportExample[] = [];
   const source = data.dev.length ? data.dev : data.train;
   for (const clip of source.slice(0, reportClips)) {
@@ -597,6 +628,7 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
       reconMel: output,
       originalAudio: originalAudio ?? await toAudio(input, frames),
       reconAudio: await toAudio(output, frames),
+      vocoderAudio: await toVocoder?.(output, frames),
       sampleRate,
     });
   }
@@ -611,23 +643,35 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
       frames,
       mel,
       audio: await toAudio(mel, frames),
+      vocoderAudio: await toVocoder?.(mel, frames),
       sampleRate,
     });
   }
   await writeFileAtomic(
     nodePath.join(outDir, "sample.wav"),
-    encodeWav(samples[0].audio!, sampleRate),
+    encodeWav(samples[0].vocoderAudio ?? samples[0].audio!, sampleRate),
   );
   const evalTable: Record<string, Record<string, number>> = {};
   if (lastEval) {
     evalTable[`dev (${lastEval.clips} clips, ${lastEval.frames} frames)`] = evalNumbers(lastEval);
   }
-  const waveform = await devThroughWaveform(run);
-  if (waveform) {
-    evalTable[`dev through the waveform (${waveform.clips} clips, Griffin-Lim 64)`] = {
-      melLsdFeatures: waveform.featureMelLsd,
-      melLsdWaveform: waveform.melLsd,
-      lsdWaveform: waveform.lsd,
+  const griffinLim64 = new GriffinLimVocoder(features, { iterations: 64, seed: 1 });
+  const waveform = await devThroughWaveform(run, griffinLim64);
+  const throughVocoder = neural && waveform
+    ? await devThroughWaveform(run, new NeuralMelVocoder(neural.vocoder))
+    : null;
+  neural?.vocoder.dispose();
+  for (
+    const [summary, by] of [
+      [waveform, "Griffin-Lim 64"],
+      [throughVocoder, neural ? describeAudioOut(neural) : ""],
+    ] as const
+  ) {
+    if (!summary) continue;
+    evalTable[`dev through the waveform (${summary.clips} clips, ${by})`] = {
+      melLsdFeatures: summary.featureMelLsd,
+      melLsdWaveform: summary.melLsd,
+      lsdWaveform: summary.lsd,
     };
   }
   const html = await renderReport({
@@ -642,7 +686,12 @@ async function writeReport({ run, outDir, reportClips }: ReportRequest): Promise
     examples,
     samples,
     notes: [
-      "Reconstructions use z = μ. Audio is re-synthesised from mels with 32 iterations of fast Griffin-Lim.",
+      "Reconstructions use z = μ. Audio is re-synthesised from mels with 32 iterations of fast Griffin-Lim" +
+      (neural
+        ? ` and, beside it, by the neural ${
+          describeAudioOut(neural)
+        } (sample.wav is the vocoder's).`
+        : "."),
       "The training curves are per step on the batch's random crops (z sampled, β and free bits as configured); " +
       "the eval numbers are over whole dev clips with z = μ:",
       ...Object.values(EVAL_METRIC_DEFINITIONS),

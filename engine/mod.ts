@@ -92,6 +92,9 @@ export {
   convTranspose1d,
   type ConvTranspose1dOptions,
 } from "./ops/conv.ts";
+export { layerNormLastAxis } from "./ops/layer_norm.ts";
+export { logMagnitudePhasor, PHASOR_EPS } from "./ops/phasor.ts";
+export { depthwiseConv1d, type DepthwiseConv1dOptions } from "./ops/depthwise_conv.ts";
 export { irfft, irfftRaw, MAX_FFT_SIZE, rfft, rfftRaw } from "./ops/fft.ts";
 export {
   type FrameOptions,

@@ -66,10 +66,6 @@ fn derivative_b(a: f32, b: f32, y: f32) -> f32 {
   }
 }
 
-fn dim(arr: array<vec4u, 2>, k: u32) -> u32 {
-  return arr[k / 4u][k % 4u];
-}
-
 // (ia, ib): the elements of a and b that output element i reads.
 fn operand_index(i: u32) -> vec2u {
   if (SAME_SHAPE == 1u) {
@@ -79,11 +75,11 @@ fn operand_index(i: u32) -> vec2u {
   var ia = 0u;
   var ib = 0u;
   for (var k = i32(params.rank) - 1; k >= 0; k--) {
-    let size = dim(params.shape, u32(k));
+    let size = params.shape[k / 4][k % 4];
     let coord = rest % size;
     rest = rest / size;
-    ia += coord * dim(params.a_strides, u32(k));
-    ib += coord * dim(params.b_strides, u32(k));
+    ia += coord * params.a_strides[k / 4][k % 4];
+    ib += coord * params.b_strides[k / 4][k % 4];
   }
   return vec2u(ia, ib);
 }

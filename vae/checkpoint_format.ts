@@ -7,7 +7,7 @@
  * the browser page reads a fetched or dropped file and offers the adapted one as a download.
  * @module
  */
-import * as ag from "../engine/mod.ts";
+import type * as ag from "../engine/mod.ts";
 import {
   canonicalJson,
   ConfigError,
@@ -19,6 +19,13 @@ import {
 import type { MelClip } from "./data.ts";
 import { MelVae } from "./model.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
+import {
+  loadModuleTensors,
+  type OptimizerRecord,
+  optimizerTensors,
+  readTensors,
+  restoreOptimizer,
+} from "./tensor_state.ts";
 
 /** Identifies our checkpoints among other safetensors files. */
 export const CHECKPOINT_FORMAT = "audio-gen-vae/1";
@@ -64,13 +71,7 @@ export interface LoadedCheckpoint {
    * shipped base model carries its own replay); null when the file holds none.
    */
   replay: MelClip[] | null;
-  optimizer: {
-    lr: number;
-    betas: [number, number];
-    eps: number;
-    weightDecay: number;
-    steps: Record<string, number>;
-  } | null;
+  optimizer: OptimizerRecord | null;
   /** Present in a model adapted by `listen`. */
   adaptation: AdaptationRecord | null;
   metadata: Record<string, string>;
@@ -92,25 +93,6 @@ export interface CheckpointExtras {
 /** Metadata key of the replay clips' names and frame counts. */
 const REPLAY_KEY = "replay_clips";
 
-/** Reads many tensors back with one GPU→CPU copy (a checkpoint holds dozens of them). */
-async function readAll(named: [string, ag.Tensor][]): Promise<Map<string, HostTensor>> {
-  const out = new Map<string, HostTensor>();
-  const live = named.filter(([, t]) => t.size > 0);
-  for (const [name, t] of named) {
-    if (t.size === 0) out.set(name, { shape: [...t.shape], data: new Float32Array(0) });
-  }
-  if (live.length === 0) return out;
-  const flat = await ag.tidy(() =>
-    ag.noGrad(() => ag.concat(live.map(([, t]) => t.reshape([t.size])))).toArray()
-  );
-  let at = 0;
-  for (const [name, t] of live) {
-    out.set(name, { shape: [...t.shape], data: flat.slice(at, at + t.size) });
-    at += t.size;
-  }
-  return out;
-}
-
 /** The checkpoint bytes of a model (+ optimizer and training state when given). */
 export async function encodeCheckpoint(
   model: MelVae,
@@ -123,21 +105,11 @@ export async function encodeCheckpoint(
   };
   if (extra.train) metadata.train_config = JSON.stringify(extra.train);
   if (extra.optimizer) {
-    const s = extra.optimizer.state();
-    const steps: Record<string, number> = {};
-    for (const [name, p] of s.params) {
-      steps[name] = p.step;
-      named.push([`optim.${name}.exp_avg`, p.expAvg], [`optim.${name}.exp_avg_sq`, p.expAvgSq]);
-    }
-    metadata.optimizer = JSON.stringify({
-      lr: s.lr,
-      betas: s.betas,
-      eps: s.eps,
-      weightDecay: s.weightDecay,
-      steps,
-    });
+    const { tensors, record } = optimizerTensors(extra.optimizer, "optim");
+    named.push(...tensors);
+    metadata.optimizer = JSON.stringify(record);
   }
-  const tensors = await readAll(named);
+  const tensors = await readTensors(named);
   if (extra.state) metadata.training_state = JSON.stringify(extra.state);
   if (extra.exportedFrom) metadata.exported_from = JSON.stringify(extra.exportedFrom);
   if (extra.adaptation) metadata.adaptation = JSON.stringify(extra.adaptation);
@@ -239,17 +211,7 @@ export function checkModelConfig(ckpt: LoadedCheckpoint, expected: ModelConfig):
 
 /** Copies a checkpoint's weights into `model` (shapes and names checked by loadStateDict). */
 export function loadModelWeights(model: MelVae, ckpt: LoadedCheckpoint): void {
-  ag.tidy(() => {
-    const state = new Map<string, ag.Tensor>();
-    for (const [name, t] of ckpt.tensors) {
-      if (name.startsWith("model.")) state.set(name.slice(6), ag.tensor(t.data, t.shape));
-    }
-    try {
-      model.loadStateDict(state);
-    } catch (e) {
-      throw new ConfigError(`${ckpt.path}: ${(e as Error).message}`);
-    }
-  });
+  loadModuleTensors(model, ckpt.tensors, "model", ckpt.path);
 }
 
 /** Restores the optimizer's moments and hyperparameters from a checkpoint. */
@@ -257,21 +219,7 @@ export function loadOptimizerState(optimizer: ag.Adam, ckpt: LoadedCheckpoint): 
   if (!ckpt.optimizer) {
     throw new ConfigError(`${ckpt.path} holds no optimizer state; cannot resume exactly`);
   }
-  ag.tidy(() => {
-    const params = new Map<string, ag.AdamParamState>();
-    for (const [name, step] of Object.entries(ckpt.optimizer!.steps)) {
-      const m = ckpt.tensors.get(`optim.${name}.exp_avg`);
-      const v = ckpt.tensors.get(`optim.${name}.exp_avg_sq`);
-      if (!m || !v) throw new ConfigError(`${ckpt.path}: optimizer moments of ${name} are missing`);
-      params.set(name, {
-        step,
-        expAvg: ag.tensor(m.data, m.shape),
-        expAvgSq: ag.tensor(v.data, v.shape),
-      });
-    }
-    const { lr, betas, eps, weightDecay } = ckpt.optimizer!;
-    optimizer.loadState({ lr, betas, eps, weightDecay, params });
-  });
+  restoreOptimizer(optimizer, ckpt.optimizer, ckpt.tensors, "optim", ckpt.path);
 }
 
 /** A model rebuilt from a decoded checkpoint's config and weights (disposed if they do not fit). */

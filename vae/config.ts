@@ -107,13 +107,15 @@ export class ConfigError extends Error {
   }
 }
 
-function positiveInt(where: string, name: string, v: unknown): void {
+/** Throws {@link ConfigError} unless `v` is a positive integer; names `where` and `name`. */
+export function positiveInt(where: string, name: string, v: unknown): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
     throw new ConfigError(`${where}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
   }
 }
 
-function nonNegative(where: string, name: string, v: unknown): void {
+/** Throws {@link ConfigError} unless `v` is a finite number >= 0; names `where` and `name`. */
+export function nonNegative(where: string, name: string, v: unknown): void {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
     throw new ConfigError(
       `${where}: ${name} must be a finite number >= 0, got ${JSON.stringify(v)}`,
@@ -235,7 +237,11 @@ export function mergeConfig<T extends object>(
       );
     }
     const current = out[k];
-    if (current && typeof current === "object" && v && typeof v === "object") {
+    // Arrays are values, replaced whole (spreading one into an object would turn it into one).
+    if (
+      current && typeof current === "object" && !Array.isArray(current) && v &&
+      typeof v === "object" && !Array.isArray(v)
+    ) {
       out[k] = mergeConfig(current as object, v as Record<string, unknown>, `${where}.${k}`);
     } else out[k] = v;
   }

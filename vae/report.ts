@@ -37,7 +37,10 @@ export interface ReportExample {
   /** `[frames, nMels]` row-major. */
   reconMel: Float32Array;
   originalAudio?: Float32Array;
+  /** The reconstruction through Griffin-Lim. */
   reconAudio?: Float32Array;
+  /** The reconstruction through the neural vocoder, shown beside Griffin-Lim's when given. */
+  vocoderAudio?: Float32Array;
   sampleRate: number;
 }
 
@@ -48,7 +51,10 @@ export interface ReportSample {
   frames: number;
   /** `[frames, nMels]` row-major. */
   mel: Float32Array;
+  /** Through Griffin-Lim. */
   audio?: Float32Array;
+  /** Through the neural vocoder, shown beside Griffin-Lim's when given. */
+  vocoderAudio?: Float32Array;
   sampleRate: number;
 }
 
@@ -90,7 +96,7 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(parts.join(""));
 }
 
-async function melImage(
+export async function melImage(
   mel: Float32Array,
   frames: number,
   nMels: number,
@@ -102,7 +108,11 @@ async function melImage(
   return `<img class="mel" alt="${esc(alt)}" src="data:image/png;base64,${toBase64(png)}">`;
 }
 
-function audioPlayer(label: string, audio: Float32Array | undefined, sampleRate: number): string {
+export function audioPlayer(
+  label: string,
+  audio: Float32Array | undefined,
+  sampleRate: number,
+): string {
   if (!audio || audio.length === 0) return "";
   const wav = encodeWav(audio, sampleRate); // 16-bit PCM: half the size of float
   const seconds = (audio.length / sampleRate).toFixed(2);
@@ -112,7 +122,7 @@ function audioPlayer(label: string, audio: Float32Array | undefined, sampleRate:
 }
 
 /** A CSS gradient of the magma colormap and the value range it spans, as a colour key. */
-function colorKey(range: [number, number]): string {
+export function colorKey(range: [number, number]): string {
   const stops = Array.from({ length: 9 }, (_, i) => {
     const [r, g, b] = magma(i / 8);
     return `rgb(${r},${g},${b}) ${i * 12.5}%`;
@@ -152,7 +162,7 @@ function flattenConfig(value: unknown, prefix = "", rows: [string, unknown][] = 
   return rows;
 }
 
-function configSection(config: unknown): string {
+export function configSection(config: unknown): string {
   if (config === undefined || config === null) return `<p class="dim">no config recorded</p>`;
   const rows = flattenConfig(config).map(([k, v]) =>
     `<tr><th>${esc(k)}</th><td><code>${esc(formatCell(v))}</code></td></tr>`
@@ -161,7 +171,7 @@ function configSection(config: unknown): string {
     `<details><summary>JSON</summary><pre>${esc(safeJson(config, 2))}</pre></details>`;
 }
 
-function evalTableSection(table: Record<string, Record<string, number>>): string {
+export function evalTableSection(table: Record<string, Record<string, number>>): string {
   const splits = Object.keys(table);
   if (splits.length === 0) return `<p class="dim">no eval numbers</p>`;
   const metrics: string[] = [];
@@ -272,7 +282,12 @@ async function exampleSection(ex: ReportExample): Promise<string> {
   const range = finiteRange(ex.inputMel);
   const players = [
     audioPlayer("original", ex.originalAudio, ex.sampleRate),
-    audioPlayer("reconstruction", ex.reconAudio, ex.sampleRate),
+    audioPlayer(
+      ex.vocoderAudio ? "reconstruction, Griffin-Lim" : "reconstruction",
+      ex.reconAudio,
+      ex.sampleRate,
+    ),
+    audioPlayer("reconstruction, vocoder", ex.vocoderAudio, ex.sampleRate),
   ].join("");
   return `<article class="example"><h3>${esc(ex.name)} <span class="dim">${ex.frames} frames × ` +
     `${ex.nMels} mels · mel L1 ${
@@ -300,11 +315,15 @@ async function sampleSection(s: ReportSample): Promise<string> {
     `${s.nMels} mels</span></h3>` +
     `<figure>${await melImage(s.mel, s.frames, s.nMels, range, `log-mel of ${s.name}`)}` +
     `</figure>${colorKey(range)}` +
-    (s.audio ? `<div class="players">${audioPlayer("sample", s.audio, s.sampleRate)}</div>` : "") +
+    (s.audio || s.vocoderAudio
+      ? `<div class="players">${
+        audioPlayer(s.vocoderAudio ? "sample, Griffin-Lim" : "sample", s.audio, s.sampleRate)
+      }${audioPlayer("sample, vocoder", s.vocoderAudio, s.sampleRate)}</div>`
+      : "") +
     `</article>`;
 }
 
-const CSS = `
+export const CSS = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;

@@ -1,10 +1,13 @@
 /**
  * Layer computations as functions of tensors (the modules in this folder hold the parameters
  * and call these). `linear` has its own gradient so it never copies the transposed weight;
- * the norms are compositions of engine ops and take their gradients from them.
+ * the norms are compositions of engine ops and take their gradients from them, except a layer
+ * norm over one axis, which runs as the fused `layerNormLastAxis` (tested against the
+ * composition).
  * @module
  */
 import "../methods.ts";
+import { layerNormLastAxis } from "../ops/layer_norm.ts";
 import { matmulRaw } from "../ops/matmul.ts";
 import { record, type Tensor } from "../tensor.ts";
 
@@ -71,6 +74,10 @@ export function layerNorm(
     throw new Error(`layerNorm: input [${x.shape}] does not end in [${normalizedShape}]`);
   }
   checkAffine("layerNorm", normalizedShape, weight, bias);
+  // One axis (the usual case), with γ and β both or neither: the fused kernel.
+  if (k === 1 && (weight === null) === (bias === null)) {
+    return layerNormLastAxis(x, weight, bias, eps);
+  }
   const axes = [...Array(k).keys()].map((i) => x.ndim - k + i);
   const centered = x.sub(x.mean(axes, true));
   const variance = centered.square().mean(axes, true);

@@ -23,6 +23,7 @@ import { record, type Shape, stridesOf, Tensor } from "../tensor.ts";
 import { zeros } from "./creation.ts";
 import { stridedCopy } from "./movement.ts";
 import { sum } from "./reduce.ts";
+import { depthwiseConv1d } from "./depthwise_conv.ts";
 
 const kernel = new Kernel("conv_implicit_gemm", source);
 const MAX_GROUPS_X = 65535;
@@ -360,6 +361,10 @@ export function conv1d(
       `conv1d: input length ${len} is too short for kernel ${k} (dilation ` +
         `${dilation}, padding ${padding})`,
     );
+  }
+  // One filter per channel: the implicit GEMM would waste all but one row of every tile.
+  if (groups > 1 && groups === cin && cout === cin) {
+    return depthwiseConv1d(x, w, b, { stride, padding, dilation });
   }
   const geo = lineGeometry(
     { batch, cin, cout, groups, inLen: len, outLen },

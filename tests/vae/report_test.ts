@@ -288,3 +288,19 @@ Deno.test("lineChart: a fixed yRange clips lines to the plot; robustRange skips 
   });
   assert.ok(!plain.includes("clipPath"));
 });
+
+Deno.test("renderReport plays the vocoder's audio beside Griffin-Lim's when given", async () => {
+  const data = syntheticReport();
+  data.examples[0].vocoderAudio = tone(800, 240, 16000);
+  data.samples[0].vocoderAudio = tone(400, 310, 16000);
+  const html = await renderReport(data);
+  // 5 players as before, plus the vocoder's reconstruction and sample.
+  assert.equal(count(html, "<audio"), 7);
+  assert.equal(count(html, "reconstruction, vocoder"), 1);
+  assert.equal(count(html, "reconstruction, Griffin-Lim"), 1);
+  assert.equal(count(html, "sample, vocoder"), 1);
+  assert.equal(count(html, "sample, Griffin-Lim"), 1);
+  // Without one, the labels stay as they were.
+  const plain = await renderReport(syntheticReport());
+  assert.ok(!plain.includes("vocoder") && !plain.includes("Griffin-Lim"));
+});
