@@ -17,10 +17,14 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** The shipped base model, served when no `--checkpoint` is given. */
 export const DEFAULT_BASE_MODEL = "models/base.safetensors";
+/** The shipped neural vocoder, served when no `--vocoder` is given and the file is there. */
+export const DEFAULT_VOCODER = "models/vocoder.safetensors";
 
-const USAGE = `usage: deno task serve [--checkpoint F] [--port 8000] [--dist web/dist]
+const USAGE = `usage: deno task serve [--checkpoint F] [--vocoder F] [--port 8000] [--dist web/dist]
   --checkpoint  the base model the page loads (default ${DEFAULT_BASE_MODEL}, the shipped one;
                 e.g. out/run/checkpoint.safetensors from deno task train)
+  --vocoder     the neural vocoder the page's sounds go through (default ${DEFAULT_VOCODER}
+                when it is there; without one, Griffin-Lim)
   --port        port on 127.0.0.1 (default 8000; 0 picks a free one)
   --dist        the built page (default web/dist, made by deno task build:web)`;
 
@@ -48,6 +52,8 @@ export interface ServeOptions {
   dist: string;
   /** The checkpoint served as /base.safetensors (null: none, the page asks for a file). */
   checkpoint: string | null;
+  /** The neural vocoder served as /vocoder.safetensors (null: none, the page uses Griffin-Lim). */
+  vocoder?: string | null;
 }
 
 /** The MIME type of a file name (octet-stream for anything unknown). */
@@ -83,6 +89,9 @@ export function serveHandler(opts: ServeOptions): (req: Request) => Promise<Resp
     if (path === "/base.safetensors") {
       if (!opts.checkpoint) return plain(404, "this server has no base model");
       file = opts.checkpoint;
+    } else if (path === "/vocoder.safetensors") {
+      if (!opts.vocoder) return plain(404, "this server has no vocoder");
+      file = opts.vocoder;
     } else {
       file = nodePath.join(dist, path === "/" ? "index.html" : path);
       if (!file.startsWith(dist + nodePath.sep)) return plain(400, "bad path");
@@ -120,6 +129,7 @@ if (import.meta.main) {
   await runCommand("serve", USAGE, async () => {
     const values = parseFlags(Deno.args, {
       checkpoint: { type: "string" },
+      vocoder: { type: "string" },
       port: { type: "string", default: "8000" },
       dist: { type: "string", default: nodePath.join(ROOT, "web/dist") },
     });
@@ -139,6 +149,11 @@ if (import.meta.main) {
       );
       checkpoint = null;
     }
+    let vocoder: string | null = values.vocoder ?? nodePath.join(ROOT, DEFAULT_VOCODER);
+    if (!(await exists(vocoder))) {
+      if (values.vocoder) throw new ConfigError(`--vocoder ${vocoder}: no such file`);
+      vocoder = null;
+    }
     let server: Deno.HttpServer;
     try {
       server = Deno.serve({
@@ -147,9 +162,10 @@ if (import.meta.main) {
         onListen: ({ port }) => {
           console.log(`serving the page at http://127.0.0.1:${port}/`);
           console.log(`base model: ${checkpoint ?? "none (the page asks for a file)"}`);
+          console.log(`vocoder: ${vocoder ?? "none (the page uses Griffin-Lim)"}`);
           console.log("open it in a browser with WebGPU; Ctrl-C stops the server");
         },
-      }, serveHandler({ dist: values.dist, checkpoint }));
+      }, serveHandler({ dist: values.dist, checkpoint, vocoder }));
     } catch (e) {
       if (e instanceof Deno.errors.AddrInUse) {
         throw new ConfigError(`port ${port} is in use; pass --port N (0 picks a free one)`);

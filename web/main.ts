@@ -118,7 +118,9 @@ interface Hooks {
   model: ModelSummary | null;
   stats: LiveStats | null;
   messages: { kind: string; text: string }[];
-  lastSound: { what: string; seconds: number; rms: number } | null;
+  lastSound: { what: string; seconds: number; rms: number; voice: string } | null;
+  /** What the page's sounds go through: "Griffin-Lim" or the vocoder loaded from the server. */
+  voice: string | null;
   download: { bytes: number; step: number; fromSnapshot: boolean } | null;
   selfcheck(): Promise<unknown>;
   reconstructLast(): Promise<unknown>;
@@ -137,6 +139,7 @@ const hooks: Hooks = {
   stats: null,
   messages: [],
   lastSound: null,
+  voice: null,
   download: null,
   selfcheck: () => runSelfCheck().catch((f) => Promise.reject(asError(f))),
   async reconstructLast() {
@@ -159,7 +162,33 @@ function describeModel(m: ModelSummary, from: string): string {
   const mb = (m.bytes / 1e6).toFixed(1);
   return `Model: ${m.name} (${from}, ${mb} MB) — ${(m.parameters / 1e6).toFixed(2)} M ` +
     `parameters, ${m.channels} channels, ${m.latentDim}-dim latent, ${m.nMels} mel bands at ` +
-    `${m.sampleRate / 1000} kHz. Learning adapts its decoder (${m.trainableTensors} tensors).`;
+    `${m.sampleRate / 1000} kHz. Learning adapts its decoder (${m.trainableTensors} tensors), ` +
+    `rehearsing ${m.replayClips} ${
+      m.replayFrom === "training speech" ? "clips of its training speech" : "samples of its prior"
+    } so that it keeps other voices.`;
+}
+
+/** Fetches the server's neural vocoder, if it has one; without it sounds use Griffin-Lim. */
+async function loadVocoder(): Promise<void> {
+  const res = await fetch("vocoder.safetensors");
+  if (!res.ok) {
+    hooks.voice = "Griffin-Lim";
+    return;
+  }
+  try {
+    const { voice } = await call({
+      type: "load-vocoder",
+      name: "vocoder.safetensors",
+      bytes: await res.arrayBuffer(),
+    });
+    hooks.voice = voice;
+    $("model-status").textContent += ` Sounds are made by the neural vocoder.`;
+  } catch (e) {
+    hooks.voice = "Griffin-Lim";
+    $("model-status").textContent += ` The server's vocoder was refused (${
+      (e as Failure).message
+    }); sounds are made by Griffin-Lim.`;
+  }
 }
 
 let spectrogramIn: ScrollingSpectrogram | null = null;
@@ -359,7 +388,12 @@ async function hear(what: Sound["what"]): Promise<void> {
     const n = sound.samples.length;
     let energy = 0;
     for (const v of sound.samples) energy += v * v;
-    hooks.lastSound = { what, seconds: n / sound.sampleRate, rms: Math.sqrt(energy / n) };
+    hooks.lastSound = {
+      what,
+      seconds: n / sound.sampleRate,
+      rms: Math.sqrt(energy / n),
+      voice: sound.voice,
+    };
     playback ??= new AudioContext();
     const buffer = playback.createBuffer(1, n, sound.sampleRate);
     buffer.copyToChannel(new Float32Array(sound.samples), 0);
@@ -500,6 +534,7 @@ async function main(): Promise<void> {
   let loaded = false;
   if (res.ok) {
     loaded = await loadModel("base.safetensors", await res.arrayBuffer(), "from the server");
+    if (loaded) await loadVocoder();
   } else {
     $("model-status").textContent = "The server has no base model. Choose or drop a checkpoint " +
       "file below (for example out/run/checkpoint.safetensors, made by `deno task train`).";

@@ -26,6 +26,7 @@ export interface LiveSettings {
 export type Request =
   | { type: "init" }
   | { type: "load"; name: string; bytes: ArrayBuffer }
+  | { type: "load-vocoder"; name: string; bytes: ArrayBuffer }
   | { type: "listen"; port: MessagePort; sampleRate: number; settings: LiveSettings }
   | { type: "learning"; on: boolean }
   | { type: "hear"; what: "reconstruction" | "original" | "prior"; settings: LiveSettings }
@@ -53,11 +54,15 @@ export interface ModelSummary {
   latentDim: number;
   trainableTensors: number;
   replayClips: number;
+  /** What is rehearsed: the checkpoint's own training speech, or samples of its prior. */
+  replayFrom: "training speech" | "prior samples";
 }
 
 /** Audio the page should play. */
 export interface Sound {
   what: "reconstruction" | "original" | "prior";
+  /** What turned the spectrogram into this sound (the neural vocoder or Griffin-Lim). */
+  voice: string;
   sampleRate: number;
   samples: Float32Array;
 }
@@ -89,6 +94,8 @@ export interface Failure {
 export interface Replies {
   init: AdapterSummary;
   load: ModelSummary;
+  /** What the page's sounds go through from now on, e.g. `vocoder vocoder.safetensors`. */
+  "load-vocoder": { voice: string };
   listen: { deviceRate: number; modelRate: number };
   learning: { on: boolean };
   hear: Sound;

@@ -7,7 +7,6 @@
  * @module
  */
 import * as ag from "../engine/mod.ts";
-import { melToAudio } from "../audio/vocoder.ts";
 import { ConfigError } from "../vae/config.ts";
 import {
   decodeCheckpoint,
@@ -15,10 +14,15 @@ import {
   modelFromCheckpoint,
 } from "../vae/checkpoint_format.ts";
 import type { MelVae } from "../vae/model.ts";
+import type { MelClip } from "../vae/data.ts";
 import { SafetensorsError } from "../vae/safetensors.ts";
 import { reconstructAudio, samplePrior } from "../vae/sampling.ts";
 import { LiveAdaptation, liveConfig, PRIOR_REPLAY, priorReplay, SerialQueue } from "./live.ts";
 import { runOpChecks } from "./op_checks.ts";
+import { decodeVocoderCheckpoint, vocoderFromCheckpoint } from "../vocoder/checkpoint_format.ts";
+import { checkSameFeatures } from "../vocoder/config.ts";
+import type { Vocoder } from "../vocoder/model.ts";
+import { type AudioOut, describeAudioOut, melVocoderOf } from "../vocoder/synthesis.ts";
 import type {
   AdapterSummary,
   CheckpointFile,
@@ -53,10 +57,13 @@ const SOFTWARE_CONV_CONFIG = { bm: 4, bn: 4, wgX: 16, wgY: 4 } as const;
 const gpu = new SerialQueue();
 let device: GPUDevice | null = null;
 let lost: GPUDeviceLostInfo | null = null;
-let models: { model: MelVae; base: MelVae; name: string } | null = null;
+/** The adapted and the base model, and the speech the base was trained on when it carries it. */
+let models: { model: MelVae; base: MelVae; name: string; replay: MelClip[] | null } | null = null;
 let live: LiveAdaptation | null = null;
 let running: Promise<void> | null = null;
 let audioPort: MessagePort | null = null;
+/** The neural vocoder the server offered (null: sounds go through Griffin-Lim). */
+let vocoder: { model: Vocoder; name: string } | null = null;
 
 function send(event: WorkerEvent, transfer: Transferable[] = []): void {
   scope.postMessage(event, transfer);
@@ -147,7 +154,7 @@ async function load(name: string, bytes: ArrayBuffer): Promise<ModelSummary> {
   await stopLive();
   models?.model.dispose();
   models?.base.dispose();
-  models = { model, base, name };
+  models = { model, base, name, replay: ckpt.replay };
   const parameters = [...model.stateDict().values()].reduce((n, t) => n + t.size, 0);
   const trainable = [...model.namedParameters().keys()].filter((k) => k.startsWith("decoder."));
   return {
@@ -159,8 +166,45 @@ async function load(name: string, bytes: ArrayBuffer): Promise<ModelSummary> {
     channels: model.config.channels,
     latentDim: model.config.latentDim,
     trainableTensors: trainable.length,
-    replayClips: PRIOR_REPLAY.clips,
+    replayClips: ckpt.replay?.length ?? PRIOR_REPLAY.clips,
+    replayFrom: ckpt.replay ? "training speech" : "prior samples",
   };
+}
+
+/**
+ * Loads a neural vocoder for the page's sounds; one made for other features than the loaded
+ * model's is refused (the page keeps Griffin-Lim and says why).
+ */
+async function loadVocoder(name: string, bytes: ArrayBuffer): Promise<{ voice: string }> {
+  if (!models) throw new PageError("not-ready", "load a model first");
+  const features = models.model.config.features;
+  const made = await gpu.run(() => {
+    try {
+      const ckpt = decodeVocoderCheckpoint(new Uint8Array(bytes), name);
+      checkSameFeatures(ckpt.config.features, features, name, "the loaded model");
+      return Promise.resolve(vocoderFromCheckpoint(ckpt));
+    } catch (e) {
+      throw new PageError("bad-checkpoint", (e as Error).message);
+    }
+  });
+  vocoder?.model.dispose();
+  vocoder = { model: made, name };
+  return { voice: describeAudioOut(audioOut({})) };
+}
+
+/** How the page's sounds are made: the vocoder when one fits the model, else Griffin-Lim. */
+function audioOut(settings: LiveSettings): AudioOut {
+  let fits = vocoder !== null && models !== null;
+  try {
+    if (fits) {
+      checkSameFeatures(vocoder!.model.config.features, models!.model.config.features, "", "");
+    }
+  } catch {
+    fits = false; // a model of other features was loaded since
+  }
+  return fits
+    ? { kind: "vocoder", vocoder: vocoder!.model, name: vocoder!.name }
+    : { kind: "griffin-lim", iterations: settings.griffinLimIterations ?? 32 };
 }
 
 async function listen(
@@ -172,7 +216,9 @@ async function listen(
   if (lost) throw new PageError("device-lost", lostMessage());
   await stopLive();
   const { model, base } = models;
-  const replay = await gpu.run(() => priorReplay(base, PRIOR_REPLAY.clips, PRIOR_REPLAY.seconds));
+  // Rehearse the real speech a checkpoint of `train` carries; else samples of the base's prior.
+  const replay = models.replay ??
+    await gpu.run(() => priorReplay(base, PRIOR_REPLAY.clips, PRIOR_REPLAY.seconds));
   let session: LiveAdaptation;
   try {
     session = new LiveAdaptation(model, base, replay, sampleRate, liveConfig(settings), gpu, {
@@ -202,30 +248,26 @@ async function hear(what: Sound["what"], settings: LiveSettings): Promise<Sound>
   if (lost) throw new PageError("device-lost", lostMessage());
   const { model } = models;
   const sampleRate = model.config.features.sampleRate;
-  const vocoder = { iterations: settings.griffinLimIterations ?? 32 };
+  const out = audioOut(settings);
+  const voice = describeAudioOut(out);
+  const speaker = melVocoderOf(out, model.config.features);
   if (what === "prior") {
     const samples = await gpu.run(() =>
       ag.tidy(() =>
-        melToAudio(
-          samplePrior(model, 3, Math.floor(Math.random() * 1e6)),
-          model.config.features,
-          vocoder,
-        ).toArray()
+        speaker.synthesize(samplePrior(model, 3, Math.floor(Math.random() * 1e6))).toArray()
       )
     );
-    return { what, sampleRate, samples };
+    return { what, sampleRate, samples, voice };
   }
   const utterance = live?.lastUtterance();
   if (!utterance || utterance.length < sampleRate / 4) {
     throw new PageError("not-ready", "no utterance heard yet: say something first");
   }
-  if (what === "original") return { what, sampleRate, samples: utterance };
+  if (what === "original") return { what, sampleRate, samples: utterance, voice: "the microphone" };
   const samples = await gpu.run(() =>
-    ag.tidy(() =>
-      melToAudio(reconstructAudio(model, utterance), model.config.features, vocoder).toArray()
-    )
+    ag.tidy(() => speaker.synthesize(reconstructAudio(model, utterance)).toArray())
   );
-  return { what, sampleRate, samples };
+  return { what, sampleRate, samples, voice };
 }
 
 async function download(): Promise<CheckpointFile> {
@@ -249,6 +291,8 @@ async function handle(req: Request): Promise<unknown> {
       return await init();
     case "load":
       return await load(req.name, req.bytes);
+    case "load-vocoder":
+      return await loadVocoder(req.name, req.bytes);
     case "listen":
       return await listen(req.port, req.sampleRate, req.settings);
     case "learning":

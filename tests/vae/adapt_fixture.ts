@@ -11,7 +11,7 @@ import { loadAudio } from "../../audio/decode.ts";
 import { LogMel } from "../../audio/features.ts";
 import { DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig } from "../../vae/config.ts";
 import { saveCheckpoint } from "../../vae/checkpoint.ts";
-import { CropSampler, type MelClip, normalizationStats } from "../../vae/data.ts";
+import { CropSampler, type MelClip, normalizationStats, selectReplay } from "../../vae/data.ts";
 import { MelVae } from "../../vae/model.ts";
 import { VaeTrainer } from "../../vae/trainer.ts";
 import { melClip } from "../../vae/adapt.ts";
@@ -68,7 +68,9 @@ export function pretrainedCheckpoint(steps = 250): Promise<{ path: string; train
     for (let i = 0; i < steps; i++) await trainer.trainStep();
     const dir = await Deno.makeTempDir({ prefix: "adapt-base-" });
     const path = nodePath.join(dir, "base.safetensors");
-    await saveCheckpoint(path, model);
+    // Like `train`'s checkpoints, it carries speech it was trained on for listen to rehearse.
+    const { nMels, sampleRate, hop } = TINY_MODEL.features;
+    await saveCheckpoint(path, model, { replay: selectReplay(train, nMels, sampleRate / hop) });
     model.dispose();
     return { path, train };
   })();

@@ -65,11 +65,14 @@ export function buildPage(): Promise<string> {
   return built;
 }
 
-/** A server of the built page (and `checkpoint` as /base.safetensors) on a free port. */
-export function startServer(dist: string, checkpoint: string | null) {
+/**
+ * A server of the built page (and `checkpoint` as /base.safetensors, `vocoder` as
+ * /vocoder.safetensors) on a free port.
+ */
+export function startServer(dist: string, checkpoint: string | null, vocoder?: string) {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    serveHandler({ dist, checkpoint }),
+    serveHandler({ dist, checkpoint, vocoder }),
   );
   return { url: `http://127.0.0.1:${server.addr.port}/`, close: () => server.shutdown() };
 }

@@ -25,6 +25,9 @@ import { loadModel } from "../../vae/checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "../../vae/safetensors.ts";
 import { relativeError, runOpChecks } from "../../web/op_checks.ts";
 import { pretrainedCheckpoint } from "../vae/adapt_fixture.ts";
+import { DEFAULT_VOCODER } from "../../vocoder/config.ts";
+import { Vocoder } from "../../vocoder/model.ts";
+import { saveVocoder } from "../../vocoder/checkpoint.ts";
 import {
   ARTIFACTS,
   buildPage,
@@ -56,7 +59,8 @@ interface PageHooks {
   readyMs: number | null;
   adapter: { vendor: string; architecture: string; description: string } | null;
   stats: Stats | null;
-  lastSound: { what: string; seconds: number; rms: number } | null;
+  lastSound: { what: string; seconds: number; rms: number; voice: string } | null;
+  voice: string | null;
   download: { bytes: number; step: number; fromSnapshot: boolean } | null;
   selfcheck(): Promise<PageOpCheck[]>;
   reconstructLast(): Promise<{
@@ -123,7 +127,15 @@ Deno.test({
       pretrainedCheckpoint(),
       micRecording(),
     ]);
-    const server = startServer(dist, base.path);
+    // A neural vocoder for the model's features (untrained: the test checks the page's sounds
+    // go through it, not how they sound).
+    const { model: baseModel } = await loadModel(base.path);
+    const vocoderFile = await Deno.makeTempFile({ suffix: ".safetensors" });
+    const vocoder = new Vocoder({ ...DEFAULT_VOCODER, features: baseModel.config.features });
+    await saveVocoder(vocoderFile, vocoder);
+    vocoder.dispose();
+    baseModel.dispose();
+    const server = startServer(dist, base.path, vocoderFile);
     let browser: Browser | null = null;
     try {
       browser = await launch([...WEBGPU_FLAGS, ...fakeMicFlags(mic.path)]);
@@ -143,7 +155,11 @@ Deno.test({
           gpuLine.includes(adapter.description || adapter.vendor),
           `the page names its adapter: ${gpuLine}`,
         );
-        assert.match(await page.$eval("#model-status", (e) => e.textContent ?? ""), /parameters/);
+        const status = await page.$eval("#model-status", (e) => e.textContent ?? "");
+        assert.match(status, /parameters/);
+        assert.match(status, /rehearsing \d+ clips of its training speech/);
+        assert.match(status, /neural vocoder/);
+        assert.match((await hook(page, "voice"))!, /^vocoder vocoder\.safetensors$/);
       });
 
       await t.step("the engine's op checks give the page the values they give Deno", async () => {
@@ -221,6 +237,7 @@ Deno.test({
             );
             const sound = (await hook(page, "lastSound"))!;
             assert.ok(sound.seconds > 0.25 && sound.rms > 1e-4 && Number.isFinite(sound.rms), what);
+            assert.match(sound.voice, /^vocoder /, `${what} goes through the neural vocoder`);
           }
         },
       );
@@ -350,7 +367,7 @@ Deno.test({
   async fn(t) {
     await ag.init();
     const [dist, base] = await Promise.all([buildPage(), pretrainedCheckpoint()]);
-    const server = startServer(dist, base.path);
+    const server = startServer(dist, base.path, vocoderFile);
     const open = async (flags: string[], steps: (page: Page) => Promise<void>) => {
       const browser = await launch(flags);
       try {

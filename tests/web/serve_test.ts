@@ -25,7 +25,9 @@ async function fixture(): Promise<{ dist: string; checkpoint: string }> {
 
 Deno.test("serve: files with their MIME types, the checkpoint, and a same-origin policy", async () => {
   const { dist, checkpoint } = await fixture();
-  const handle = serveHandler({ dist, checkpoint });
+  const vocoder = nodePath.join(nodePath.dirname(checkpoint), "vocoder.safetensors");
+  await Deno.writeFile(vocoder, new Uint8Array([6, 7, 8]));
+  const handle = serveHandler({ dist, checkpoint, vocoder });
   const get = (path: string, method = "GET") =>
     handle(new Request(`http://127.0.0.1:8000${path}`, { method }));
   const cases: [string, string, string][] = [
@@ -41,6 +43,9 @@ Deno.test("serve: files with their MIME types, the checkpoint, and a same-origin
     assert.equal(res.headers.get("content-security-policy"), CONTENT_SECURITY_POLICY);
     assert.equal(await res.text(), body, path);
   }
+  const voc = await get("/vocoder.safetensors");
+  assert.equal(voc.status, 200);
+  assert.deepEqual(new Uint8Array(await voc.arrayBuffer()), new Uint8Array([6, 7, 8]));
   const ckpt = await get("/base.safetensors");
   assert.equal(ckpt.headers.get("content-type"), "application/octet-stream");
   assert.deepEqual(new Uint8Array(await ckpt.arrayBuffer()), new Uint8Array([1, 2, 3, 4, 5]));
@@ -73,6 +78,7 @@ Deno.test("serve: refuses paths out of the page's folder, other methods, and mis
   assert.equal(await status("/nope.js"), 404);
   assert.equal(await status("/sub"), 404, "a folder is not a file");
   assert.equal(await status("/base.safetensors"), 404, "no checkpoint given");
+  assert.equal(await status("/vocoder.safetensors"), 404, "no vocoder given");
   assert.equal(await status("/", "POST"), 405);
 });
 
