@@ -15,6 +15,7 @@
  */
 import * as nodePath from "node:path";
 import { loadAudio } from "../audio/decode.ts";
+import { readCorpusList } from "../audio/corpus_list.ts";
 import { encodeWav } from "../audio/wav.ts";
 import { loadModel } from "../vae/checkpoint.ts";
 import type { MelVae } from "../vae/model.ts";
@@ -61,7 +62,7 @@ export const ADAPT_SPEAKERS: readonly AdaptSpeaker[] = [
 ];
 
 /** Clips of audio at the model rate. */
-interface Clip {
+export interface Clip {
   name: string;
   samples: Float32Array;
 }
@@ -97,7 +98,11 @@ export function cutIntoClips(clip: Clip, sampleRate: number, seconds: number): C
   return out;
 }
 
-async function speakerClips(root: string, sp: AdaptSpeaker, sampleRate: number): Promise<Clip[]> {
+export async function speakerClips(
+  root: string,
+  sp: AdaptSpeaker,
+  sampleRate: number,
+): Promise<Clip[]> {
   const dir = nodePath.join(root, sp.folder);
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) {
@@ -114,19 +119,21 @@ async function speakerClips(root: string, sp: AdaptSpeaker, sampleRate: number):
   return clips;
 }
 
-/** The dev rows of a corpus list file (path, speaker, split; paths relative to the list). */
-async function devClipsOfList(list: string, sampleRate: number, max: number): Promise<Clip[]> {
-  const lines = (await Deno.readTextFile(list)).split(/\r?\n/).filter((l) => l.trim());
-  const header = lines[0].split("\t");
-  const [pi, si] = [header.indexOf("path"), header.indexOf("split")];
-  if (pi < 0 || si < 0) throw new Error(`${list}: needs path and split columns`);
-  const rows = lines.slice(1).map((l) => l.split("\t")).filter((r) => r[si] === "dev");
+/** The dev rows of a corpus list file, at most `max` of them spread over the list. */
+export async function devClipsOfList(
+  list: string,
+  sampleRate: number,
+  max: number,
+): Promise<Clip[]> {
+  const rows = (await readCorpusList(list, "dev")).clips;
   // Spread the picks over the list (it is sorted by folder): every k-th dev row.
   const step = Math.max(1, Math.floor(rows.length / max));
   const out: Clip[] = [];
   for (let i = 0; i < rows.length && out.length < max; i += step) {
-    const path = nodePath.join(nodePath.dirname(list), rows[i][pi]);
-    out.push({ name: rows[i][pi], samples: (await loadAudio(path, { sampleRate })).samples });
+    out.push({
+      name: rows[i].path,
+      samples: (await loadAudio(rows[i].audioPath, { sampleRate })).samples,
+    });
   }
   return out;
 }
