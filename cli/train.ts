@@ -399,6 +399,9 @@ interface TrainRun {
   trainer: VaeTrainer;
   /** `--cache-memory`, in bytes. */
   budgetBytes: number;
+  /** Steps taken by this process, and the seconds they took (batches included). */
+  steps: number;
+  stepSeconds: number;
   history: TrainPoint[];
   evals: EvalPoint[];
   lastEval: EvalStats | null;
@@ -475,6 +478,10 @@ export interface DataStats {
   /** Shards taken into the window, and shards skipped as unusable. */
   shardsRead: number;
   shardsSkipped: number;
+  /** Steps this process took, their seconds (batches included) and mel frames a second. */
+  steps: number;
+  stepSeconds: number;
+  framesPerSecond: number;
 }
 
 function dataStats(run: TrainRun): DataStats {
@@ -489,6 +496,9 @@ function dataStats(run: TrainRun): DataStats {
     batchSeconds: sampler.nextMs / 1000,
     shardsRead: sampler.shardsEntered,
     shardsSkipped: reader.skipped,
+    steps: run.steps,
+    stepSeconds: run.stepSeconds,
+    framesPerSecond: (run.steps * sampler.batch * sampler.cropFrames) / run.stepSeconds,
   };
 }
 
@@ -499,7 +509,8 @@ function dataSummary(run: TrainRun): string {
   return `data: ${d.resident ? "resident" : "streamed"} ${mb(d.cacheBytes)} of shards, at most ` +
     `${mb(d.peakBytes)} held (--cache-memory ${mb(d.budgetBytes)}); ${d.shardsRead} shards read, ` +
     `${d.shardsSkipped} skipped; waited ${d.startSeconds.toFixed(2)} s for the first and ` +
-    `${d.waitSeconds.toFixed(2)} s later; batches took ${d.batchSeconds.toFixed(2)} s in all`;
+    `${d.waitSeconds.toFixed(2)} s later; batches took ${d.batchSeconds.toFixed(2)} s of the ` +
+    `${d.steps} steps' ${d.stepSeconds.toFixed(1)} s (${d.framesPerSecond.toFixed(0)} frames/s)`;
 }
 
 /**
@@ -545,6 +556,8 @@ function startRun(
     sampler,
     reader,
     budgetBytes,
+    steps: 0,
+    stepSeconds: 0,
     trainer,
     history: [],
     evals: [],
@@ -612,7 +625,10 @@ async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
   const startStep = trainer.step;
   try {
     while (trainer.step < config.steps && !interrupted) {
+      const t0 = performance.now();
       const s = await trainer.trainStep();
+      run.stepSeconds += (performance.now() - t0) / 1000;
+      run.steps++;
       // With AUDIO_GEN_AUTOTUNE, the first step has met every shape: time the tile candidates.
       if (trainer.step === startStep + 1) {
         const tuned = await ag.tunePending();
