@@ -21,6 +21,23 @@ import { AudioDecodeError } from "./errors.ts";
 /** The TSV splits of a Common Voice language folder. */
 export type CommonVoiceSplit = "train" | "dev" | "test" | "validated" | "invalidated" | "other";
 
+/** The header of current releases (v17 on), in its order; for writing TSVs (tests, benches). */
+export const CURRENT_HEADER: readonly string[] = [
+  "client_id",
+  "path",
+  "sentence_id",
+  "sentence",
+  "sentence_domain",
+  "up_votes",
+  "down_votes",
+  "age",
+  "gender",
+  "accents",
+  "variant",
+  "locale",
+  "segment",
+];
+
 /** One usable clip: its row, fields named as in the current CV header (camelCase). */
 export interface ClipRow {
   /** Speaker id (`client_id`, a sha512 hex in real releases; may be empty). */

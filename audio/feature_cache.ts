@@ -35,6 +35,7 @@ import {
   type ShardHeader,
 } from "./feature_shard.ts";
 import { type FeatureConfig, type LogMel, logMelBatch } from "./features.ts";
+import { readShardFile } from "./shard_file.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
 
 export { type CachedClip, ShardError };
@@ -262,18 +263,8 @@ export async function readShard(
   shard: CacheShard,
 ): Promise<DecodedShard> {
   const path = nodePath.join(dir, shard.file);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new ShardError(path, "missing");
-    throw e;
-  }
-  return checkShardEntry(
-    path,
-    decodeShard(bytes, path, shardExpectation(index, shard)),
-    shard,
-  );
+  const bytes = await readShardFile(path);
+  return checkShardEntry(path, decodeShard(bytes, path, shardExpectation(index, shard)), shard);
 }
 
 /**

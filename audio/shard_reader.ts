@@ -111,7 +111,10 @@ export class ShardReader implements ShardLoader {
     } else {
       const { bytes, dataOffset, frames, offsets } = reply;
       const values = frames.reduce((n, f) => n + f, 0) * (this.files[p.shard].expect.nMels);
-      const half = new Uint16Array(bytes.buffer, bytes.byteOffset + dataOffset, values);
+      const at = bytes.byteOffset + dataOffset;
+      const half = at % 2 === 0
+        ? new Uint16Array(bytes.buffer, at, values)
+        : new Uint16Array(bytes.slice(dataOffset, dataOffset + 2 * values).buffer);
       p.resolve({ frames, offsets, half });
     }
   }

@@ -14,6 +14,7 @@ import {
   ShardError,
   type ShardExpectation,
 } from "./feature_shard.ts";
+import { readShardFile } from "./shard_file.ts";
 
 interface Request {
   id: number;
@@ -25,13 +26,7 @@ interface Request {
 self.onmessage = async (ev: MessageEvent<Request>) => {
   const { id, path, expect, entry } = ev.data;
   try {
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new ShardError(path, "missing");
-      throw e;
-    }
+    const bytes = await readShardFile(path);
     const { header, dataOffset } = decodeShardHeader(bytes, path, expect);
     checkShardEntry(path, { header }, entry);
     const frames = header.clips.map((c) => c.frames);

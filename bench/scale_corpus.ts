@@ -13,24 +13,7 @@
  * @module
  */
 import * as nodePath from "node:path";
-import { readCommonVoiceSplit } from "../audio/commonvoice.ts";
-
-/** The header of current releases (v17 on). */
-const HEADER = [
-  "client_id",
-  "path",
-  "sentence_id",
-  "sentence",
-  "sentence_domain",
-  "up_votes",
-  "down_votes",
-  "age",
-  "gender",
-  "accents",
-  "variant",
-  "locale",
-  "segment",
-];
+import { CURRENT_HEADER, readCommonVoiceSplit } from "../audio/commonvoice.ts";
 
 /** The default source of real clips: the Common Voice mini set. */
 export const REAL_CV = new URL("../../shared/data/speech/commonvoice-en-v21-mini/", import.meta.url)
@@ -98,7 +81,7 @@ export async function makeScaleCorpus(
       "",
     ].join("\t") + "\n";
   function* table(from: number, to: number) {
-    yield HEADER.join("\t") + "\n";
+    yield CURRENT_HEADER.join("\t") + "\n";
     for (let i = from; i < to; i++) yield row(i);
   }
   await writeLines(nodePath.join(dir, "train.tsv"), table(0, rows));

@@ -110,6 +110,7 @@ export class ShardSampler {
   #drawn = 0;
   #windowBytes: number;
   #prefetchBytes: number;
+  readonly #budgetBytes: number;
   /** Shards requested from the loader, by stream position (window and prefetch). */
   readonly #held = new Map<number, Promise<ResidentShard | null>>();
   /** Loaded shards of the window, by stream position. */
@@ -142,7 +143,7 @@ export class ShardSampler {
     this.seed = options.seed;
     this.#rng = options.seed >>> 0;
     this.totalBytes = shards.reduce((n, s) => n + s.bytes, 0);
-    const budget = options.budgetBytes;
+    const budget = this.#budgetBytes = options.budgetBytes;
     if (this.totalBytes <= budget) {
       this.#windowBytes = budget;
       this.#prefetchBytes = 0;
@@ -192,17 +193,14 @@ export class ShardSampler {
   set state(s: ShardSamplerState) {
     this.#rng = s.rng >>> 0;
     const resident = this.resident;
-    if ((s.windowBytes >= this.totalBytes) === resident && s.windowBytes <= this.#budget) {
+    const fits = s.windowBytes + this.#prefetchBytes <= this.#budgetBytes;
+    if ((s.windowBytes >= this.totalBytes) === resident && fits) {
       this.#windowBytes = s.windowBytes;
     }
     this.#cursor = resident ? 0 : s.cursor;
     this.#drawn = resident ? 0 : s.drawn;
     this.#release(() => true);
     this.#started = false;
-  }
-
-  get #budget(): number {
-    return this.#windowBytes + this.#prefetchBytes;
   }
 
   /** The shard at stream position `t`. */
