@@ -9,7 +9,7 @@
  * @module
  */
 import { AlsaCapture } from "./alsa.ts";
-import { loadAudio } from "./decode.ts";
+import { type AudioStream, openAudioStream } from "./decode.ts";
 import { StreamResampler } from "./resample.ts";
 import { concatSamples, s16ToFloat } from "./samples.ts";
 
@@ -58,28 +58,39 @@ export class AlsaSource implements AudioSource {
   }
 }
 
-/** An audio file (WAV, MP3, FLAC, Ogg), delivered in 0.1 s chunks as fast as they are taken. */
+/**
+ * An audio file (WAV, MP3, FLAC, Ogg), delivered in 0.1 s chunks as fast as they are taken,
+ * read through {@link openAudioStream}: a WAV file a block at a time from disk (however long it
+ * is), other formats decoded whole when opened. `open` checks the file (header, or the whole
+ * decode) before any chunk is read; damage found later (mostly non-finite samples) is thrown by
+ * `read` as an {@link AudioDecodeError} naming the file.
+ */
 export class FileSource implements AudioSource {
   readonly overruns = 0;
+  readonly #blocks: AsyncGenerator<Float32Array>;
+  #block: Float32Array = new Float32Array(0);
   #pos = 0;
-  private constructor(
-    readonly name: string,
-    readonly rate: number,
-    readonly samples: Float32Array,
-  ) {}
+  private constructor(readonly name: string, readonly rate: number, stream: AudioStream) {
+    this.#blocks = stream.blocks();
+  }
   static async open(path: string): Promise<FileSource> {
-    const a = await loadAudio(path);
-    return new FileSource(path, a.sampleRate, a.samples);
+    const stream = await openAudioStream(path);
+    return new FileSource(path, stream.sampleRate, stream);
   }
-  read(): Promise<Float32Array | null> {
-    if (this.#pos >= this.samples.length) return Promise.resolve(null);
+  async read(): Promise<Float32Array | null> {
+    while (this.#pos >= this.#block.length) {
+      const next = await this.#blocks.next();
+      if (next.done) return null;
+      this.#block = next.value;
+      this.#pos = 0;
+    }
     const n = Math.max(1, Math.round(this.rate / 10));
-    const out = this.samples.slice(this.#pos, this.#pos + n);
+    const out = this.#block.slice(this.#pos, this.#pos + n);
     this.#pos += n;
-    return Promise.resolve(out);
+    return out;
   }
-  close(): Promise<void> {
-    return Promise.resolve();
+  async close(): Promise<void> {
+    await this.#blocks.return(undefined);
   }
 }
 

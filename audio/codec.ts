@@ -126,28 +126,57 @@ export function finishDecode(
     throw new AudioDecodeError(file, "no audio: the file holds 0 samples", { format });
   }
   const samples = toMono(channels);
-  let bad = 0, first = -1;
-  for (let i = 0; i < samples.length; i++) {
-    if (!Number.isFinite(samples[i])) {
-      if (first < 0) first = i;
-      bad++;
-      samples[i] = 0;
+  const nonFinite = new NonFiniteRepair();
+  nonFinite.repair(samples);
+  const warning = nonFinite.judge(file, format, sampleRate);
+  if (warning) warnings.push(warning);
+  return { format, sampleRate, samples, channelCount: channels.length, truncated, warnings };
+}
+
+/**
+ * The non-finite part of the policy, for samples that come in blocks (a long file read in
+ * pieces) as well as all at once: `repair` sets NaN and ±Inf to 0 and counts them, `judge`
+ * gives the warning, or refuses a file whose samples are mostly non-finite.
+ */
+export class NonFiniteRepair {
+  /** Samples seen. */
+  total = 0;
+  /** Non-finite samples among them. */
+  bad = 0;
+  /** Index of the first non-finite sample (-1: none). */
+  first = -1;
+
+  /** Sets the non-finite samples of the next block to 0, counting them. */
+  repair(block: Float32Array): void {
+    for (let i = 0; i < block.length; i++) {
+      if (!Number.isFinite(block[i])) {
+        if (this.first < 0) this.first = this.total + i;
+        this.bad++;
+        block[i] = 0;
+      }
     }
+    this.total += block.length;
   }
-  if (bad > 0) {
-    const where = `first at sample ${first} (${(first / sampleRate).toFixed(3)} s)`;
-    if (bad / samples.length > MAX_LOST_FRACTION) {
+
+  /**
+   * The warning for what was repaired (undefined when nothing was).
+   * @throws {AudioDecodeError} "mostly non-finite: …" when more than
+   *   {@linkcode MAX_LOST_FRACTION} of the samples were non-finite
+   */
+  judge(file: string, format: AudioFormat, sampleRate: number): AudioDecodeWarning | undefined {
+    if (this.bad === 0) return undefined;
+    const where = `first at sample ${this.first} (${(this.first / sampleRate).toFixed(3)} s)`;
+    if (this.bad / this.total > MAX_LOST_FRACTION) {
       throw new AudioDecodeError(
         file,
-        `mostly non-finite: ${bad} of ${samples.length} samples are NaN or ±Inf, ${where}`,
+        `mostly non-finite: ${this.bad} of ${this.total} samples are NaN or ±Inf, ${where}`,
         { format },
       );
     }
-    warnings.push({
+    return {
       file,
       format,
-      message: `${plural(bad, "non-finite sample")} (NaN or ±Inf) set to 0, ${where}`,
-    });
+      message: `${plural(this.bad, "non-finite sample")} (NaN or ±Inf) set to 0, ${where}`,
+    };
   }
-  return { format, sampleRate, samples, channelCount: channels.length, truncated, warnings };
 }

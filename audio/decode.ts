@@ -12,6 +12,7 @@ import {
   type DecodeOptions,
   finishDecode,
   judgeDamage,
+  NonFiniteRepair,
   refuseTruncated,
   UNDAMAGED,
 } from "./codec.ts";
@@ -24,8 +25,9 @@ import {
 import { decodeFlac, isFlac, scanFlac } from "./flac.ts";
 import { decodeMp3, isMp3, scanMp3 } from "./mp3.ts";
 import { decodeOgg, oggCodecName, scanOgg } from "./ogg.ts";
-import { resample } from "./resample.ts";
-import { decodeWav, isWav, readWavInfo } from "./wav.ts";
+import { resample, StreamResampler } from "./resample.ts";
+import { decodeWav, isWav, readWavInfo, toMono } from "./wav.ts";
+import { readWavBlocks, readWavFileLayout } from "./wav_file.ts";
 
 export type { AudioFormat, DecodedAudio, DecodeOptions };
 
@@ -170,7 +172,7 @@ export function checkMinLength(
 export async function loadAudio(
   path: string,
   options: LoadAudioOptions = {},
-): Promise<{ samples: Float32Array; sampleRate: number }> {
+): Promise<{ samples: Float32Array; sampleRate: number; format: AudioFormat }> {
   const audio = await decodeAudioFile(path, options);
   audio.warnings.forEach(options.onWarning ?? printAudioWarning);
   const target = options.sampleRate ?? audio.sampleRate;
@@ -178,7 +180,7 @@ export async function loadAudio(
   if (options.minSamples !== undefined) {
     checkMinLength(samples, target, options.minSamples, path, audio.format);
   }
-  return { samples, sampleRate: target };
+  return { samples, sampleRate: target, format: audio.format };
 }
 
 /** What {@linkcode probeAudio} reads from a file's headers. */
@@ -226,4 +228,95 @@ export function probeAudio(bytes: Uint8Array, name = "<audio>"): AudioProbe {
   const { sampleRate, durationSeconds, truncation, lostFraction, damagedRegions } = scan;
   judgeDamage(name, format, { lostFraction, damagedRegions, decoderErrors: 0 });
   return { format, sampleRate, durationSeconds, truncation, lostFraction };
+}
+
+/** An audio file opened for reading in blocks ({@linkcode openAudioStream}). */
+export interface AudioStream {
+  /** The file. */
+  name: string;
+  format: AudioFormat;
+  /** Rate of the blocks (the asked `sampleRate`, else the file's). */
+  sampleRate: number;
+  /** Samples the blocks hold in all, at `sampleRate`. */
+  length: number;
+  /**
+   * The samples in blocks of about a second, checked as {@linkcode loadAudio} checks them:
+   * non-finite samples are set to 0 with a warning at the end, or the stream throws an
+   * {@linkcode AudioDecodeError} at its end when most of them were.
+   */
+  blocks(): AsyncGenerator<Float32Array>;
+}
+
+/** Samples `resample` gives for `n` samples from `from` Hz to `to` Hz. */
+function resampledLength(n: number, from: number, to: number): number {
+  return from === to ? n : Math.ceil((n * to) / from);
+}
+
+/**
+ * Opens an audio file for reading in blocks, at `sampleRate` when given: a WAV file is read from
+ * disk a block at a time (memory holds a block, however long the file), other formats are
+ * decoded whole first (memory holds their PCM) and then handed out in blocks. Its header (WAV)
+ * or the whole decode is checked here, before any block is read: a broken, truncated or too
+ * short file is refused by name.
+ * @throws {AudioDecodeError} as {@linkcode loadAudio} does
+ */
+export async function openAudioStream(
+  path: string,
+  options: LoadAudioOptions = {},
+): Promise<AudioStream> {
+  const head = new Uint8Array(12);
+  {
+    const file = await Deno.open(path, { read: true });
+    try {
+      await file.read(head);
+    } finally {
+      file.close();
+    }
+  }
+  const onWarning = options.onWarning ?? printAudioWarning;
+  if (!isWav(head)) {
+    const { samples, sampleRate, format } = await loadAudio(path, options);
+    return {
+      name: path,
+      format,
+      sampleRate,
+      length: samples.length,
+      async *blocks() {
+        for (let at = 0; at < samples.length; at += sampleRate) {
+          yield samples.subarray(at, at + sampleRate);
+        }
+      },
+    };
+  }
+  const layout = await readWavFileLayout(path);
+  refuseTruncated(path, "wav", layout.truncation, options);
+  const frames = layout.dataBytes / layout.blockAlign;
+  if (frames === 0) {
+    throw new AudioDecodeError(path, "no audio: the file holds 0 samples", { format: "wav" });
+  }
+  const target = options.sampleRate ?? layout.sampleRate;
+  const length = resampledLength(frames, layout.sampleRate, target);
+  if (options.minSamples !== undefined) {
+    checkMinLength(new Float32Array(length), target, options.minSamples, path, "wav");
+  }
+  return {
+    name: path,
+    format: "wav",
+    sampleRate: target,
+    length,
+    async *blocks() {
+      const resampler = new StreamResampler(layout.sampleRate, target);
+      const nonFinite = new NonFiniteRepair();
+      for await (const channels of readWavBlocks(path, layout, layout.sampleRate)) {
+        const mono = channels.length === 1 ? channels[0] : toMono(channels);
+        nonFinite.repair(mono);
+        const y = resampler.push(mono);
+        if (y.length) yield y;
+      }
+      const rest = resampler.flush();
+      const warning = nonFinite.judge(path, "wav", layout.sampleRate);
+      if (rest.length) yield rest;
+      if (warning) onWarning(warning);
+    },
+  };
 }

@@ -141,6 +141,11 @@ export interface GriffinLimOptions {
   init?: "random" | "zero";
   /** Seed of the random initial phase (default 0). */
   seed?: number;
+  /**
+   * Unit phases [B, k, nFft/2 + 1, 2] for the first k frames, replacing `init` there: e.g. the
+   * phase of audio already written for them, so that the result continues that audio.
+   */
+  initialPhase?: ag.Tensor;
 }
 
 /** |z| of complex values [..., 2], floored so that z / |z| stays finite where z = 0. */
@@ -190,9 +195,23 @@ export function griffinLim(magnitude: ag.Tensor, opts: GriffinLimOptions): ag.Te
     const mag = magnitude.reshape([batch, frames, nBins, 1]).keep();
     // A normalised 2-D Gaussian has a uniformly distributed angle.
     let phase = ag.tidy(() => {
-      if (init === "zero") return ag.tensor([1, 0], [2]).expand([batch, frames, nBins, 2]).clone();
-      const z = ag.randn([batch, frames, nBins, 2], { seed });
-      return z.div(complexAbs(z));
+      let p: ag.Tensor;
+      if (init === "zero") p = ag.tensor([1, 0], [2]).expand([batch, frames, nBins, 2]).clone();
+      else {
+        const z = ag.randn([batch, frames, nBins, 2], { seed });
+        p = z.div(complexAbs(z));
+      }
+      const given = opts.initialPhase;
+      if (!given) return p;
+      const k = Math.min(given.shape[1], frames);
+      if (given.ndim !== 4 || given.shape[0] !== batch || given.shape[2] !== nBins) {
+        throw new Error(
+          `griffinLim: initialPhase [${given.shape}] is not [${batch}, k, ${nBins}, 2]`,
+        );
+      }
+      return k === frames
+        ? given.slice(1, 0, k).clone()
+        : ag.concat([given.slice(1, 0, k), p.slice(1, k, frames)], 1);
     }).keep();
     let previous: ag.Tensor | null = null;
     try {
@@ -233,4 +252,61 @@ export function melToAudio(
   return ag.tidy(() =>
     griffinLim(melToLinear(logMel, cfg), { ...opts, nFft: cfg.nFft, hop: cfg.hop })
   );
+}
+
+/** What a {@link MelVocoder} is told about the chunk it synthesizes. */
+export interface SynthesisContext {
+  /**
+   * Audio [B, L] already written for this chunk's first frames (frame f centred on its sample
+   * f·hop): the chunk overlaps the previous one and should continue it. A vocoder may use it
+   * (Griffin-Lim starts from its phase) or ignore it.
+   */
+  leadingAudio?: ag.Tensor;
+  /** Which chunk of a stream this is (0 for a whole signal): e.g. to vary a random start. */
+  chunkIndex?: number;
+}
+
+/**
+ * Log-mel frames → audio, the interface generate and listen speak through: Griffin-Lim
+ * ({@link GriffinLimVocoder}) or a trained neural vocoder. Long signals go through it in
+ * overlapping chunks (audio/vocoder_stream.ts), so an implementation only ever sees a chunk.
+ */
+export interface MelVocoder {
+  /** The features it inverts: its output is at their sample rate, frame f at sample f·hop. */
+  readonly features: FeatureConfig;
+  /**
+   * Audio [B, (frames − 1)·hop] of log-mel frames [B, frames, nMels] (time-major, as
+   * {@link LogMel.logMelFrames} gives).
+   */
+  synthesize(logMelFrames: ag.Tensor, context?: SynthesisContext): ag.Tensor;
+}
+
+/**
+ * {@link MelVocoder} by {@link melToAudio}: pseudo-inverse of the filterbank, then fast
+ * Griffin-Lim from a random phase (seed + chunk index) or, over the frames `leadingAudio`
+ * covers, from that audio's phase.
+ */
+export class GriffinLimVocoder implements MelVocoder {
+  readonly features: FeatureConfig;
+  constructor(
+    features: Partial<FeatureConfig> = {},
+    readonly options: MelToAudioOptions = {},
+  ) {
+    this.features = { ...DEFAULT_FEATURES, ...features };
+  }
+
+  synthesize(logMelFrames: ag.Tensor, context: SynthesisContext = {}): ag.Tensor {
+    const { nFft, hop } = this.features;
+    const seed = (this.options.seed ?? 0) + (context.chunkIndex ?? 0);
+    return ag.tidy(() => {
+      const lead = context.leadingAudio;
+      const initialPhase = lead
+        ? ag.noGrad(() => {
+          const x = ag.stft(lead, { nFft, hop, window: "hann", center: true });
+          return x.div(complexAbs(x));
+        })
+        : undefined;
+      return melToAudio(logMelFrames, this.features, { ...this.options, seed, initialPhase });
+    });
+  }
 }

@@ -44,13 +44,30 @@ export function isWav(bytes: Uint8Array): boolean {
   return bytes.length >= 12 && fourcc(bytes, 0) === "RIFF" && fourcc(bytes, 8) === "WAVE";
 }
 
-interface WavFormat {
+/** A WAV file's sample format, from its `fmt ` chunk. */
+export interface WavFormat {
   formatTag: number;
   channelCount: number;
   sampleRate: number;
   blockAlign: number;
   bitsPerSample: number;
 }
+
+/** Where a WAV file's samples are: its format and its `data` chunk's place in the file. */
+export interface WavLayout extends WavFormat {
+  /** Byte offset of the first sample frame. */
+  dataOffset: number;
+  /** Bytes of sample data present in the file (a truncated chunk: what is there). */
+  dataBytes: number;
+  /** Why the file looks truncated; absent when it does not. */
+  truncation?: string;
+}
+
+/**
+ * Most sample bytes a WAV file can hold: its RIFF size field (32 bits) counts them plus the
+ * 36 bytes of the canonical header.
+ */
+export const MAX_WAV_DATA_BYTES = 0xffffffff - 36;
 
 /**
  * Decode a WAV file held in memory.
@@ -87,43 +104,59 @@ function parseWav(
   bytes: Uint8Array,
   name: string,
 ): { format: WavFormat; data: Uint8Array; truncation?: string } {
-  if (bytes.length === 0) throw new AudioDecodeError(name, "empty file");
+  const layout = readWavLayout(bytes, bytes.length, name);
+  const data = bytes.subarray(layout.dataOffset, layout.dataOffset + layout.dataBytes);
+  return { format: layout, data, ...(layout.truncation ? { truncation: layout.truncation } : {}) };
+}
+
+/**
+ * The layout of a WAV file of `fileSize` bytes from its first bytes `head` (the whole file, or
+ * enough of its start to hold the chunks before the samples, which are read from disk in pieces
+ * afterwards). A `data` chunk that runs past the end of the file is read up to its last whole
+ * frame, with a `truncation` reason unless its size is a streaming writer's placeholder.
+ * @throws {AudioDecodeError} as {@linkcode decodeWav} does for a bad header
+ */
+export function readWavLayout(head: Uint8Array, fileSize: number, name = "<wav>"): WavLayout {
+  if (fileSize === 0) throw new AudioDecodeError(name, "empty file");
   const fail = (reason: string) => new AudioDecodeError(name, reason, { format: "wav" });
-  if (bytes.length < 12 || fourcc(bytes, 0) !== "RIFF") {
+  if (head.length < 12 || fourcc(head, 0) !== "RIFF") {
     throw fail("not a WAV file: missing 'RIFF' header");
   }
-  if (fourcc(bytes, 8) !== "WAVE") {
+  if (fourcc(head, 8) !== "WAVE") {
     throw fail("not a WAV file: RIFF form type is not 'WAVE'");
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   let format: WavFormat | undefined;
-  let data: Uint8Array | undefined;
+  let data: { offset: number; bytes: number } | undefined;
   let truncation: string | undefined;
   let offset = 12;
-  while (offset + 8 <= bytes.length) {
-    const id = fourcc(bytes, offset);
+  while (offset + 8 <= fileSize && offset + 8 <= head.length) {
+    const id = fourcc(head, offset);
     const size = view.getUint32(offset + 4, true);
     const body = offset + 8;
     if (id === "fmt ") {
-      if (size < 16 || body + size > bytes.length) {
+      if (size < 16 || body + size > fileSize) {
         throw fail(`invalid 'fmt ' chunk (size ${size})`);
       }
+      if (body + size > head.length) throw fail(`'fmt ' chunk past the first ${head.length} bytes`);
       format = readFormat(view, body, size, name);
     } else if (id === "data") {
-      const available = bytes.length - body;
-      data = bytes.subarray(body, body + Math.min(size, available));
+      const available = fileSize - body;
+      data = { offset: body, bytes: Math.min(size, available) };
       if (size > available) {
         if (!isPlaceholderSize(size)) {
           truncation = `truncated: 'data' chunk holds ${available} of ${size} bytes`;
         }
         break; // read what is there
       }
+      if (format) break; // nothing after the samples is needed
     }
     offset = body + size + (size & 1); // chunks are padded to an even size
   }
   if (!format) throw fail("missing 'fmt ' chunk");
   if (!data) throw fail("missing 'data' chunk");
-  return { format, data, truncation };
+  const dataBytes = data.bytes - (data.bytes % format.blockAlign);
+  return { ...format, dataOffset: data.offset, dataBytes, ...(truncation ? { truncation } : {}) };
 }
 
 function readFormat(view: DataView, at: number, size: number, name: string): WavFormat {
@@ -162,7 +195,11 @@ function readFormat(view: DataView, at: number, size: number, name: string): Wav
   return { formatTag, channelCount, sampleRate, blockAlign, bitsPerSample };
 }
 
-function deinterleave(data: Uint8Array, f: WavFormat, name: string): Float32Array[] {
+/**
+ * Sample frames of a WAV `data` chunk (or a piece of it that starts on a frame), one array per
+ * channel, in [-1, 1]; a partial frame at the end is left out.
+ */
+export function deinterleave(data: Uint8Array, f: WavFormat, name = "<wav>"): Float32Array[] {
   const frames = Math.floor(data.length / f.blockAlign);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const channels = Array.from({ length: f.channelCount }, () => new Float32Array(frames));
@@ -230,39 +267,70 @@ export function encodeWav(
   }
   const float = options.format === "float32";
   const bytesPer = float ? 4 : 2;
-  const blockAlign = channels.length * bytesPer;
-  const dataSize = frames * blockAlign;
+  const dataSize = frames * channels.length * bytesPer;
   const out = new Uint8Array(44 + dataSize + (dataSize & 1));
+  out.set(wavHeader(dataSize, sampleRate, channels.length, options.format));
+  const view = new DataView(out.buffer);
+  let at = 44;
+  for (let i = 0; i < frames; i++) {
+    for (const channel of channels) {
+      if (float) view.setFloat32(at, channel[i], true);
+      else view.setInt16(at, pcm16(channel[i]), true);
+      at += bytesPer;
+    }
+  }
+  return out;
+}
+
+/** A sample as 16-bit PCM: clipped to [-1, 1], rounded to the nearest step; NaN → 0. */
+function pcm16(x: number): number {
+  const clipped = x > 1 ? 1 : x < -1 ? -1 : x || 0;
+  return Math.round(clipped * 32767);
+}
+
+/** Mono samples as the little-endian 16-bit PCM bytes {@linkcode encodeWav} writes. */
+export function encodePcm16(samples: Float32Array): Uint8Array {
+  const out = new Uint8Array(samples.length * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < samples.length; i++) view.setInt16(2 * i, pcm16(samples[i]), true);
+  return out;
+}
+
+/**
+ * The canonical 44-byte header of a WAV file holding `dataBytes` bytes of samples (PCM16 by
+ * default, or float32), `channelCount` channels interleaved; a writer that streams its samples
+ * writes it first and again, with the final size, at the end.
+ */
+export function wavHeader(
+  dataBytes: number,
+  sampleRate: number,
+  channelCount = 1,
+  format: WavSampleFormat = "pcm16",
+): Uint8Array {
+  if (dataBytes > MAX_WAV_DATA_BYTES) {
+    throw new RangeError(`wavHeader: ${dataBytes} bytes of samples do not fit a WAV file`);
+  }
+  const float = format === "float32";
+  const bytesPer = float ? 4 : 2;
+  const blockAlign = channelCount * bytesPer;
+  const out = new Uint8Array(44);
   const view = new DataView(out.buffer);
   const ascii = (at: number, s: string) => {
     for (let i = 0; i < 4; i++) out[at + i] = s.charCodeAt(i);
   };
   ascii(0, "RIFF");
-  view.setUint32(4, out.length - 8, true);
+  view.setUint32(4, 36 + dataBytes + (dataBytes & 1), true);
   ascii(8, "WAVE");
   ascii(12, "fmt ");
   view.setUint32(16, 16, true);
   view.setUint16(20, float ? WAVE_FORMAT_IEEE_FLOAT : WAVE_FORMAT_PCM, true);
-  view.setUint16(22, channels.length, true);
+  view.setUint16(22, channelCount, true);
   view.setUint32(24, sampleRate, true);
   view.setUint32(28, sampleRate * blockAlign, true);
   view.setUint16(32, blockAlign, true);
   view.setUint16(34, bytesPer * 8, true);
   ascii(36, "data");
-  view.setUint32(40, dataSize, true);
-  let at = 44;
-  for (let i = 0; i < frames; i++) {
-    for (const channel of channels) {
-      const x = channel[i];
-      if (float) {
-        view.setFloat32(at, x, true);
-      } else {
-        const clipped = x > 1 ? 1 : x < -1 ? -1 : x || 0; // NaN -> 0
-        view.setInt16(at, Math.round(clipped * 32767), true);
-      }
-      at += bytesPer;
-    }
-  }
+  view.setUint32(40, dataBytes, true);
   return out;
 }
 

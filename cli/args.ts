@@ -4,7 +4,9 @@
  * maps errors to exit codes (64 bad usage or config, 1 anything else) with one clear message.
  * @module
  */
+import * as nodePath from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { shutdown } from "../engine/mod.ts";
 import { ConfigError } from "../vae/config.ts";
 import {
   checkWritable,
@@ -80,10 +82,38 @@ export interface CommandRun {
    * {@link WriteNotAllowedError} when the process may not write there.
    */
   writesTo(...paths: string[]): void;
+  /**
+   * Declares an output file, before any work: its folder must be writable ({@link writesTo})
+   * and is created when missing; a folder at the path itself, or a file where its folder should
+   * be, is a {@link UsageError} naming the path.
+   */
+  writesFile(path: string): Promise<void>;
+}
+
+/** Checks and prepares an output file's place; see {@link CommandRun.writesFile}. */
+async function prepareOutputFile(path: string, flag = "--out"): Promise<void> {
+  const stat = await Deno.stat(path).catch(() => null);
+  if (stat?.isDirectory) {
+    throw new UsageError(`${flag} ${path} is a folder; give the path of a file to write`);
+  }
+  const dir = nodePath.dirname(path);
+  const parent = await Deno.stat(dir).catch(() => null);
+  if (parent && !parent.isDirectory) {
+    throw new UsageError(`${flag} ${path}: ${dir} is a file, not a folder`);
+  }
+  if (!parent) {
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw new UsageError(
+        `${flag} ${path}: cannot create its folder ${dir}: ${(e as Error).message}`,
+      );
+    }
+  }
 }
 
 /**
- * Runs a command's body and exits: 0 when it returns (or the code it returns), 64 with the usage
+ * Runs a command's body and exits through {@link exitCleanly}: 0 when it returns (or the code it returns), 64 with the usage
  * text for a {@link ConfigError} (bad flags, config file or checkpoint config), 64 for a write
  * refused before any work and 1 for one refused during it (both with the exact command line
  * that allows it, see cli/permissions.ts), 1 for anything else; each with one line
@@ -100,6 +130,10 @@ export async function runCommand(
       declared.push(...paths);
       checkWritable(paths);
     },
+    async writesFile(path) {
+      run.writesTo(nodePath.dirname(path)); // the file and its temp file beside it
+      await prepareOutputFile(path);
+    },
   };
   let code: number;
   try {
@@ -115,6 +149,20 @@ export async function runCommand(
       if (e instanceof ConfigError) console.error(usage);
       code = e instanceof ConfigError ? EXIT_USAGE : 1;
     }
+  }
+  return await exitCleanly(code);
+}
+
+/**
+ * Exits with `code` after releasing the GPU (engine `shutdown`: the queue idle, buffers and
+ * device destroyed), so that an exit never races the driver's teardown (issue 13 item 9: one
+ * exit in three after a model load ended in SIGSEGV, exit 139, instead of its code).
+ */
+export async function exitCleanly(code: number): Promise<never> {
+  try {
+    await shutdown();
+  } catch (e) {
+    console.error(`(releasing the GPU at exit: ${(e as Error).message})`);
   }
   Deno.exit(code);
 }

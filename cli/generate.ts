@@ -2,23 +2,26 @@
  * `deno task generate --checkpoint CKPT [--input in.wav] [--seconds N] --out out.wav`: without
  * `--input`, samples z from the prior N(0, I) and decodes it; with `--input` (WAV, MP3, FLAC,
  * Ogg Vorbis or Ogg Opus, told apart by content), reconstructs that audio through the model
- * (z = μ). Both go mel → Griffin-Lim → WAV.
+ * (z = μ). Both go mel → Griffin-Lim → WAV, as streams: features, model and vocoder work a chunk
+ * at a time with overlapping context (audio/log_mel_stream.ts, vae/windows.ts,
+ * audio/vocoder_stream.ts) and the WAV is written as it comes (audio/wav_file.ts), so memory
+ * stays flat however long the audio; only a WAV file's 4 GiB bound the length.
  * @module
  */
-import * as nodePath from "node:path";
-import * as ag from "../engine/mod.ts";
-import { loadAudio } from "../audio/decode.ts";
-import { minCenteredSamples } from "../audio/features.ts";
-import { melToAudio } from "../audio/vocoder.ts";
-import { encodeWav } from "../audio/wav.ts";
-import { writeFileAtomic } from "../io/atomic_file.ts";
+import { type AudioStream, openAudioStream } from "../audio/decode.ts";
+import { LogMel, minCenteredSamples } from "../audio/features.ts";
+import { streamLogMel } from "../audio/log_mel_stream.ts";
+import { GriffinLimVocoder } from "../audio/vocoder.ts";
+import { streamVocoder } from "../audio/vocoder_stream.ts";
+import { maxWavSeconds, WavFileWriter } from "../audio/wav_file.ts";
 import { loadCheckpoint, loadModel } from "../vae/checkpoint.ts";
-import { reconstructAudio, samplePrior } from "../vae/sampling.ts";
+import { priorLatentSteps, streamPrior, streamReconstruction } from "../vae/sampling.ts";
 import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
+import { formatDuration, Progress } from "./progress.ts";
 
 const USAGE = `usage: deno task generate --checkpoint CKPT [--input audio-file] [--seconds 4]
-                          [--seed 0] [--iterations 32] [--temperature 1] --out out.wav`;
+                          [--seed 0] [--iterations 32] [--temperature 1] [--quiet] --out out.wav`;
 
 /** Options of one generate run. */
 export interface GenerateOptions {
@@ -29,6 +32,7 @@ export interface GenerateOptions {
   iterations: number;
   temperature: number;
   out: string;
+  quiet: boolean;
 }
 
 /** Parses and checks the command line (throws UsageError before any work). */
@@ -41,6 +45,7 @@ export function parseGenerateArgs(args: string[]): GenerateOptions {
     iterations: { type: "string", default: "32" },
     temperature: { type: "string", default: "1" },
     out: { type: "string" },
+    quiet: { type: "boolean", default: false },
   });
   if (!values.out) throw new UsageError("--out out.wav is required");
   return {
@@ -51,48 +56,93 @@ export function parseGenerateArgs(args: string[]): GenerateOptions {
     iterations: numberFlag("iterations", values.iterations, { min: 1, integer: true })!,
     temperature: numberFlag("temperature", values.temperature, { min: 0 })!,
     out: values.out,
+    quiet: values.quiet,
   };
 }
 
+/** What a generate run will make, read and checked before any GPU work. */
+export interface GeneratePlan {
+  /** The opened --input (its header or whole decode checked), or null for a prior sample. */
+  input: AudioStream | null;
+  /** Seconds of audio the WAV will hold. */
+  seconds: number;
+}
+
 /**
- * Decodes `--input` at the checkpoint's rate without touching the GPU, so that a broken, empty
- * or too short file is refused by name before any GPU work; null without `--input`.
+ * Reads the checkpoint's features and opens `--input` without touching the GPU, so that a
+ * broken, empty or too short file is refused by name, and a length no WAV file can hold
+ * (`--seconds 1e9`, or an input of days) is refused at once, before any work.
  */
-export async function readGenerateInput(opts: GenerateOptions): Promise<Float32Array | null> {
-  if (!opts.input) return null;
-  const { sampleRate, nFft } = (await loadCheckpoint(opts.checkpoint)).model.features;
-  const minSamples = minCenteredSamples(nFft);
-  return (await loadAudio(opts.input, { sampleRate, minSamples })).samples;
+export async function planGenerate(opts: GenerateOptions): Promise<GeneratePlan> {
+  const config = (await loadCheckpoint(opts.checkpoint)).model;
+  const { sampleRate, nFft, hop } = config.features;
+  const limit = maxWavSeconds(sampleRate);
+  const tooLong = (what: string, seconds: number) =>
+    new UsageError(
+      `${what} is ${formatSeconds(seconds)} of audio, more than a WAV file can hold: at most ` +
+        `${formatSeconds(limit)} of 16-bit mono at ${sampleRate} Hz (4 GiB)`,
+    );
+  if (!opts.input) {
+    const frames = priorLatentSteps(config, opts.seconds) * 2 ** config.downsampleStages;
+    const seconds = ((frames - 1) * hop) / sampleRate;
+    if (seconds > limit) throw tooLong(`--seconds ${opts.seconds}`, seconds);
+    return { input: null, seconds };
+  }
+  // The fewest samples that frame (a centred STFT) and give one latent step to encode.
+  const oneLatentStep = (2 ** config.downsampleStages - 1) * hop;
+  const input = await openAudioStream(opts.input, {
+    sampleRate,
+    minSamples: Math.max(minCenteredSamples(nFft), oneLatentStep),
+  });
+  const seconds = input.length / sampleRate;
+  if (seconds > limit) throw tooLong(`--input ${opts.input}`, seconds);
+  return { input, seconds };
+}
+
+/** `3.2 s`, `5m03s` or `37h17m` (for long durations, with the seconds too). */
+function formatSeconds(s: number): string {
+  return s < 60 ? `${s.toFixed(1)} s` : `${formatDuration(s)} (${Math.round(s)} s)`;
 }
 
 /** Runs generate and writes the WAV; returns its duration in seconds. */
-export async function generate(
-  opts: GenerateOptions,
-  input?: Float32Array | null,
-): Promise<number> {
-  const samples = input !== undefined ? input : await readGenerateInput(opts);
+export async function generate(opts: GenerateOptions, plan?: GeneratePlan): Promise<number> {
+  plan ??= await planGenerate(opts);
   const { model } = await loadModel(opts.checkpoint);
-  const { sampleRate } = model.config.features;
-  const audio = await ag.tidy(async () => {
-    const mel = samples
-      ? reconstructAudio(model, samples)
-      : samplePrior(model, opts.seconds, opts.seed, opts.temperature);
-    return await melToAudio(mel, model.config.features, {
+  const features = model.config.features;
+  const logMel = new LogMel(features);
+  const progress = opts.quiet ? null : new Progress("generate", Math.round(plan.seconds));
+  const writer = await WavFileWriter.open(opts.out, features.sampleRate);
+  try {
+    const frames = plan.input
+      ? streamReconstruction(model, streamLogMel(logMel, plan.input.blocks()))
+      : streamPrior(model, opts);
+    const vocoder = new GriffinLimVocoder(features, {
       iterations: opts.iterations,
       seed: opts.seed,
-    }).toArray();
-  });
-  await writeFileAtomic(opts.out, encodeWav(audio, sampleRate));
-  return audio.length / sampleRate;
+    });
+    for await (const audio of streamVocoder(vocoder, frames)) {
+      await writer.write(audio);
+      progress?.update(Math.round(writer.frames / features.sampleRate), ["s of audio"]);
+    }
+    await writer.close();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  } finally {
+    logMel.dispose();
+    model.dispose();
+  }
+  progress?.done(Math.round(writer.frames / features.sampleRate), ["s of audio"]);
+  return writer.frames / features.sampleRate;
 }
 
 if (import.meta.main) {
   await runCommand("generate", USAGE, async (run) => {
     const opts = parseGenerateArgs(Deno.args);
-    run.writesTo(nodePath.dirname(opts.out)); // the WAV and its temp file beside it
-    const input = await readGenerateInput(opts); // before any GPU work
+    await run.writesFile(opts.out);
+    const plan = await planGenerate(opts); // before any GPU work
     await initOrExit(Deno.args);
-    const seconds = await generate(opts, input);
+    const seconds = await generate(opts, plan);
     const what = opts.input
       ? `reconstruction of ${opts.input}`
       : `prior sample (seed ${opts.seed})`;

@@ -6,10 +6,16 @@
  * pretrained checkpoint's decoder live (vae/adapt.ts). A status line shows seconds heard and
  * voiced, steps, the held-out reconstruction loss (base → now), overruns and the real-time
  * factor. `adapted.safetensors` is saved atomically every `--save-every` seconds, at the end, on
- * Ctrl-C / SIGTERM, and before exiting on a device error.
+ * Ctrl-C / SIGTERM, and before exiting on a device error, once the session has taken a step. It
+ * records the base it was adapted from (the base file's SHA-256), the steps and voiced seconds:
+ * a later session for the same base continues from it (weights and optimizer moments), one for
+ * another base is refused, and a session that learns nothing leaves it as it was (`--fresh`
+ * starts over from the base).
  *
- * Exit codes: 0 done, 3 no WebGPU adapter, 4 ALSA library or device unavailable at start,
- * 5 the device failed mid-stream (what was learned is saved first), 64 bad command line.
+ * Exit codes: 0 done, 1 a broken --input file (one found damaged past its start: after saving
+ * what was learned), 3 no WebGPU adapter, 4 ALSA library or device unavailable at start, 5 the
+ * device failed mid-stream (what was learned is saved first), 64 bad command line or an --out
+ * it would not replace.
  * @module
  */
 import * as nodePath from "node:path";
@@ -22,10 +28,20 @@ import {
   RawS16Source,
 } from "../audio/capture.ts";
 import { EnergyVad } from "../audio/vad.ts";
+import { AudioDecodeError } from "../audio/errors.ts";
 import { LogMel, minCenteredSamples } from "../audio/features.ts";
 import { loadCache, readCacheIndex } from "../audio/feature_cache.ts";
 import { ConfigError, type ModelConfig } from "../vae/config.ts";
-import { loadModel, saveCheckpoint } from "../vae/checkpoint.ts";
+import {
+  type AdaptationRecord,
+  fileSha256,
+  loadCheckpoint,
+  type LoadedCheckpoint,
+  loadModel,
+  loadModelWeights,
+  loadOptimizerState,
+  saveCheckpoint,
+} from "../vae/checkpoint.ts";
 import type { MelClip } from "../vae/data.ts";
 import { type AdaptConfig, DEFAULT_ADAPT, melClip, VoiceAdapter } from "../vae/adapt.ts";
 import { EXIT_USAGE, numberFlag, parseFlags, runCommand } from "./args.ts";
@@ -44,9 +60,12 @@ const USAGE =
   `usage: deno task listen [--checkpoint CKPT] [--out adapted.safetensors] [--device NAME]
                         [--input file.wav | --input -] [--rate HZ] [--seconds N]
                         [--save-every S] [--replay DIR] [--encoder-layers K] [--lr X]
-                        [--steps-per-second K] [--held-out-seconds S] [--alsa-lib LIB] [--quiet]
+                        [--steps-per-second K] [--held-out-seconds S] [--alsa-lib LIB]
+                        [--fresh] [--quiet]
   --checkpoint  pretrained model (default out/run/checkpoint.safetensors, from deno task train)
-  --out         where the adapted model goes (default out/listen/adapted.safetensors)
+  --out         where the adapted model goes (default out/listen/adapted.safetensors); one
+                adapted from the same --checkpoint before is continued
+  --fresh       start over from --checkpoint, replacing --out once this session has learned
   --device      ALSA capture device (default "default"; see arecord -L)
   --input       an audio file (WAV, MP3, FLAC, Ogg), or - for raw S16_LE mono on stdin (at --rate)
   --rate        rate asked of the device / of raw stdin (default 48000 / 16000 Hz)
@@ -69,6 +88,8 @@ export interface ListenOptions {
   replay: string | null;
   alsaLib: string;
   stepsPerSecond: number;
+  /** Start over from the base instead of continuing an earlier adapted --out. */
+  fresh: boolean;
   quiet: boolean;
   adapt: AdaptConfig;
 }
@@ -90,6 +111,7 @@ export function parseListenArgs(args: string[]): ListenOptions {
     "steps-per-second": { type: "string", default: "4" },
     "held-out-seconds": { type: "string" },
     seed: { type: "string" },
+    fresh: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
   });
   const adapt: AdaptConfig = {
@@ -114,6 +136,7 @@ export function parseListenArgs(args: string[]): ListenOptions {
     replay: values.replay ?? null,
     alsaLib: values["alsa-lib"],
     stepsPerSecond: numberFlag("steps-per-second", values["steps-per-second"], { min: 0 })!,
+    fresh: values.fresh,
     quiet: values.quiet,
     adapt,
   };
@@ -167,6 +190,48 @@ export async function loadReplay(
   return { clips: [], from: "none" };
 }
 
+/** Where a session starts: the base's identity and the earlier adapted model it continues. */
+export interface AdaptationStart {
+  /** SHA-256 of the --checkpoint file. */
+  baseSha256: string;
+  /** --out as it was, adapted from that base (null: start from the base). */
+  previous: LoadedCheckpoint | null;
+}
+
+/**
+ * Reads what a session starts from, before any GPU work: an existing --out adapted from the same
+ * --checkpoint is continued (unless --fresh); one adapted from another base, or that records no
+ * base, is refused rather than replaced.
+ */
+export async function adaptationStart(opts: ListenOptions): Promise<AdaptationStart> {
+  const baseSha256 = await fileSha256(opts.checkpoint);
+  if (opts.fresh) return { baseSha256, previous: null };
+  let previous: LoadedCheckpoint;
+  try {
+    previous = await loadCheckpoint(opts.out);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { baseSha256, previous: null };
+    throw e;
+  }
+  const record = previous.adaptation;
+  const keep = `--fresh starts over from ${opts.checkpoint} (replacing it once the session has ` +
+    "learned), or give another --out";
+  if (!record) {
+    throw new ConfigError(
+      `${opts.out} exists but records no base model it was adapted from (an older listen, or ` +
+        `not made by listen), so it is not continued or replaced: ${keep}`,
+    );
+  }
+  if (record.baseSha256 !== baseSha256) {
+    throw new ConfigError(
+      `${opts.out} was adapted from another base model (${record.base}, sha256 ` +
+        `${record.baseSha256.slice(0, 12)}…), not ${opts.checkpoint} (sha256 ` +
+        `${baseSha256.slice(0, 12)}…), so it is not continued or replaced: ${keep}`,
+    );
+  }
+  return { baseSha256, previous };
+}
+
 async function openSource(opts: ListenOptions): Promise<AudioSource> {
   if (opts.input === "-") {
     return new RawS16Source("stdin", opts.rate ?? 16000, Deno.stdin.readable);
@@ -184,7 +249,12 @@ export interface ListenSummary {
   heldOut: { base: number; now: number };
   wallSeconds: number;
   realTimeFactor: number;
-  saved: string;
+  /** Where the adapted model was saved; null when the session learned nothing (--out untouched). */
+  saved: string | null;
+  /** The adaptation as saved (every session), or as it was when nothing was saved. */
+  record: AdaptationRecord | null;
+  /** Whether the session continued an earlier adapted model. */
+  continued: boolean;
   deviceRate: number;
   error: Error | null;
   interrupted: boolean;
@@ -192,9 +262,15 @@ export interface ListenSummary {
 
 /**
  * Runs the adaptation loop until the input ends, `--seconds`, a signal, or a device error.
- * `source`, when given, is used instead of opening `opts.input` / the device.
+ * `source`, when given, is used instead of opening `opts.input` / the device; `from`, when
+ * given, is what {@link adaptationStart} read.
  */
-export async function listen(opts: ListenOptions, source?: AudioSource): Promise<ListenSummary> {
+export async function listen(
+  opts: ListenOptions,
+  source?: AudioSource,
+  from?: AdaptationStart,
+): Promise<ListenSummary> {
+  const origin = from ?? await adaptationStart(opts);
   const { model, checkpoint } = await loadModel(opts.checkpoint);
   const { model: base } = await loadModel(opts.checkpoint);
   // Rehearse the real speech the base model carries, unless --replay names other features.
@@ -203,13 +279,30 @@ export async function listen(opts: ListenOptions, source?: AudioSource): Promise
     : await loadReplay(opts.replay, model.config);
   source ??= await openSource(opts);
   const rate = model.config.features.sampleRate;
+  // The pull toward the pretrained weights (L2-SP) anchors at the base, also when continuing.
   const adapter = new VoiceAdapter(model, base, replay.clips, opts.adapt);
+  const previous = origin.previous;
+  const before = previous?.adaptation ?? null;
+  let moments = "";
+  if (previous) {
+    loadModelWeights(model, previous);
+    const names = Object.keys(previous.optimizer?.steps ?? {}).sort().join();
+    if (previous.optimizer && names === [...adapter.trainable.keys()].sort().join()) {
+      loadOptimizerState(adapter.optimizer, previous);
+      adapter.optimizer.lr = opts.adapt.lr;
+    } else moments = ", optimizer moments restarted (other trainable layers)";
+  }
   const vad = new EnergyVad(rate);
   const capture = new Capture(source, rate, { limitSeconds: opts.seconds ?? undefined });
   await Deno.mkdir(nodePath.dirname(opts.out) || ".", { recursive: true });
   if (!opts.quiet) {
+    const what = before
+      ? `continuing ${opts.out} (${before.steps} steps, ${
+        before.voicedSeconds.toFixed(1)
+      } s voiced so far${moments}), adapted from ${opts.checkpoint}`
+      : `adapting ${opts.checkpoint}`;
     console.error(
-      `listening on ${source.name} at ${source.rate} Hz → ${rate} Hz; adapting ${opts.checkpoint} ` +
+      `listening on ${source.name} at ${source.rate} Hz → ${rate} Hz; ${what} ` +
         `(${adapter.trainable.size} tensors; replay: ${replay.clips.length} clips from ${replay.from})`,
     );
   }
@@ -223,8 +316,19 @@ export async function listen(opts: ListenOptions, source?: AudioSource): Promise
   let heldOut = { base: NaN, now: NaN };
   const tty = Deno.stderr.isTerminal();
   let lastStatus = 0;
+  /** What --out records after this session's steps so far. */
+  const record = (): AdaptationRecord => ({
+    baseSha256: origin.baseSha256,
+    base: opts.checkpoint,
+    steps: (before?.steps ?? 0) + adapter.step,
+    voicedSeconds: (before?.voicedSeconds ?? 0) + vad.seconds.voiced,
+    sessions: (before?.sessions ?? 0) + 1,
+  });
+  // Saved only once this session has learned (a step): --out is never replaced by a model that
+  // learned less than the one it holds.
   const save = async () => {
-    await saveCheckpoint(opts.out, model);
+    if (adapter.step === 0 || adapter.step === savedSteps) return;
+    await saveCheckpoint(opts.out, model, { optimizer: adapter.optimizer, adaptation: record() });
     savedSteps = adapter.step;
     lastSave = performance.now();
   };
@@ -241,8 +345,9 @@ export async function listen(opts: ListenOptions, source?: AudioSource): Promise
     const ho = Number.isFinite(heldOut.now)
       ? `held-out ${heldOut.base.toFixed(3)}→${heldOut.now.toFixed(3)}`
       : "held-out –";
+    const earlier = before ? ` (+${before.steps} before)` : "";
     const line = `heard ${formatDuration(heard)}  voiced ${voiced.toFixed(1)} s  steps ` +
-      `${adapter.step}  ${ho}  overruns ${capture.stats.overruns}  RTF ${
+      `${adapter.step}${earlier}  ${ho}  overruns ${capture.stats.overruns}  RTF ${
         (heard / Math.max(wall, 1e-9)).toFixed(2)
       }`;
     return tty ? `\r\x1b[2K${line}` : line;
@@ -261,9 +366,7 @@ export async function listen(opts: ListenOptions, source?: AudioSource): Promise
       if (adapter.ready && adapter.step < target) await adapter.adaptStep();
       else if (capture.done) break;
       else await capture.wait(200);
-      if ((performance.now() - lastSave) / 1000 >= opts.saveEvery && adapter.step !== savedSteps) {
-        await save();
-      }
+      if ((performance.now() - lastSave) / 1000 >= opts.saveEvery) await save();
       await status();
     }
   } finally {
@@ -283,7 +386,9 @@ export async function listen(opts: ListenOptions, source?: AudioSource): Promise
     heldOut,
     wallSeconds,
     realTimeFactor: vad.seconds.heard / wallSeconds,
-    saved: opts.out,
+    saved: savedSteps > 0 ? opts.out : null,
+    record: savedSteps > 0 ? record() : before,
+    continued: before !== null,
     deviceRate: source.rate,
     error,
     interrupted,
@@ -297,27 +402,38 @@ export async function listen(opts: ListenOptions, source?: AudioSource): Promise
 if (import.meta.main) {
   await runCommand("listen", USAGE, async (run) => {
     const opts = parseListenArgs(Deno.args);
-    run.writesTo(nodePath.dirname(opts.out)); // the model and its temp file beside it
+    await run.writesFile(opts.out);
     // a file input is decoded before any GPU work: a broken one is refused by name first
     const file = opts.input && opts.input !== "-" ? await FileSource.open(opts.input) : undefined;
+    const start = await adaptationStart(opts); // an --out it would replace is refused first
     await initOrExit(Deno.args);
     let s: ListenSummary;
     try {
-      s = await listen(opts, file);
+      s = await listen(opts, file, start);
     } catch (e) {
       if (!(e instanceof AlsaLibraryError || e instanceof AlsaDeviceError)) throw e;
       console.error(`listen: ${e.message}`);
       return EXIT_NO_AUDIO;
     }
     const pct = (s.heldOut.now / s.heldOut.base - 1) * 100;
+    const total = s.record && s.continued
+      ? ` (${s.record.steps} steps, ${s.record.voicedSeconds.toFixed(1)} s voiced in all)`
+      : "";
+    const outcome = s.saved
+      ? `saved ${s.saved}${total}`
+      : `nothing learned, ${opts.out} ${s.continued ? "left as it was" : "not written"}`;
     console.log(
       `heard ${s.heard.toFixed(1)} s (${s.voiced.toFixed(1)} s voiced), ${s.steps} steps, ` +
         `held-out loss ${s.heldOut.base.toFixed(4)} → ${s.heldOut.now.toFixed(4)} ` +
         `(${Number.isFinite(pct) ? pct.toFixed(1) : "?"}%), overruns ${s.overruns}, ` +
-        `RTF ${s.realTimeFactor.toFixed(2)} → saved ${s.saved}`,
+        `RTF ${s.realTimeFactor.toFixed(2)} → ${outcome}`,
     );
     if (!s.error) return 0;
-    console.error(`listen: ${s.error.message}\nlisten: what was learned is saved in ${s.saved}`);
-    return EXIT_DEVICE_FAILED;
+    console.error(
+      `listen: ${s.error.message}\nlisten: ` +
+        (s.saved ? `what was learned is saved in ${s.saved}` : `nothing was learned yet`),
+    );
+    // A damaged --input file (found past its start) is bad input, not a failed device.
+    return s.error instanceof AudioDecodeError ? 1 : EXIT_DEVICE_FAILED;
   });
 }

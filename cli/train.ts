@@ -107,6 +107,12 @@ export interface TrainArgs {
   configFile: string | null;
   model: ModelConfig;
   train: TrainConfig;
+  /**
+   * The training settings this command line sets itself (a flag, or the --config file's train
+   * section) and where each came from, e.g. `{ lr: "--lr" }`: on --resume they are applied
+   * over the checkpoint's (and recorded), or refused.
+   */
+  given: Partial<Record<keyof TrainConfig, string>>;
   epochs: number | null;
   reportClips: number;
   /** Write report.html and sample.wav at the end (Griffin-Lim takes a few seconds). */
@@ -138,12 +144,19 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   });
   let model: ModelConfig = { ...DEFAULT_MODEL };
   let train: TrainConfig = { ...DEFAULT_TRAIN };
+  const given: TrainArgs["given"] = {};
   if (values.config) {
     let json: Record<string, unknown>;
     try {
       json = JSON.parse(await Deno.readTextFile(values.config));
     } catch (e) {
       throw new ConfigError(`--config ${values.config}: ${(e as Error).message}`);
+    }
+    if (!json || typeof json !== "object" || Array.isArray(json)) {
+      throw new ConfigError(
+        `--config ${values.config}: must hold an object {"model": {…}, "train": {…}}, got ` +
+          JSON.stringify(json),
+      );
     }
     for (const k of Object.keys(json)) {
       if (k !== "model" && k !== "train") {
@@ -152,30 +165,38 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     }
     model = mergeConfig(
       model,
-      (json.model ?? {}) as Record<string, unknown>,
+      (json.model === undefined ? {} : json.model) as Record<string, unknown>,
       `${values.config}: model`,
     );
-    train = mergeConfig(
-      train,
-      (json.train ?? {}) as Record<string, unknown>,
-      `${values.config}: train`,
-    );
+    const section = (json.train === undefined ? {} : json.train) as Record<string, unknown>;
+    train = mergeConfig(train, section, `${values.config}: train`);
+    for (const k of Object.keys(section)) {
+      given[k as keyof TrainConfig] = `--config ${values.config}`;
+    }
   }
-  const num = (name: string, v: string | undefined) => numberFlag(name, v);
-  train.steps = num("steps", values.steps) ?? train.steps;
-  train.batch = num("batch", values.batch) ?? train.batch;
-  train.lr = num("lr", values.lr) ?? train.lr;
-  train.seed = num("seed", values.seed) ?? train.seed;
-  train.evalEvery = num("eval-every", values["eval-every"]) ?? train.evalEvery;
-  train.checkpointEvery = num("checkpoint-every", values["checkpoint-every"]) ??
-    train.checkpointEvery;
+  const flags: [string, NumericTrainField][] = [
+    ["steps", "steps"],
+    ["batch", "batch"],
+    ["lr", "lr"],
+    ["seed", "seed"],
+    ["eval-every", "evalEvery"],
+    ["checkpoint-every", "checkpointEvery"],
+  ];
+  for (const [flag, field] of flags) {
+    const v = numberFlag(flag, values[flag as keyof typeof values] as string | undefined);
+    if (v === undefined) continue;
+    train[field] = v;
+    given[field] = `--${flag}`;
+  }
   const epochs = numberFlag("epochs", values.epochs) ?? null;
   if (epochs !== null && values.steps !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
   if (epochs !== null && !(epochs > 0)) throw new UsageError(`--epochs must be > 0, got ${epochs}`);
-  validateModelConfig(model);
-  validateTrainConfig(train, model);
+  // Every field is checked here, before any work: a bad one names the file (or flag) and field.
+  const where = values.config ? `--config ${values.config}: ` : "";
+  validateModelConfig(model, `${where}model`);
+  validateTrainConfig(train, model, `${where}train`);
   const data = await openDataFlags(values.data.length ? values.data : ["audio/sample/en"]);
   for (const dir of values.dev) {
     if (!(await Deno.stat(nodePath.join(dir, "index.json")).catch(() => null))) {
@@ -199,6 +220,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     configFile: values.config ?? null,
     model,
     train,
+    given,
     epochs,
     reportClips: numberFlag("report-clips", values["report-clips"], { min: 0, integer: true })!,
     report: !values["no-report"],
@@ -404,6 +426,8 @@ interface TrainRun {
   stepSeconds: number;
   history: TrainPoint[];
   evals: EvalPoint[];
+  /** Settings changed on resume, oldest first (kept in the checkpoint's history). */
+  changes: SettingChange[];
   lastEval: EvalStats | null;
 }
 
@@ -422,6 +446,13 @@ export async function train(
     configs.train.steps = stepsForEpochs(args.epochs, data.train.frames, configs.train);
   }
   const run = startRun(ckptPath, configs, data, resumed, hooks, args.cacheMemoryBytes);
+  if (configs.changes.length) {
+    console.error(
+      `resumed with ${
+        configs.changes.map((c) => `${c.field} ${c.from} → ${c.to} (${c.by})`).join(", ")
+      } from step ${run.trainer.step + 1}; recorded in the checkpoint's history`,
+    );
+  }
   try {
     const interrupted = await trainSteps(run, args.quiet);
     if (interrupted) {
@@ -436,25 +467,65 @@ export async function train(
   return { eval: run.lastEval, trainer: run.trainer, data: dataStats(run) };
 }
 
+/** The fields of a train config that hold numbers (what the numeric flags set). */
+type NumericTrainField = {
+  [K in keyof TrainConfig]-?: TrainConfig[K] extends number ? K : never;
+}[keyof TrainConfig];
+
+/** A training setting changed when a run was resumed, as kept in the checkpoint's history. */
+export interface SettingChange {
+  /** The step the new value applies from (the first step of the resumed run is step + 1). */
+  step: number;
+  field: keyof TrainConfig;
+  /** The old and new values (numbers, or a name such as lrSchedule's). */
+  from: TrainConfig[keyof TrainConfig];
+  to: TrainConfig[keyof TrainConfig];
+  /** What set it: a flag (`--lr`) or `--config FILE`. */
+  by: string;
+}
+
 /**
- * The model and train configs of the run. On resume, without --config the checkpoint's own
- * architecture is used (with one, it must match) and the run keeps its own settings: only the
- * step budget may be extended.
+ * Training settings a resumed run may not change: the seed names the random streams that
+ * `--resume` continues from the checkpoint.
+ */
+const FIXED_ON_RESUME: ReadonlySet<keyof TrainConfig> = new Set(["seed"]);
+
+/**
+ * The model and train configs of the run, and the settings changed on resume. On resume,
+ * without --config the checkpoint's own architecture is used (with one, it must match); its
+ * training settings are kept except those the command line sets (`given`: --lr, --batch, …, or
+ * the --config train section), which apply from the next step and are listed as changes; the
+ * seed cannot change (refused, naming the flag). `steps` is the new budget, not a change.
  */
 function runConfigs(
   args: TrainArgs,
   resumed: LoadedCheckpoint | null,
-): { model: ModelConfig; train: TrainConfig } {
-  if (!resumed) return { model: args.model, train: { ...args.train } };
+): { model: ModelConfig; train: TrainConfig; changes: SettingChange[] } {
+  if (!resumed) return { model: args.model, train: { ...args.train }, changes: [] };
   if (!resumed.state) {
     throw new ConfigError(`${resumed.path} holds no training state; cannot resume from it`);
   }
   let model = args.model;
-  if (args.configFile === null) {
-    model = resumed.model;
-    validateModelConfig(model, `${resumed.path}: model config`);
-  } else checkModelConfig(resumed, args.model);
-  return { model, train: { ...(resumed.train ?? args.train), steps: args.train.steps } };
+  if (args.configFile === null) model = resumed.model; // validated by loadCheckpoint
+  else checkModelConfig(resumed, args.model);
+  const saved = resumed.train ?? args.train;
+  const train: TrainConfig = { ...saved, steps: args.train.steps };
+  const changes: SettingChange[] = [];
+  for (const [field, by] of Object.entries(args.given) as [keyof TrainConfig, string][]) {
+    if (field === "steps" || args.train[field] === saved[field]) continue;
+    if (FIXED_ON_RESUME.has(field)) {
+      throw new ConfigError(
+        `--resume: ${by} sets ${field} ${args.train[field]}, but ${resumed.path} was trained ` +
+          `with ${field} ${saved[field]} and a resumed run continues its random streams; ` +
+          `leave ${by.startsWith("--config") ? `${field} out of the file` : by} out, or start ` +
+          "a new run in another --out folder",
+      );
+    }
+    (train as unknown as Record<string, unknown>)[field] = args.train[field];
+    changes.push({ step: resumed.state.step, field, from: saved[field], to: train[field], by });
+  }
+  validateTrainConfig(train, model, `--resume of ${resumed.path}: train`);
+  return { model, train, changes };
 }
 
 /** Steps that draw `epochs` times as many crop frames as the training clips hold (at least 1). */
@@ -520,7 +591,7 @@ function dataSummary(run: TrainRun): string {
  */
 function startRun(
   ckptPath: string,
-  configs: { model: ModelConfig; train: TrainConfig },
+  configs: { model: ModelConfig; train: TrainConfig; changes: SettingChange[] },
   data: TrainData,
   resumed: LoadedCheckpoint | null,
   hooks: TrainHooks,
@@ -561,6 +632,7 @@ function startRun(
     trainer,
     history: [],
     evals: [],
+    changes: [],
     lastEval: null,
   };
   if (!resumed) {
@@ -571,6 +643,9 @@ function startRun(
   }
   loadModelWeights(model, resumed);
   loadOptimizerState(trainer.optimizer, resumed);
+  // The optimizer's own settings follow the run's config (changed on resume or not).
+  trainer.optimizer.lr = config.lr;
+  trainer.optimizer.weightDecay = config.weightDecay;
   const st = resumed.state!;
   trainer.step = st.step;
   trainer.skippedSteps = st.skippedSteps;
@@ -583,10 +658,14 @@ function startRun(
         `--cache-memory; the stream goes on from the same place with another window`,
     );
   }
-  ({ train: run.history, evals: run.evals } = st.history as {
+  const history = st.history as {
     train: TrainPoint[];
     evals: EvalPoint[];
-  });
+    changes?: SettingChange[];
+  };
+  run.history = history.train;
+  run.evals = history.evals;
+  run.changes = [...(history.changes ?? []), ...configs.changes];
   console.error(`resumed ${ckptPath} at step ${st.step}`);
   return run;
 }
@@ -605,7 +684,7 @@ async function saveRun(run: TrainRun): Promise<void> {
       cropRng: rng,
       loader,
       skippedSteps: trainer.skippedSteps,
-      history: { train: run.history, evals: run.evals },
+      history: { train: run.history, evals: run.evals, changes: run.changes },
     },
   });
 }
@@ -753,6 +832,9 @@ async function writeReport({ run, outDir }: ReportRequest): Promise<void> {
       "The training curves are per step on the batch's random crops (z sampled, β and free bits as configured); " +
       "the eval numbers are over whole dev clips with z = μ:",
       ...Object.values(EVAL_METRIC_DEFINITIONS),
+      ...run.changes.map((c) =>
+        `Resumed at step ${c.step} with ${c.field} ${c.from} → ${c.to} (${c.by}).`
+      ),
     ],
   });
   await writeFileAtomic(nodePath.join(outDir, "report.html"), html);

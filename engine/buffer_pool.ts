@@ -46,11 +46,13 @@ export class BufferPool {
     private readonly device: GPUDevice,
     private readonly usage: GPUBufferUsageFlags,
     private readonly label: string,
+    /** Largest buffer to create: a bucket above it is cut to it (a multiple of 16). */
+    private readonly maxBytes = Infinity,
   ) {}
 
-  /** A buffer of at least `bytes` bytes; its contents are undefined. */
+  /** A buffer of at least `bytes` bytes (at most the pool's `maxBytes`); contents undefined. */
   acquire(bytes: number): GPUBuffer {
-    const size = bucketSize(bytes);
+    const size = Math.max(bytes, Math.min(bucketSize(bytes), Math.floor(this.maxBytes / 16) * 16));
     const list = this.#free.get(size);
     let buffer = list?.pop();
     if (!buffer) {
@@ -76,5 +78,20 @@ export class BufferPool {
     list.push(buffer);
     this.counters.buffersInUse--;
     this.counters.bytesInUse -= size;
+  }
+
+  /**
+   * Destroys every buffer the pool created that is idle in it (buffers still handed out are
+   * the caller's): for a clean shutdown, after the queue is idle.
+   */
+  destroyIdle(): void {
+    for (const list of this.#free.values()) {
+      for (const buffer of list) {
+        this.counters.buffersAllocated--;
+        this.counters.bytesAllocated -= this.#sizeOf.get(buffer)!;
+        buffer.destroy();
+      }
+    }
+    this.#free.clear();
   }
 }

@@ -23,6 +23,7 @@ export {
   NoAdapterError,
 } from "./device.ts";
 export {
+  BufferLimitError,
   counters,
   GpuError,
   init,
@@ -30,6 +31,7 @@ export {
   rt,
   type Runtime,
   type RuntimeCounters,
+  shutdown,
 } from "./runtime.ts";
 export {
   type GradFn,

@@ -37,6 +37,23 @@ export interface KernelChoices {
   convTile: TileConfig | null;
 }
 
+/**
+ * A tensor larger than the adapter lets a kernel bind (`maxStorageBufferBindingSize`), refused
+ * where buffers are allocated rather than as a validation error deep in a kernel. Commands keep
+ * their tensors far below every adapter's limit by processing long audio in chunks; this says
+ * which size met which limit when something does not.
+ */
+export class BufferLimitError extends Error {
+  constructor(readonly bytes: number, readonly limit: number) {
+    const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    super(
+      `a tensor of ${mb(bytes)} is larger than this GPU adapter can bind to a kernel ` +
+        `(maxStorageBufferBindingSize ${mb(limit)}); process the input in smaller chunks`,
+    );
+    this.name = "BufferLimitError";
+  }
+}
+
 /** A GPU error (validation, out of memory, internal, device lost) with the kernels involved. */
 export class GpuError extends Error {
   constructor(message: string, readonly kernels: string[]) {
@@ -56,6 +73,11 @@ const DISPATCHES_PER_SUBMIT = 128;
 export class Runtime {
   readonly storage: BufferPool;
   readonly staging: BufferPool;
+  /**
+   * The largest storage buffer a kernel may bind (the device's `maxStorageBufferBindingSize`):
+   * the one place the engine checks it ({@link allocate}).
+   */
+  readonly maxBindingBytes: number;
   readonly counters = { submits: 0, dispatches: 0, uploads: 0, readbacks: 0 };
   /**
    * Fill every op output with NaN before the op writes it, so that an element a kernel forgets
@@ -86,7 +108,8 @@ export class Runtime {
   #paramsDirtyFrom = 0;
 
   constructor(readonly device: GPUDevice) {
-    this.storage = new BufferPool(device, STORAGE_USAGE, "tensor");
+    this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
+    this.storage = new BufferPool(device, STORAGE_USAGE, "tensor", this.maxBindingBytes);
     this.staging = new BufferPool(
       device,
       GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
@@ -255,8 +278,12 @@ export class Runtime {
     this.device.popErrorScope().then(record);
   }
 
-  /** A pooled storage buffer of at least `bytes` bytes (contents undefined). */
+  /**
+   * A pooled storage buffer of at least `bytes` bytes (contents undefined).
+   * @throws {BufferLimitError} when `bytes` exceed what a kernel may bind
+   */
   allocate(bytes: number): GPUBuffer {
+    if (bytes > this.maxBindingBytes) throw new BufferLimitError(bytes, this.maxBindingBytes);
     return this.storage.acquire(bytes);
   }
 
@@ -316,6 +343,38 @@ export class Runtime {
 }
 
 let runtime: Runtime | null = null;
+let shutdownPromise: Promise<void> | null = null;
+
+/**
+ * Releases the GPU before the process exits: submits what is recorded, waits until the queue has
+ * finished it (at most `timeoutMs`), then destroys the pooled buffers and the device. Exiting
+ * while the driver still runs submitted work crashes some Vulkan drivers in their teardown
+ * (lavapipe: SIGSEGV in a helper thread in about one exit in three right after a model is
+ * loaded), so every command exits through this. Does nothing before {@link init}; the engine
+ * cannot be used afterwards.
+ */
+export function shutdown(timeoutMs = 30_000): Promise<void> {
+  if (!runtime) return Promise.resolve();
+  const r = runtime;
+  shutdownPromise ??= (async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      r.flush();
+      await Promise.race([
+        r.device.queue.onSubmittedWorkDone(),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
+      ]);
+    } catch {
+      // a lost device has nothing left to wait for
+    } finally {
+      clearTimeout(timer);
+    }
+    r.storage.destroyIdle();
+    r.staging.destroyIdle();
+    r.device.destroy();
+  })();
+  return shutdownPromise;
+}
 
 /** Acquires the device and prepares the runtime; call once, await it, before using tensors. */
 export async function init(options?: DeviceOptions): Promise<Runtime> {

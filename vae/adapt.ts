@@ -20,7 +20,7 @@
  */
 import * as ag from "../engine/mod.ts";
 import { reconstructionMse } from "./trainer.ts";
-import { LogMel } from "../audio/features.ts";
+import { LogMel, logMelBatch } from "../audio/features.ts";
 import { type MelClip, mulberry32Next, writeCropChannelsFirst } from "./data.ts";
 import { klStandardNormal, reconstructionNll, reparameterize } from "./elbo.ts";
 import type { MelVae } from "./model.ts";
@@ -79,13 +79,13 @@ export interface AdaptStepStats {
   skipped: boolean;
 }
 
-/** Log-mel features [frames, nMels] of mono samples at the model rate, as a clip. */
+/**
+ * Log-mel features [frames, nMels] of mono samples at the model rate, as a clip (a long one
+ * analysed in chunks, see {@link logMelBatch}).
+ */
 export async function melClip(logMel: LogMel, samples: Float32Array, name: string) {
-  const nMels = logMel.config.nMels;
-  const mel = await ag.tidy(() =>
-    ag.noGrad(() => logMel.logMelFrames(ag.tensor(samples, [1, samples.length]))).toArray()
-  );
-  return { name, frames: mel.length / nMels, mel } satisfies MelClip;
+  const [mel] = await logMelBatch(logMel, [samples]);
+  return { name, frames: mel.length / logMel.config.nMels, mel } satisfies MelClip;
 }
 
 /** Owns the optimizer, the anchors θ₀, the voiced pool and the held-out blocks. */

@@ -16,6 +16,7 @@ import {
 } from "./checkpoint_format.ts";
 
 export {
+  type AdaptationRecord,
   checkModelConfig,
   CHECKPOINT_FORMAT,
   type CheckpointExtras,
@@ -45,4 +46,10 @@ export async function loadModel(
 ): Promise<{ model: MelVae; checkpoint: LoadedCheckpoint }> {
   const checkpoint = await loadCheckpoint(path);
   return { model: modelFromCheckpoint(checkpoint), checkpoint };
+}
+
+/** SHA-256 of a file's bytes as hex: what identifies the base of an adapted checkpoint. */
+export async function fileSha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -39,6 +39,23 @@ export interface TrainingState {
   history: unknown;
 }
 
+/**
+ * What an adapted checkpoint (`deno task listen`) records about its adaptation, so that a later
+ * session continues from it only for the same base and never replaces it with less.
+ */
+export interface AdaptationRecord {
+  /** SHA-256 (hex) of the base checkpoint file it was adapted from. */
+  baseSha256: string;
+  /** That file's path when last adapted (for messages). */
+  base: string;
+  /** Adaptation steps taken, over every session. */
+  steps: number;
+  /** Seconds of voiced audio heard, over every session. */
+  voicedSeconds: number;
+  /** Sessions that took steps. */
+  sessions: number;
+}
+
 /** A decoded checkpoint, still on the CPU. */
 export interface LoadedCheckpoint {
   /** Where it came from (a file path or name), for messages. */
@@ -59,6 +76,8 @@ export interface LoadedCheckpoint {
     weightDecay: number;
     steps: Record<string, number>;
   } | null;
+  /** Present in a model adapted by `listen`. */
+  adaptation: AdaptationRecord | null;
   metadata: Record<string, string>;
 }
 
@@ -69,6 +88,8 @@ export interface CheckpointExtras {
   state?: TrainingState;
   /** Replay clips (log-mel [frames, nMels] each), stored as F16 `replay.mel` + their lengths. */
   replay?: readonly MelClip[];
+  /** What `listen` records in an adapted model. */
+  adaptation?: AdaptationRecord;
 }
 
 /** Metadata key of the replay clips' names and frame counts. */
@@ -121,6 +142,7 @@ export async function encodeCheckpoint(
   }
   const tensors = await readAll(named);
   if (extra.state) metadata.training_state = JSON.stringify(extra.state);
+  if (extra.adaptation) metadata.adaptation = JSON.stringify(extra.adaptation);
   if (extra.replay?.length) {
     const nMels = model.config.features.nMels;
     const total = extra.replay.reduce((n, c) => n + c.frames, 0);
@@ -173,6 +195,7 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): LoadedCheckpo
     train: parse<TrainConfig>("train_config"),
     state: parse<TrainingState>("training_state"),
     optimizer: parse("optimizer"),
+    adaptation: parse<AdaptationRecord>("adaptation"),
     tensors,
     metadata,
   };

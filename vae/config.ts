@@ -4,7 +4,7 @@
  * files. Both are saved with every checkpoint.
  * @module
  */
-import { DEFAULT_FEATURES, type FeatureConfig } from "../audio/features.ts";
+import { DEFAULT_FEATURES, type FeatureConfig, featureConfigProblem } from "../audio/features.ts";
 
 /** The architecture (ARCHITECTURE.md defaults: 80 mels, 4× downsampling, 32-dim latent). */
 export interface ModelConfig {
@@ -31,6 +31,13 @@ export interface TrainConfig {
   batch: number;
   cropFrames: number;
   lr: number;
+  /**
+   * Learning rate over the run: "constant", or "cosine" — half a cosine from `lr` down to
+   * lr / 10 at the last step (a finer end point for the same steps; it follows `steps`, so a
+   * resume that extends `steps` bends the rest of the curve). Absent in checkpoints written
+   * before it existed: constant.
+   */
+  lrSchedule?: "constant" | "cosine";
   weightDecay: number;
   /** KL weight rises linearly from 0 to 1 over this many steps. */
   klWarmupSteps: number;
@@ -62,6 +69,7 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   batch: 8,
   cropFrames: 128,
   lr: 1e-3,
+  lrSchedule: "constant",
   weightDecay: 0,
   klWarmupSteps: 200,
   freeBits: 0.05,
@@ -113,8 +121,32 @@ function nonNegative(where: string, name: string, v: unknown): void {
   }
 }
 
-/** Throws {@link ConfigError} naming the first bad field of a model config. */
+/** Throws {@link ConfigError} unless `v` is a plain object (a config section). */
+function requireObject(where: string, v: unknown): void {
+  if (!v || typeof v !== "object" || Array.isArray(v)) {
+    throw new ConfigError(`${where}: must be an object, got ${JSON.stringify(v) ?? "nothing"}`);
+  }
+}
+
+/**
+ * Throws {@link ConfigError} naming the first bad field of a model config, its features
+ * included (audio/features.ts's {@link featureConfigProblem}), and any field it does not know.
+ */
 export function validateModelConfig(c: ModelConfig, where = "model config"): void {
+  requireObject(where, c);
+  for (const k of Object.keys(c)) {
+    if (!(k in DEFAULT_MODEL)) throw new ConfigError(`${where}: unknown field "${k}"`);
+  }
+  const bad = featureConfigProblem(c.features);
+  if (bad) {
+    const field = bad.field === null ? "features" : `features.${bad.field}`;
+    throw new ConfigError(`${where}: ${field}: ${bad.problem}`);
+  }
+  for (const k of Object.keys(c.features)) {
+    if (!(k in DEFAULT_FEATURES)) {
+      throw new ConfigError(`${where}: features: unknown field "${k}"`);
+    }
+  }
   for (const k of ["channels", "latentDim", "edgeKernel"] as const) positiveInt(where, k, c[k]);
   if (!Number.isInteger(c.residualBlocks) || c.residualBlocks < 0) {
     throw new ConfigError(
@@ -144,7 +176,6 @@ export function validateModelConfig(c: ModelConfig, where = "model config"): voi
   if (c.edgeKernel % 2 !== 1) {
     throw new ConfigError(`${where}: edgeKernel must be odd, got ${c.edgeKernel}`);
   }
-  positiveInt(where, "features.nMels", c.features.nMels);
 }
 
 /** Throws {@link ConfigError} naming the first bad field of a training config. */
@@ -153,6 +184,10 @@ export function validateTrainConfig(
   model: ModelConfig,
   where = "train config",
 ): void {
+  requireObject(where, c);
+  for (const k of Object.keys(c)) {
+    if (!(k in DEFAULT_TRAIN)) throw new ConfigError(`${where}: unknown field "${k}"`);
+  }
   for (
     const k of [
       "steps",
@@ -169,6 +204,11 @@ export function validateTrainConfig(
     nonNegative(where, k, c[k]);
   }
   if (c.lr === 0) throw new ConfigError(`${where}: lr must be > 0`);
+  if (c.lrSchedule !== undefined && !["constant", "cosine"].includes(c.lrSchedule)) {
+    throw new ConfigError(
+      `${where}: lrSchedule must be "constant" or "cosine", got ${JSON.stringify(c.lrSchedule)}`,
+    );
+  }
   const factor = 2 ** model.downsampleStages;
   if (c.cropFrames % factor !== 0) {
     throw new ConfigError(
@@ -186,6 +226,7 @@ export function mergeConfig<T extends object>(
   partial: Record<string, unknown>,
   where: string,
 ): T {
+  requireObject(where, partial);
   const out = { ...base } as Record<string, unknown>;
   for (const [k, v] of Object.entries(partial)) {
     if (!(k in base)) {

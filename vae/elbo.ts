@@ -104,6 +104,14 @@ export function activeDims(klPerDim: ArrayLike<number>, threshold = 0.1): number
   return n;
 }
 
+/** Learning rate of a training step (0-based), from the config's lr and lrSchedule. */
+export function lrAt(step: number, train: TrainConfig): number {
+  if ((train.lrSchedule ?? "constant") === "constant" || train.steps <= 1) return train.lr;
+  const t = Math.min(1, step / (train.steps - 1));
+  const floor = train.lr / 10;
+  return floor + (train.lr - floor) * 0.5 * (1 + Math.cos(Math.PI * t));
+}
+
 /** β for a training step, from the config. */
 export function betaAt(step: number, train: TrainConfig): number {
   return klWeight(step, train.klWarmupSteps);

@@ -7,9 +7,17 @@
 import * as ag from "../engine/mod.ts";
 import { melCepstralDistortion, melLsd } from "../audio/metrics.ts";
 import type { TrainConfig } from "./config.ts";
-import { type BatchSampler, type MelClip, writeCropChannelsFirst } from "./data.ts";
-import { activeDims, betaAt, elboTerms } from "./elbo.ts";
+import type { BatchSampler, MelClip } from "./data.ts";
+import {
+  activeDims,
+  betaAt,
+  elboTerms,
+  klStandardNormal,
+  lrAt,
+  reconstructionNll,
+} from "./elbo.ts";
 import type { MelVae } from "./model.ts";
+import { forEachCore } from "./windows.ts";
 
 /** What one training step measured (per mel frame). */
 export interface StepStats {
@@ -98,6 +106,7 @@ export class VaeTrainer<S extends BatchSampler = BatchSampler> {
     const nMels = this.model.config.features.nMels;
     const data = await this.sampler.next();
     const beta = betaAt(this.step, this.config);
+    this.optimizer.lr = lrAt(this.step, this.config);
     const values = await ag.tidy(async () => {
       const x = this.model.normalize(ag.tensor(data, [batch, nMels, cropFrames]));
       const t = elboTerms(this.model, x, { beta, freeBits, generator: this.gpuRng, sample: true });
@@ -129,33 +138,20 @@ export class VaeTrainer<S extends BatchSampler = BatchSampler> {
 }
 
 /**
- * A whole clip as model input: its first `frames` frames, cut to whole latent steps
- * ({@link MelVae.wholeLatentFrames}), channels-first [nMels, frames]; `frames` is 0 for a clip
- * shorter than one latent step.
+ * Reconstruction (z = μ) of one clip: input and output log-mels [frames, nMels], `frames` its
+ * length cut to whole latent steps. A long clip goes through the model in windows
+ * (vae/windows.ts), with the same result.
  */
-function wholeClip(model: MelVae, clip: MelClip): { frames: number; channelsFirst: Float32Array } {
-  const nMels = model.config.features.nMels;
-  const frames = model.wholeLatentFrames(clip.frames);
-  const channelsFirst = new Float32Array(nMels * frames);
-  writeCropChannelsFirst(clip, nMels, 0, frames, channelsFirst, 0);
-  return { frames, channelsFirst };
-}
-
-/** Reconstruction (z = μ) of one clip: input and output log-mels [frames, nMels]. */
 export async function reconstructClip(
   model: MelVae,
   clip: MelClip,
 ): Promise<{ input: Float32Array; output: Float32Array; frames: number }> {
   const nMels = model.config.features.nMels;
-  const { frames, channelsFirst } = wholeClip(model, clip);
-  const out = await ag.tidy(() =>
-    ag.noGrad(() => {
-      const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, frames]));
-      const { mu } = model.encoder.encode(x);
-      return model.denormalize(model.decoder.forward(mu)).transpose(1, 2);
-    }).toArray()
-  );
-  return { input: clip.mel.slice(0, frames * nMels), output: out, frames };
+  const output = new Float32Array(model.wholeLatentFrames(clip.frames) * nMels);
+  const frames = await forEachCore(model, clip, async ({ xHat }, w) => {
+    output.set(await model.denormalize(xHat).transpose(1, 2).toArray(), w.start * nMels);
+  });
+  return { input: clip.mel.slice(0, frames * nMels), output, frames };
 }
 
 /**
@@ -174,15 +170,9 @@ export async function reconstructionMse(
   const nMels = model.config.features.nMels;
   let sum = 0, count = 0;
   for (const clip of clips) {
-    const { frames, channelsFirst } = wholeClip(model, clip);
-    if (frames === 0) continue;
-    sum += await ag.tidy(() =>
-      ag.noGrad(() => {
-        const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, frames]));
-        return model.decoder.forward(model.encoder.encode(x).mu).sub(x).square().sum();
-      }).item()
-    );
-    count += frames * nMels;
+    count += nMels * await forEachCore(model, clip, async ({ x, xHat }) => {
+      sum += await xHat.sub(x).square().sum().item();
+    });
   }
   return count === 0 ? NaN : sum / count;
 }
@@ -196,26 +186,31 @@ export async function evaluateClips(model: MelVae, clips: readonly MelClip[]): P
   const klPerDim = new Float64Array(latent);
   let latentSteps = 0;
   for (const clip of clips) {
-    const { frames: n, channelsFirst } = wholeClip(model, clip);
-    if (n === 0) continue;
-    const [r, k, perDim, output] = await ag.tidy(async () => {
-      const x = model.normalize(ag.tensor(channelsFirst, [1, nMels, n]));
-      const t = ag.noGrad(() => elboTerms(model, x, { beta: 1, freeBits: 0, sample: false }));
-      const out = ag.noGrad(() => model.denormalize(t.xHat).transpose(1, 2));
+    // Sums over the clip's cores (one for a clip of a few minutes; windows for longer ones).
+    const output = new Float32Array(model.wholeLatentFrames(clip.frames) * nMels);
+    let r = 0, k = 0;
+    const perDim = new Float64Array(latent);
+    const n = await forEachCore(model, clip, async ({ x, mu, logvar, xHat }, w) => {
+      const klElems = klStandardNormal(mu, logvar);
+      const out = model.denormalize(xHat).transpose(1, 2);
       // Four readbacks whose queue waits overlap, not four round trips one after another.
-      return await Promise.all([
-        t.recon.item(),
-        t.kl.item(),
-        t.klPerDim.toArray(),
+      const [rc, kc, pd, o] = await Promise.all([
+        reconstructionNll(model.config, x, xHat, model.logScale).sum().item(),
+        klElems.sum().item(),
+        klElems.sum([0, 2]).toArray(),
         out.toArray(),
       ]);
+      r += rc;
+      k += kc;
+      pd.forEach((v, d) => perDim[d] += v);
+      output.set(o, w.start * nMels);
     });
-    recon += r * n;
-    kl += k * n;
+    if (n === 0) continue;
+    recon += r;
+    kl += k;
     frames += n;
-    const steps = n / model.hopFactor;
-    perDim.forEach((v, d) => klPerDim[d] += v * steps);
-    latentSteps += steps;
+    perDim.forEach((v, d) => klPerDim[d] += v);
+    latentSteps += n / model.hopFactor;
     const input = clip.mel.subarray(0, n * nMels);
     const power = (logMel: Float32Array) => logMel.map((v) => Math.max(Math.exp(v) - floor, 0));
     lsdSum += melLsd(power(input), power(output), nMels);

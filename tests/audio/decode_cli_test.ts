@@ -135,7 +135,7 @@ Deno.test("generate: NaN and ±Inf samples are set to 0 with a warning naming th
   assert.ok(rms(y) > 1e-4, `output is silent (rms ${rms(y)})`); // NaN used to silence it all
 });
 
-Deno.test("generate: a clip shorter than a centred STFT needs is refused, naming the minimum", async () => {
+Deno.test("generate: a clip shorter than one latent step is refused, naming the minimum", async () => {
   const ckpt = await tinyCheckpoint();
   const short = await input("short.wav", encodeWav(tone(400), 16000));
   const r = await generate(ckpt, short, nodePath.join(DIR, "short-out.wav"), true);
@@ -143,7 +143,7 @@ Deno.test("generate: a clip shorter than a centred STFT needs is refused, naming
   assert.equal(
     r.err.trim(),
     `generate: ${short} (WAV): too short: 400 samples (0.025 s) at 16000 Hz; ` +
-      "at least 513 (0.032 s) are needed",
+      "at least 768 (0.048 s) are needed", // 3 hops: 4 frames, one latent step of the tiny model
   );
 });
 

@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
 import { loadAudio } from "../../audio/decode.ts";
+import { concatSamples } from "../../audio/samples.ts";
+import { encodeWav } from "../../audio/wav.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { loadModel } from "../../vae/checkpoint.ts";
 import { reconstructClip } from "../../vae/trainer.ts";
@@ -104,6 +106,81 @@ Deno.test("generate: bad arguments and broken checkpoints are refused, naming th
     (await Array.fromAsync(Deno.readDir(dir))).filter((e) => e.name.endsWith(".wav")).length,
     0,
   );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("generate checks its destination before any work and names it, never its temp file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "generate-dest-" });
+  const ckpt = await trainedCheckpoint();
+  const args = (
+    out: string,
+  ) => ["--checkpoint", ckpt, "--seconds", "0.5", "--iterations", "2", "--out", out];
+  // A folder at the output path: refused as a usage error, naming it.
+  const folder = nodePath.join(dir, "a-folder.wav");
+  await Deno.mkdir(folder);
+  const r1 = await run("cli/generate.ts", args(folder));
+  assert.equal(r1.code, 64, r1.err);
+  assert.match(r1.err, new RegExp(`--out ${folder} is a folder`));
+  assert.doesNotMatch(r1.err, /\.tmp/);
+  // A file where its folder should be.
+  const file = nodePath.join(dir, "plain-file");
+  await Deno.writeTextFile(file, "x");
+  const r2 = await run("cli/generate.ts", args(nodePath.join(file, "x.wav")));
+  assert.equal(r2.code, 64, r2.err);
+  assert.match(r2.err, new RegExp(`${file} is a file, not a folder`));
+  // A missing folder is made, and the WAV lands there.
+  const deep = nodePath.join(dir, "new", "folder", "prior.wav");
+  const r3 = await run("cli/generate.ts", args(deep));
+  assert.equal(r3.code, 0, r3.err);
+  assert.ok((await Deno.stat(deep)).size > 44);
+  assert.deepEqual([...Deno.readDirSync(nodePath.dirname(deep))].map((e) => e.name), ["prior.wav"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("generate: a length no WAV file can hold is refused at once, naming the limit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "generate-long-" });
+  const ckpt = await trainedCheckpoint();
+  const out = nodePath.join(dir, "forever.wav");
+  const r = await run("cli/generate.ts", ["--checkpoint", ckpt, "--seconds", "1e9", "--out", out]);
+  assert.equal(r.code, 64, r.err);
+  assert.match(r.err, /--seconds 1000000000 is .* more than a WAV file can hold: at most 37h16m/);
+  assert.deepEqual([...Deno.readDirSync(dir)], [], "something was written");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("generate --input of 75 s: the stream's windows and chunks join into a speech-like WAV", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "generate-75s-" });
+  const ckpt = await trainedCheckpoint();
+  // The sample's clips one after another: longer than a model core (4096 frames, 65 s) and two
+  // vocoder cores (2048 frames), so every stage meets seams.
+  const clips = [...Deno.readDirSync(nodePath.join(ROOT, "audio/sample/en/clips"))]
+    .map((e) => e.name).sort();
+  const parts: Float32Array[] = [];
+  let total = 0;
+  for (let i = 0; total < 75 * 16000; i++) {
+    const path = nodePath.join(ROOT, "audio/sample/en/clips", clips[i % clips.length]);
+    const { samples } = await loadAudio(path, { sampleRate: 16000 });
+    parts.push(samples);
+    total += samples.length;
+  }
+  const input = concatSamples(parts);
+  const wav = nodePath.join(dir, "long.wav");
+  await Deno.writeFile(wav, encodeWav(input, 16000));
+  const out = nodePath.join(dir, "recon.wav");
+  const r = await run("cli/generate.ts", [
+    "--checkpoint",
+    ckpt,
+    "--input",
+    wav,
+    "--iterations",
+    "8",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const frames = Math.floor((1 + Math.floor(input.length / 256)) / 4) * 4;
+  assertSpeechLikeWav(await Deno.readFile(out), (frames - 1) * 256, "75 s reconstruction", input);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["long.wav", "recon.wav"]);
   await Deno.remove(dir, { recursive: true });
 });
 

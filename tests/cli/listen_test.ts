@@ -21,7 +21,8 @@ const assertStringIncludes = (s: string, part: string) =>
 import { resample } from "../../audio/resample.ts";
 import { Capture, RawS16Source } from "../../audio/capture.ts";
 import { encodeWav } from "../../audio/wav.ts";
-import { loadCheckpoint, loadModel } from "../../vae/checkpoint.ts";
+import { AdamW } from "../../engine/mod.ts";
+import { fileSha256, loadCheckpoint, loadModel, saveCheckpoint } from "../../vae/checkpoint.ts";
 import { reconstructionMse } from "../../vae/trainer.ts";
 import { assertSpeechLikeWav } from "./speech_checks.ts";
 import {
@@ -280,7 +281,7 @@ async function statusWithin(child: Deno.ChildProcess, timeoutMs: number) {
 /** `listen`'s final line: heard H s (V s voiced), N steps, held-out loss B → A (…%), … */
 function parseSummary(stdout: string) {
   const m =
-    /heard ([\d.]+) s \(([\d.]+) s voiced\), (\d+) steps, held-out loss ([\d.]+) → ([\d.]+) \(([-\d.]+)%\), overruns (\d+), RTF ([\d.]+) → saved (.+)$/m
+    /heard ([\d.]+) s \(([\d.]+) s voiced\), (\d+) steps, held-out loss ([\d.]+) → ([\d.]+) \(([-\d.]+)%\), overruns (\d+), RTF ([\d.]+) → saved (.+?)( \(\d+ steps, [\d.]+ s voiced in all\))?$/m
       .exec(stdout);
   assert.ok(m, `no summary line in:\n${stdout}`);
   return {
@@ -296,15 +297,18 @@ function parseSummary(stdout: string) {
 }
 
 /**
- * The adapted checkpoint: a valid audio-gen checkpoint with the base's tensors, the decoder's
- * moved away from the base (it was trained), the frozen encoder's unchanged.
+ * The adapted checkpoint: a valid audio-gen checkpoint with the base's model tensors, the
+ * decoder's moved away from the base (it was trained), the frozen encoder's unchanged.
  */
 async function assertAdaptedFrom(path: string, basePath: string): Promise<void> {
   const [a, b] = [await loadCheckpoint(path), await loadCheckpoint(basePath)];
   assertEquals(JSON.stringify(a.model), JSON.stringify(b.model));
-  assert.deepEqual([...a.tensors.keys()].sort(), [...b.tensors.keys()].sort());
+  // The model's tensors are the base's; the adapter's optimizer moments come with them.
+  const models = (c: typeof a) => [...c.tensors.keys()].filter((n) => n.startsWith("model."));
+  assert.deepEqual(models(a).sort(), models(b).sort());
   let moved = 0, decoder = 0;
   for (const [name, t] of b.tensors) {
+    if (!name.startsWith("model.")) continue;
     const u = a.tensors.get(name)!;
     assert.deepEqual(u.shape, t.shape, name);
     assert.ok(u.data.every(Number.isFinite), `${name}: non-finite weights`);
@@ -463,6 +467,78 @@ Deno.test({
       const input = await clipAudio(test6[6]);
       const frames = Math.floor((1 + Math.floor(input.length / hop)) / hopFactor) * hopFactor;
       assertSpeechLikeWav(await Deno.readFile(out), (frames - 1) * hop, "reconstruction", input);
+    });
+
+    // Issue 13 item 1: a later session continues the adapted model, one that hears nothing
+    // leaves it byte for byte, and one for another base does not touch it.
+    const sha = async (path: string) => await fileSha256(path);
+    const faint = Float32Array.from({ length: 4 * 16000 }, (_, i) => 0.002 * Math.sin(i * 1.7));
+    const silence = nodePath.join(tmp, "silence.wav");
+    await Deno.writeFile(silence, encodeWav(faint, 16000));
+
+    await t.step(
+      "a session that hears no voice leaves the adapted model byte-identical",
+      async () => {
+        assert.ok(adapted, "no adapted checkpoint (the --input file.wav step failed)");
+        const before = await sha(adapted);
+        const r = await run(listenCmd([...common, "--input", silence, "--out", adapted], {}, tmp));
+        assertEquals(r.code, 0, r.stderr);
+        assertStringIncludes(r.stderr, `continuing ${adapted}`);
+        assertStringIncludes(r.stdout, `0 steps`);
+        assertStringIncludes(r.stdout, `nothing learned, ${adapted} left as it was`);
+        assertEquals(await sha(adapted), before, "the adapted model was replaced");
+        await assertNoTempFiles(nodePath.dirname(adapted));
+      },
+    );
+
+    await t.step("a second session continues from the adapted model: steps add up", async () => {
+      assert.ok(adapted, "no adapted checkpoint (the --input file.wav step failed)");
+      const first = await loadCheckpoint(adapted);
+      assert.ok(first.adaptation, "the adapted model records no adaptation");
+      assertEquals(first.adaptation.baseSha256, await sha(base));
+      assertEquals(first.adaptation.sessions, 1);
+      const rec = await speakerRecording(test6.slice(2, 5), 16000);
+      const wav = nodePath.join(tmp, "speaker6-more.wav");
+      await Deno.writeFile(wav, encodeWav(rec, 16000));
+      const r = await run(listenCmd([...common, "--input", wav, "--out", adapted], {}, tmp));
+      assertEquals(r.code, 0, r.stderr);
+      assertStringIncludes(
+        r.stderr,
+        `continuing ${adapted} (${first.adaptation.steps} steps, ` +
+          `${first.adaptation.voicedSeconds.toFixed(1)} s voiced so far)`,
+      );
+      const s = parseSummary(r.stdout);
+      assert.ok(s.steps > 0, `no steps in the second session:\n${r.stdout}`);
+      const second = await loadCheckpoint(adapted);
+      assertEquals(second.adaptation!.steps, first.adaptation.steps + s.steps);
+      assertEquals(second.adaptation!.sessions, 2);
+      assert.ok(second.adaptation!.voicedSeconds > first.adaptation.voicedSeconds);
+      assertStringIncludes(r.stdout, `(${second.adaptation!.steps} steps, `);
+      // It went on from the first session's weights and optimizer moments, not from the base.
+      for (const [name, n] of Object.entries(second.optimizer!.steps)) {
+        const m = first.optimizer!.steps[name];
+        assert.ok(n > m && n <= m + s.steps, `${name}: optimizer step ${m} → ${n}`);
+      }
+      await assertAdaptedFrom(adapted, base);
+    });
+
+    await t.step("an adapted model of another base is neither continued nor replaced", async () => {
+      assert.ok(adapted, "no adapted checkpoint (the --input file.wav step failed)");
+      const other = nodePath.join(tmp, "other-base.safetensors");
+      const { model: m } = await loadModel(base);
+      await saveCheckpoint(other, m, { optimizer: new AdamW(m.namedParameters()) });
+      m.dispose();
+      const before = await sha(adapted);
+      const args = ["--checkpoint", other, "--replay", "audio/sample/en", "--input", silence];
+      const r = await run(listenCmd([...args, "--out", adapted], {}, tmp));
+      assertEquals(r.code, 64, r.stderr);
+      assertStringIncludes(r.stderr, `${adapted} was adapted from another base model (${base}`);
+      assertStringIncludes(r.stderr, "--fresh");
+      // --fresh starts over, but a session that learns nothing still writes nothing.
+      const f = await run(listenCmd([...args, "--fresh", "--out", adapted], {}, tmp));
+      assertEquals(f.code, 0, f.stderr);
+      assertStringIncludes(f.stdout, `nothing learned, ${adapted} not written`);
+      assertEquals(await sha(adapted), before, "the adapted model was replaced");
     });
 
     baseModel.dispose();

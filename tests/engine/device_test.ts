@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
+import { BufferPool } from "../../engine/buffer_pool.ts";
 import { Kernel } from "../../engine/kernel.ts";
 import fillSource from "../../shaders/fill.wgsl" with { type: "text" };
 import { deviceOptionsFromEnv, EXIT_NO_ADAPTER } from "../../cli/device_flags.ts";
@@ -165,4 +166,30 @@ Deno.test("using the engine before init is a clear error", async () => {
   }).output();
   assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
   assert.match(new TextDecoder().decode(r.stdout), /before `await init\(\)`/);
+});
+
+Deno.test("a tensor larger than the adapter can bind is refused where it is allocated, naming the limit", async () => {
+  await setup();
+  const limit = ag.rt().maxBindingBytes;
+  assert.equal(limit, ag.rt().device.limits.maxStorageBufferBindingSize);
+  const before = ag.counters().buffersCreatedTotal;
+  assert.throws(
+    () => ag.zeros([Math.floor(limit / 4) + 1]),
+    (e: unknown) => {
+      assert.ok(e instanceof ag.BufferLimitError, String(e));
+      assert.match(
+        e.message,
+        /larger than this GPU adapter can bind .*maxStorageBufferBindingSize/,
+      );
+      return true;
+    },
+  );
+  assert.equal(ag.counters().buffersCreatedTotal, before, "a buffer was created anyway");
+  // Below the limit, a size bucket never rounds a buffer past it.
+  const pool = new BufferPool(ag.rt().device, GPUBufferUsage.STORAGE, "capped", 1000);
+  const b = pool.acquire(900);
+  assert.equal(b.size, 992, "bucket 1024 capped at the limit (a multiple of 16)");
+  pool.release(b);
+  pool.destroyIdle();
+  assert.equal(pool.counters.buffersAllocated, 0);
 });

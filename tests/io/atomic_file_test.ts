@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
-import { writeFileAtomic } from "../../io/atomic_file.ts";
+import { writeFileAtomic, WriteFileError } from "../../io/atomic_file.ts";
 
 Deno.test("writeFileAtomic replaces the file whole and leaves no temp file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "atomic-" });
@@ -20,8 +20,21 @@ Deno.test("writeFileAtomic replaces the file whole and leaves no temp file", asy
   assert.deepEqual(await Deno.readFile(path), big);
   const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
   assert.deepEqual(names, ["f.bin", "f.bin.999999.tmp"], "own temp file left behind");
-  // A failed write (folder gone) throws and does not touch the old target.
-  await assert.rejects(writeFileAtomic(nodePath.join(dir, "no", "such", "f"), "x"));
+  // A failed write (folder gone) throws naming the destination, not its temp file, and does
+  // not touch the old target.
+  const gone = nodePath.join(dir, "no", "such", "f");
+  await assert.rejects(writeFileAtomic(gone, "x"), (e: unknown) => {
+    assert.ok(e instanceof WriteFileError, String(e));
+    assert.match(e.message, new RegExp(`^cannot write ${gone}: .*No such file`));
+    assert.doesNotMatch(e.message, /\.tmp/);
+    return true;
+  });
+  // A folder where the file should go: the same, and its temp file is removed.
+  await Deno.mkdir(nodePath.join(dir, "a-folder"));
+  await assert.rejects(
+    writeFileAtomic(nodePath.join(dir, "a-folder"), "x"),
+    /cannot write .*a-folder: .*(directory|folder)/i,
+  );
   assert.deepEqual(await Deno.readFile(path), big);
   await Deno.remove(dir, { recursive: true });
 });

@@ -15,6 +15,7 @@ import {
   klStandardNormal,
   klWeight,
   laplaceNll,
+  lrAt,
   reconstructionNll,
   reparameterize,
 } from "../../vae/elbo.ts";
@@ -232,4 +233,18 @@ Deno.test("elboTerms with sample: true uses the generator (seeded, reproducible)
   const a = await run(1), b = await run(1), c = await run(2);
   assert.equal(a, b, "same generator seed, different reconstruction");
   assert.notEqual(a, c, "different seeds drew the same z");
+});
+
+Deno.test("lrAt: constant, or a half cosine from lr to lr/10 over the run", () => {
+  const base = { ...DEFAULT_TRAIN, lr: 2e-3, steps: 101 };
+  assert.equal(lrAt(0, { ...base, lrSchedule: "constant" }), 2e-3);
+  assert.equal(lrAt(70, { ...base, lrSchedule: "constant" }), 2e-3);
+  // A train config saved before the schedule existed has none: constant.
+  assert.equal(lrAt(70, { ...base, lrSchedule: undefined }), 2e-3);
+  const cos = { ...base, lrSchedule: "cosine" as const };
+  assert.equal(lrAt(0, cos), 2e-3);
+  assert.ok(Math.abs(lrAt(100, cos) - 2e-4) < 1e-15, "the last step is at lr / 10");
+  assert.ok(Math.abs(lrAt(50, cos) - 1.1e-3) < 1e-15, "half way: (lr + lr/10) / 2");
+  assert.ok(Math.abs(lrAt(25, cos) - (2e-4 + 1.8e-3 * 0.5 * (1 + Math.SQRT1_2))) < 1e-15);
+  assert.equal(lrAt(500, cos), lrAt(100, cos), "past the end it stays at the floor");
 });

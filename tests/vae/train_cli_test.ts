@@ -199,6 +199,56 @@ Deno.test("streamed through a budget below the cache, --resume continues the sam
   assert.match(named[0], /skipped feature shard .*shard-00002\.f16: truncated/);
 });
 
+Deno.test("--resume applies --lr and --batch from the next step and records them; --seed is refused", async () => {
+  const out = nodePath.join(WORK, "resume-changes");
+  await train(await parseTrainArgs(runArgs(out, 4)));
+  const before = await loadCheckpoint(ckptOf(out));
+  assert.equal(before.train!.lr, TINY.train.lr);
+  // The same settings again change nothing (no change recorded, exact resume).
+  const same = nodePath.join(WORK, "resume-same");
+  await Deno.mkdir(same);
+  await Deno.copyFile(ckptOf(out), ckptOf(same));
+  await train(await parseTrainArgs([...runArgs(same, 8, "--resume"), "--lr", "0.001"]));
+  const exact = await loadCheckpoint(ckptOf(same));
+  assert.deepEqual((exact.state!.history as { changes: unknown[] }).changes, []);
+
+  await train(await parseTrainArgs(runArgs(out, 8, "--resume", "--lr", "0.0003", "--batch", "3")));
+  const after = await loadCheckpoint(ckptOf(out));
+  assert.equal(after.state!.step, 8);
+  assert.equal(after.train!.lr, 0.0003, "the saved train config keeps the old lr");
+  assert.equal(after.train!.batch, 3, "the saved train config keeps the old batch");
+  assert.equal(after.optimizer!.lr, 0.0003, "the optimizer still steps with the old lr");
+  const changes = (after.state!.history as { changes: unknown[] }).changes;
+  assert.deepEqual(changes, [
+    { step: 4, field: "batch", from: 2, to: 3, by: "--batch" },
+    { step: 4, field: "lr", from: 0.001, to: 0.0003, by: "--lr" },
+  ]);
+  // The new settings took effect: steps 5–8 differ from the exact resume.
+  assert.ok(maxTensorDiff(after, exact, ["model."]) > 1e-6, "--lr/--batch had no effect");
+  assert.notEqual(after.state!.cropRng, exact.state!.cropRng, "no crops of batch 3 were drawn");
+
+  // A second resume keeps the earlier changes in the history; the --config file's train
+  // section counts as given too (its batch 2 undoes --batch 3).
+  await train(await parseTrainArgs(runArgs(out, 10, "--resume", "--lr", "0.0002")));
+  const third = await loadCheckpoint(ckptOf(out));
+  assert.deepEqual(
+    (third.state!.history as { changes: { step: number; to: number; by: string }[] }).changes
+      .map((c) => [c.step, c.to, c.by]),
+    [[4, 3, "--batch"], [4, 0.0003, "--lr"], [8, 2, `--config ${CONFIG}`], [8, 0.0002, "--lr"]],
+  );
+
+  // The seed names the random streams the resumed run continues: refused, naming the flag.
+  await assert.rejects(
+    train(await parseTrainArgs(runArgs(out, 12, "--resume", "--seed", "7"))),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, /--resume: --seed sets seed 7, but .* was trained with seed 1/);
+      return true;
+    },
+  );
+  assert.equal((await loadCheckpoint(ckptOf(out))).state!.step, 10, "the checkpoint was touched");
+});
+
 Deno.test("--resume with a different --config model is refused, naming both configs", async () => {
   const out = nodePath.join(WORK, "mismatch");
   await train(await parseTrainArgs(runArgs(out, 2)));
@@ -382,6 +432,29 @@ Deno.test("bad configs are refused before any work: exit code 64, the message na
     ["section", { optimizer: {} }, /unknown section "optimizer"/],
     ["nested", { model: { features: { nMel: 40 } } }, /model\.features: unknown key "nMel"/],
   ];
+  // Issue 13 item 7: each of these used to crash with a TypeError or fail mid-run (leaving a
+  // partial feature cache in OUT/cache); the message names the file and the field.
+  const features = (f: Record<string, unknown>) => ({ model: { features: f } });
+  const fileCases: [string, unknown, RegExp][] = [
+    ["null", null, /null\.json: must hold an object/],
+    ["model-null", { model: null }, /model-null\.json: model: must be an object, got null/],
+    [
+      "features-null",
+      { model: { features: null } },
+      /features-null\.json: model: features: must be an object, got null/,
+    ],
+    ["hop0", features({ hop: 0 }), /hop0\.json: model: features\.hop: must be .* 1 to/],
+    ["nyquist", features({ fMax: 9000 }), /nyquist\.json: model: features\.fMax: .*8000 Hz/],
+    ["nfft", features({ nFft: 1000 }), /nfft\.json: model: features\.nFft: must be a power/],
+    ["mels", features({ nMels: 600 }), /mels\.json: model: features\.nMels: .*513/],
+    [
+      "narrow",
+      features({ nFft: 256, hop: 64, nMels: 100 }),
+      /narrow\.json: model: features\.nMels: 100 bands .* catches no FFT bin/,
+    ],
+    ["rate", features({ sampleRate: 0 }), /rate\.json: model: features\.sampleRate: must be/],
+    ["floor", features({ logFloor: 0 }), /floor\.json: model: features\.logFloor: must be/],
+  ];
   const runs = cases.map(async ([name, json, pattern]) => {
     const out = nodePath.join(WORK, `refused-${name}`);
     const config = await writeConfig(`${name}.json`, json);
@@ -392,6 +465,18 @@ Deno.test("bad configs are refused before any work: exit code 64, the message na
     assert.match(err, /usage: deno task train/);
     assert.ok(!(await exists(out)), `${name}: --out was created before the config was checked`);
   });
+  // From a corpus folder (not a prepared cache), so that a late failure would leave a cache.
+  runs.push(...fileCases.map(async ([name, json, pattern]) => {
+    const out = nodePath.join(WORK, `refused-${name}`);
+    const config = await writeConfig(`${name}.json`, json);
+    const r = await trainCommand(["--config", config, "--data", SAMPLE_DIR, "--out", out])
+      .output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, EXIT_USAGE, `${name}: exit ${r.code}: ${err}`);
+    assert.match(err.replaceAll("\n", " "), pattern, name);
+    assert.doesNotMatch(err, /TypeError|at file:/, `${name}: a stack trace`);
+    assert.ok(!(await exists(out)), `${name}: --out was written before the config was checked`);
+  }));
   // A bad flag and a missing data folder are refused the same way.
   runs.push((async () => {
     const r = await trainCommand(["--data", CACHE, "--out", WORK, "--steps", "ten"]).output();
@@ -442,7 +527,16 @@ Deno.test("parseTrainArgs and the validators name the bad field", async () => {
     [{ downsampleStages: 1.5 }, /downsampleStages must be an integer >= 0, got 1.5/],
     [{ likelihood: "cauchy" }, /likelihood must be "gaussian" or "laplace"/],
     [{ learnScale: "yes" }, /learnScale must be true or false/],
-    [{ features: { ...m.features, nMels: 0 } }, /features\.nMels must be a positive integer/],
+    [{ features: { ...m.features, nMels: 0 } }, /features\.nMels: must be a whole number/],
+    [{ features: { ...m.features, htk: 1 } }, /features\.htk: must be true or false/],
+    [{ features: { ...m.features, norm: "area" } }, /features\.norm: must be "slaney" or null/],
+    [{ features: { ...m.features, fMin: 8000 } }, /features\.fMax: must be above fMin/],
+    [{ features: { ...m.features, hop: 513 } }, /features\.hop: .* from 1 to nFft\/2 = 512/],
+    [{ features: { ...m.features, hop: "256" } }, /features\.hop: .*, got "256"/],
+    [{ features: { ...m.features, nFft: 8192 } }, /features\.nFft: .* from 2 to 4096/],
+    [{ features: { ...m.features, extra: 1 } }, /features: unknown field "extra"/],
+    [{ features: undefined }, /features: must be an object, got nothing/],
+    [{ width: 3 }, /unknown field "width"/],
   ];
   for (const [over, pattern] of badModel) {
     assert.throws(() => validateModelConfig({ ...m, ...over } as typeof m), pattern);

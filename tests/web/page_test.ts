@@ -259,8 +259,10 @@ Deno.test({
           }; features relative error ${featureError.toExponential(2)}`,
         );
         assert.ok(reconDiff <= 1e-4, `reconstruction: max abs difference ${reconDiff}`);
-        // Features of the same samples agree too (quiet bins differ most: log of tiny power).
-        assert.ok(featureError < 5e-3, `features: relative error ${featureError}`);
+        // Features of the same samples agree too. Quiet bins differ most (the log of tiny power,
+        // where two drivers' f32 FFTs round differently); with unit-peak bands the 1e-5 floor
+        // sits ~25 dB below where Slaney bands put it, so more of them count: 1e-3–7e-3 seen.
+        assert.ok(featureError < 2e-2, `features: relative error ${featureError}`);
         // The file is the adapted model, not the base one.
         const baseBytes = decodeSafetensors(await Deno.readFile(base.path)).tensors;
         const adapted = decodeSafetensors(bytes).tensors;
