@@ -1,13 +1,15 @@
 /**
- * `deno task prepare [--data SRC]... [--split train] [--out CACHE] [--strict]`: decodes, resamples
- * and featurizes one split of each source — a Common Voice language folder, a plain folder of
- * audio or a corpus list (audio/corpus.ts) — into a feature cache (audio/feature_cache.ts); with
- * several sources, one cache per source under `--out/<source name>/<split>`, the layout `train`
- * keeps under `OUT/cache`. Files of plain folders and lists longer than `--segment-seconds` are
- * cut into segments (audio/segment.ts). Decoding runs on Workers (one per core); log-mels are
- * computed on the GPU a shard at a time. Killed half way, a second run continues where the first
- * stopped and ends with the same cache. Broken clips are skipped, counted and named at the end;
- * `--strict` makes that exit with code 2.
+ * `deno task prepare [--data SRC]... [--split train] [--out CACHE] [--strict] [--part I/N]`:
+ * decodes, resamples and featurizes one split of each source — a Common Voice language folder, a
+ * plain folder of audio or a corpus list (audio/corpus.ts) — into a feature cache
+ * (audio/feature_cache.ts); with several sources, one cache per source under
+ * `--out/<source name>/<split>`, the layout `train` keeps under `OUT/cache`. Files of plain
+ * folders and lists longer than `--segment-seconds` are cut into segments (audio/segment.ts).
+ * Decoding runs on Workers (one per core); log-mels are computed on the GPU a shard at a time.
+ * Killed half way, a second run continues where the first stopped and ends with the same cache.
+ * Broken clips are skipped, counted and named at the end; `--strict` makes that exit with code 2.
+ * `--part I/N` prepares a hash slice of the clips into `CACHE/part-I-of-N`, so N runs can go
+ * anywhere; `deno task prepare --merge --out CACHE` joins them into one cache.
  * @module
  */
 import * as nodePath from "node:path";
@@ -61,7 +63,8 @@ const USAGE =
   `usage: deno task prepare [--data SRC]... [--split train|dev|test|validated] [--out CACHE]
                          [--clips-per-shard 16] [--min-seconds 0.3] [--max-seconds 20]
                          [--segment-seconds 15] [--dev-fraction 0.1] [--limit N] [--strict]
-                         [--no-gpu]
+                         [--part I/N] [--no-gpu]
+       deno task prepare --merge --out CACHE
   --data             a Common Voice language folder (clips/ + TSVs), a plain folder of audio
                      (recursive), or a corpus list file (path, speaker, split); may be repeated;
                      default: the bundled sample
@@ -69,7 +72,12 @@ const USAGE =
                      source (<source name>/<split>); default: out/cache/<split>, or out/cache
   --min/max-seconds  Common Voice clips outside this range are left out
   --segment-seconds  files of plain folders and lists are cut into segments at most this long
-  --dev-fraction     share of a plain folder's speakers (files, where unknown) held out as dev`;
+  --dev-fraction     share of a plain folder's speakers (files, where unknown) held out as dev
+  --limit            the first N usable clips only (a TSV is read no further)
+  --part I/N         only the clips whose path hashes to part I of N (0 <= I < N), into
+                     CACHE/part-I-of-N: N runs anywhere (xargs -P, a Kubernetes Indexed Job
+                     with --part $JOB_COMPLETION_INDEX/N), then --merge
+  --merge            joins the N complete parts under CACHE into one cache (CACHE/index.json)`;
 
 /** The options of one prepare run (of one source into one cache). */
 export interface PrepareOptions {
