@@ -24,6 +24,7 @@ import {
   type SkippedItem,
   speakerSplit,
 } from "./commonvoice.ts";
+import { loadAudio } from "./decode.ts";
 import { listedAudioPath, readCorpusList } from "./corpus_list.ts";
 import { type CachedClip, fingerprint } from "./feature_cache.ts";
 import { speakerOf } from "./speakers.ts";
@@ -264,6 +265,19 @@ export async function readPlainFolder(
     clips.push({ path, audioPath, clientId: speakerOf(path) ?? "", sentence: "" });
   }
   return { clips, skipped, from: "plain folder (speaker hash split)" };
+}
+
+/**
+ * The audio of a clip of a source's cache ({@link audioFileOf}): the file decoded at
+ * `sampleRate`, cut to the segment's start and length.
+ */
+export async function loadClipAudio(
+  where: { file: string; startSeconds: number; seconds: number },
+  sampleRate: number,
+): Promise<Float32Array> {
+  const { samples } = await loadAudio(where.file, { sampleRate });
+  const start = Math.round(where.startSeconds * sampleRate);
+  return samples.subarray(start, start + Math.round(where.seconds * sampleRate));
 }
 
 /**

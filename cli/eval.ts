@@ -5,23 +5,38 @@
  * reconstructed mels (z = μ). Each `--data` is a Common Voice folder, a plain folder of audio or
  * a corpus list (its split featurized into a cache first, audio/corpus.ts), or a prepared cache
  * (index.json, evaluated whole); with several, their clips are pooled.
+ *
+ * Where the clips' audio is at hand (any source but a bare cache), the same reconstructions are
+ * also measured through the waveform (vae/waveform_eval.ts): decoder → vocoder (`--vocoder`) →
+ * re-analysis against the input audio with a floor relative to each clip's peak — what a
+ * listener hears — per clip and as the mean.
  * @module
  */
 import * as nodePath from "node:path";
 import { formatSkipSummary } from "../audio/commonvoice.ts";
 import type { CommonVoiceSplit } from "../audio/commonvoice.ts";
-import type { CorpusSource } from "../audio/corpus.ts";
+import { audioFileOf, type CorpusSource, loadClipAudio } from "../audio/corpus.ts";
 import { loadCache, type LoadedClip } from "../audio/feature_cache.ts";
+import { GriffinLimVocoder, type MelVocoder } from "../audio/vocoder.ts";
 import { loadModel } from "../vae/checkpoint.ts";
 import { type EvalStats, evaluateClips } from "../vae/trainer.ts";
-import { numberFlag, parseFlags, runCommand } from "./args.ts";
+import {
+  scoreClips,
+  summarize,
+  type WaveformScore,
+  type WaveformSummary,
+} from "../vae/waveform_eval.ts";
+import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { openDataFlags, prepare, prepareOptions } from "./prepare.ts";
 
 const USAGE =
-  `usage: deno task eval --checkpoint CKPT --data SRC [--data SRC]... [--split dev] [--cache DIR]
-                      [--dev-fraction 0.1] [--segment-seconds 15] [--json]
+  `usage: deno task eval [--checkpoint CKPT] --data SRC [--data SRC]... [--split dev] [--cache DIR]
+                      [--dev-fraction 0.1] [--segment-seconds 15] [--vocoder griffin-lim|none]
+                      [--iterations 64] [--per-clip] [--json]
   --data    a Common Voice folder, a plain folder of audio, a corpus list, or a prepared cache
+  --vocoder what turns the reconstructed mels into audio for the measure through the waveform
+            (griffin-lim: TARGETS.md's baseline, --iterations of it; none: features only)
   --cache   where a source's split is prepared; with several --data, the folder holding one
             cache per source (<source name>/<split>); default out/cache/eval/<source name>/<split>`;
 
@@ -35,20 +50,36 @@ export interface EvalOptions {
   caches: string[];
   devFraction: number;
   segmentSeconds: number;
+  vocoder: "griffin-lim" | "none";
+  iterations: number;
+  perClip: boolean;
   json: boolean;
+}
+
+/** What eval measured: the feature-domain stats, and the waveform scores where there was audio. */
+export interface EvalResult {
+  stats: EvalStats;
+  /** Null without audio (bare caches) or with `--vocoder none`. */
+  waveform: { vocoder: string; summary: WaveformSummary; clips: WaveformScore[] } | null;
 }
 
 /** Parses the command line (throws UsageError before any work). */
 export async function parseEvalArgs(args: string[]): Promise<EvalOptions> {
   const values = parseFlags(args, {
-    checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+    checkpoint: { type: "string", default: "models/base.safetensors" },
     data: { type: "string", multiple: true, default: [] as string[] },
     split: { type: "string", default: "dev" },
     cache: { type: "string" },
     "dev-fraction": { type: "string" },
     "segment-seconds": { type: "string" },
+    vocoder: { type: "string", default: "griffin-lim" },
+    iterations: { type: "string", default: "64" },
+    "per-clip": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   });
+  if (values.vocoder !== "griffin-lim" && values.vocoder !== "none") {
+    throw new UsageError(`--vocoder must be griffin-lim or none, got '${values.vocoder}'`);
+  }
   const data = await openDataFlags(values.data.length ? values.data : ["audio/sample/en"]);
   const split = prepareOptions({
     split: values.split as CommonVoiceSplit,
@@ -66,15 +97,19 @@ export async function parseEvalArgs(args: string[]): Promise<EvalOptions> {
     caches,
     devFraction: split.devFraction,
     segmentSeconds: split.segmentSeconds,
+    vocoder: values.vocoder,
+    iterations: numberFlag("iterations", values.iterations, { min: 1, integer: true })!,
+    perClip: values["per-clip"],
     json: values.json,
   };
 }
 
 /** Loads (preparing where needed) the split of every source and evaluates the checkpoint on all. */
-export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
+export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
   const { model } = await loadModel(opts.checkpoint);
   const features = model.config.features;
   const clips: LoadedClip[] = [];
+  const audioOf = new Map<LoadedClip, ReturnType<typeof audioFileOf>>();
   for (const [i, source] of opts.data.entries()) {
     let dir = source.path;
     if (source.kind !== "cache") {
@@ -90,9 +125,36 @@ export async function evaluate(opts: EvalOptions): Promise<EvalStats> {
       if (skipped.length > 0) console.error(`eval: ${which}${formatSkipSummary(skipped)}`);
       dir = opts.caches[i];
     }
-    clips.push(...await loadCache(dir, features));
+    const loaded = await loadCache(dir, features);
+    if (source.kind !== "cache") { for (const c of loaded) audioOf.set(c, audioFileOf(source, c)); }
+    clips.push(...loaded);
   }
-  return await evaluateClips(model, clips);
+  const stats = await evaluateClips(model, clips);
+  if (opts.vocoder === "none" || audioOf.size === 0) return { stats, waveform: null };
+  const vocoder: MelVocoder = new GriffinLimVocoder(features, {
+    iterations: opts.iterations,
+    seed: 1,
+  });
+  const audio: { name: string; samples: Float32Array }[] = [];
+  for (const [clip, where] of audioOf) {
+    audio.push({ name: clip.name, samples: await loadClipAudio(where, features.sampleRate) });
+  }
+  const scores = await scoreClips(model, audio, features, vocoder, (_s, i) => {
+    if (!opts.json) {
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(`\rthrough the waveform ${i + 1}/${audio.length}`),
+      );
+    }
+  });
+  if (!opts.json) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  return {
+    stats,
+    waveform: {
+      vocoder: `Griffin-Lim, ${opts.iterations} iterations`,
+      summary: summarize(scores),
+      clips: scores,
+    },
+  };
 }
 
 if (import.meta.main) {
@@ -101,20 +163,51 @@ if (import.meta.main) {
     // Sources are prepared into their caches; a prepared cache is only read.
     run.writesTo(...opts.caches.filter((_, i) => opts.data[i].kind !== "cache"));
     await initOrExit(Deno.args);
-    const e = await evaluate(opts);
+    const { stats: e, waveform } = await evaluate(opts);
     if (opts.json) {
-      console.log(JSON.stringify(e));
+      console.log(JSON.stringify({ ...e, waveform }));
       return;
     }
     const what = opts.data
       .map((s) => (s.kind === "cache" ? s.path : `${s.path} [${opts.split}]`))
       .join(" + ");
+    const f = (v: number) => v.toFixed(2);
     console.log(`${what}: ${e.clips} clips, ${e.frames} frames`);
     console.log(`  reconstruction log-likelihood ${(-e.recon).toFixed(3)} nats/frame`);
     console.log(`  KL                            ${e.kl.toFixed(3)} nats/frame`);
     console.log(`  ELBO                          ${e.elbo.toFixed(3)} nats/frame`);
     console.log(`  active latent dims            ${e.activeDims}/${e.klPerDim.length}`);
-    console.log(`  mel log-spectral distance     ${e.melLsd.toFixed(2)} dB`);
-    console.log(`  mel-cepstral distortion       ${e.mcd.toFixed(2)} dB`);
+    console.log(`  mel-LSD (features)            ${f(e.melLsd)} dB`);
+    console.log(`  mel-cepstral distortion       ${f(e.mcd)} dB`);
+    if (!waveform) {
+      console.log(
+        opts.vocoder === "none"
+          ? "  through the waveform          not measured (--vocoder none)"
+          : "  through the waveform          needs the clips' audio: give a corpus, not a cache",
+      );
+      return;
+    }
+    const w = waveform.summary;
+    console.log(
+      `  through the waveform          mel-LSD ${f(w.melLsd)} dB, LSD ${f(w.lsd)} dB ` +
+        `(${waveform.vocoder}; ${w.clips} clips)`,
+    );
+    if (opts.perClip) {
+      console.log("\n| clip | seconds | mel-LSD, features | mel-LSD, waveform | LSD, waveform |");
+      console.log("|---|---|---|---|---|");
+      for (const c of waveform.clips) {
+        console.log(
+          `| ${c.name} | ${c.seconds.toFixed(1)} | ${f(c.featureMelLsd)} | ${f(c.melLsd)} | ` +
+            `${f(c.lsd)} |`,
+        );
+      }
+      console.log(`| mean | | ${f(w.featureMelLsd)} | ${f(w.melLsd)} | ${f(w.lsd)} |`);
+    }
+    console.log(
+      "  (mel-LSD: per frame the RMS over 80 unit-peak HTK mel bands of the dB difference, " +
+        "averaged over frames, then clips; features: P = mel power + 1e-5; waveform: the " +
+        "output re-analysed, aligned by the lag in ±2048 samples that minimises it, " +
+        "P = max(power, 1e-8 × the clip's peak))",
+    );
   });
 }

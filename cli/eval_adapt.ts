@@ -18,13 +18,8 @@ import { loadAudio } from "../audio/decode.ts";
 import { encodeWav } from "../audio/wav.ts";
 import { loadModel } from "../vae/checkpoint.ts";
 import type { MelVae } from "../vae/model.ts";
-import {
-  griffinLimVocoder,
-  type MelToWaveform,
-  scoreClips,
-  summarize,
-  type WaveformSummary,
-} from "../vae/waveform_eval.ts";
+import { GriffinLimVocoder, type MelVocoder } from "../audio/vocoder.ts";
+import { scoreClips, summarize, type WaveformSummary } from "../vae/waveform_eval.ts";
 import { numberFlag, parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { listen, parseListenArgs } from "./listen.ts";
@@ -212,8 +207,8 @@ if (import.meta.main) {
     const { model: base } = await loadModel(values.checkpoint);
     const features = base.config.features;
     const rate = features.sampleRate;
-    const vocoder: MelToWaveform | null = iterations > 0
-      ? griffinLimVocoder(features, iterations)
+    const vocoder: MelVocoder | null = iterations > 0
+      ? new GriffinLimVocoder(features, { iterations, seed: 1 })
       : null;
     const score = async (model: MelVae, clips: Clip[]) =>
       summarize(await scoreClips(model, clips, features, vocoder));

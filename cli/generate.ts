@@ -20,7 +20,7 @@ import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { formatDuration, Progress } from "./progress.ts";
 
-const USAGE = `usage: deno task generate --checkpoint CKPT [--input audio-file] [--seconds 4]
+const USAGE = `usage: deno task generate [--checkpoint CKPT] [--input audio-file] [--seconds 4]
                           [--seed 0] [--iterations 32] [--temperature 1] [--quiet] --out out.wav`;
 
 /** Options of one generate run. */
@@ -38,7 +38,7 @@ export interface GenerateOptions {
 /** Parses and checks the command line (throws UsageError before any work). */
 export function parseGenerateArgs(args: string[]): GenerateOptions {
   const values = parseFlags(args, {
-    checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+    checkpoint: { type: "string", default: "models/base.safetensors" },
     input: { type: "string" },
     seconds: { type: "string", default: "4" },
     seed: { type: "string", default: "0" },

@@ -62,7 +62,7 @@ const USAGE =
                         [--save-every S] [--replay DIR] [--encoder-layers K] [--lr X]
                         [--steps-per-second K] [--held-out-seconds S] [--alsa-lib LIB]
                         [--fresh] [--quiet]
-  --checkpoint  pretrained model (default out/run/checkpoint.safetensors, from deno task train)
+  --checkpoint  pretrained model (default models/base.safetensors, the shipped base model)
   --out         where the adapted model goes (default out/listen/adapted.safetensors); one
                 adapted from the same --checkpoint before is continued
   --fresh       start over from --checkpoint, replacing --out once this session has learned
@@ -97,7 +97,7 @@ export interface ListenOptions {
 /** Parses and checks the command line (throws UsageError before any work). */
 export function parseListenArgs(args: string[]): ListenOptions {
   const values = parseFlags(args, {
-    checkpoint: { type: "string", default: "out/run/checkpoint.safetensors" },
+    checkpoint: { type: "string", default: "models/base.safetensors" },
     out: { type: "string", default: "out/listen/adapted.safetensors" },
     device: { type: "string", default: "default" },
     input: { type: "string" },

@@ -9,7 +9,7 @@
 import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { formatSkipSummary } from "../audio/commonvoice.ts";
-import { audioFileOf, type CorpusSource } from "../audio/corpus.ts";
+import { audioFileOf, type CorpusSource, loadClipAudio } from "../audio/corpus.ts";
 import {
   type CacheIndex,
   loadCache,
@@ -18,8 +18,7 @@ import {
   openCache,
 } from "../audio/feature_cache.ts";
 import { ShardReader, type TrainingShards, trainingShards } from "../audio/shard_reader.ts";
-import { loadAudio } from "../audio/decode.ts";
-import { melToAudio } from "../audio/vocoder.ts";
+import { GriffinLimVocoder, melToAudio } from "../audio/vocoder.ts";
 import { encodeWav } from "../audio/wav.ts";
 import { removeStaleTempFiles, writeFileAtomic } from "../io/atomic_file.ts";
 import {
@@ -44,6 +43,12 @@ import { cutReplay, type MelClip, replayPicks } from "../vae/data.ts";
 import { CacheBudgetError, ShardSampler } from "../vae/shard_sampler.ts";
 import { MelVae } from "../vae/model.ts";
 import { samplePrior } from "../vae/sampling.ts";
+import {
+  scoreClips,
+  summarize,
+  WAVEFORM_METRIC_DEFINITIONS,
+  type WaveformSummary,
+} from "../vae/waveform_eval.ts";
 import {
   EVAL_METRIC_DEFINITIONS,
   type EvalStats,
@@ -760,6 +765,34 @@ interface ReportRequest {
   outDir: string;
 }
 
+/** Dev clips whose audio is scored through the waveform in the report (each takes seconds). */
+const REPORT_WAVEFORM_CLIPS = 20;
+
+/**
+ * The dev clips' reconstructions measured through the waveform (vae/waveform_eval.ts), for the
+ * report: up to {@link REPORT_WAVEFORM_CLIPS} clips spread over the dev set, when their audio is
+ * at hand (null for a bare cache).
+ */
+async function devThroughWaveform(run: TrainRun): Promise<WaveformSummary | null> {
+  const { data, model } = run;
+  const withAudio = data.dev.filter((c) => data.originals.has(c));
+  if (withAudio.length === 0) return null;
+  const step = Math.max(1, withAudio.length / REPORT_WAVEFORM_CLIPS);
+  const picked: MelClip[] = [];
+  for (let i = 0; i < withAudio.length && picked.length < REPORT_WAVEFORM_CLIPS; i += step) {
+    picked.push(withAudio[Math.floor(i)]);
+  }
+  const { sampleRate } = model.config.features;
+  const clips = [];
+  for (const c of picked) {
+    const samples = await loadClipAudio(data.originals.get(c)!, sampleRate).catch(() => null);
+    if (samples && samples.length > 0) clips.push({ name: c.name, samples });
+  }
+  if (clips.length === 0) return null;
+  const vocoder = new GriffinLimVocoder(model.config.features, { iterations: 64, seed: 1 });
+  return summarize(await scoreClips(model, clips, model.config.features, vocoder));
+}
+
 /** Writes report.html (curves, reconstructions, prior samples, eval) and sample.wav. */
 async function writeReport({ run, outDir }: ReportRequest): Promise<void> {
   const { model, data, lastEval } = run;
@@ -773,16 +806,10 @@ async function writeReport({ run, outDir }: ReportRequest): Promise<void> {
   const examples: ReportExample[] = [];
   for (const clip of data.shown) {
     const { input, output, frames } = await reconstructClip(model, clip);
-    let originalAudio: Float32Array | undefined;
     const original = data.originals.get(clip);
-    if (original) {
-      const audio = await loadAudio(original.file, { sampleRate }).catch(() => null);
-      const start = Math.round(original.startSeconds * sampleRate);
-      originalAudio = audio?.samples.subarray(
-        start,
-        start + Math.round(original.seconds * sampleRate),
-      );
-    }
+    const originalAudio = original
+      ? await loadClipAudio(original, sampleRate).catch(() => undefined)
+      : undefined;
     examples.push({
       name: clip.name,
       nMels,
@@ -816,6 +843,14 @@ async function writeReport({ run, outDir }: ReportRequest): Promise<void> {
   if (lastEval) {
     evalTable[`dev (${lastEval.clips} clips, ${lastEval.frames} frames)`] = evalNumbers(lastEval);
   }
+  const waveform = await devThroughWaveform(run);
+  if (waveform) {
+    evalTable[`dev through the waveform (${waveform.clips} clips, Griffin-Lim 64)`] = {
+      melLsdFeatures: waveform.featureMelLsd,
+      melLsdWaveform: waveform.melLsd,
+      lsdWaveform: waveform.lsd,
+    };
+  }
   const html = await renderReport({
     title: "audio-gen VAE training report",
     createdAt: new Date().toISOString(),
@@ -832,6 +867,7 @@ async function writeReport({ run, outDir }: ReportRequest): Promise<void> {
       "The training curves are per step on the batch's random crops (z sampled, β and free bits as configured); " +
       "the eval numbers are over whole dev clips with z = μ:",
       ...Object.values(EVAL_METRIC_DEFINITIONS),
+      ...(waveform ? Object.values(WAVEFORM_METRIC_DEFINITIONS) : []),
       ...run.changes.map((c) =>
         `Resumed at step ${c.step} with ${c.field} ${c.from} → ${c.to} (${c.by}).`
       ),

@@ -90,6 +90,8 @@ export interface CheckpointExtras {
   replay?: readonly MelClip[];
   /** What `listen` records in an adapted model. */
   adaptation?: AdaptationRecord;
+  /** For a model exported for shipping: the training step it was taken at (metadata only). */
+  exportedFrom?: { step: number | null };
 }
 
 /** Metadata key of the replay clips' names and frame counts. */
@@ -142,6 +144,7 @@ export async function encodeCheckpoint(
   }
   const tensors = await readAll(named);
   if (extra.state) metadata.training_state = JSON.stringify(extra.state);
+  if (extra.exportedFrom) metadata.exported_from = JSON.stringify(extra.exportedFrom);
   if (extra.adaptation) metadata.adaptation = JSON.stringify(extra.adaptation);
   if (extra.replay?.length) {
     const nMels = model.config.features.nMels;

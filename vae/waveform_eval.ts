@@ -10,23 +10,38 @@
 import * as ag from "../engine/mod.ts";
 import { LogMel } from "../audio/features.ts";
 import { melLsd } from "../audio/metrics.ts";
-import { melToAudio } from "../audio/vocoder.ts";
+import type { MelVocoder } from "../audio/vocoder.ts";
 import { ReferenceAnalyser, waveformDistance } from "../audio/waveform_distance.ts";
 import type { MelVae } from "./model.ts";
 import type { FeatureConfig } from "../audio/features.ts";
 
-/** Log-mel frames [1, frames, nMels] → `length` samples of audio. */
-export type MelToWaveform = (logMelFrames: ag.Tensor, length: number) => Promise<Float32Array>;
-
-/** Griffin-Lim (fast, `iterations`, seeded) as a {@link MelToWaveform}: TARGETS.md's baseline. */
-export function griffinLimVocoder(
-  features: FeatureConfig,
-  iterations = 64,
-  seed = 1,
-): MelToWaveform {
-  return (logMelFrames, length) =>
-    ag.tidy(() => melToAudio(logMelFrames, features, { iterations, seed, length }).toArray());
+/**
+ * `length` samples of `vocoder`'s audio for log-mel frames [1, frames, nMels] (it gives
+ * (frames − 1)·hop; the last part-hop is silence, as a centred STFT's last frame covers it).
+ */
+export async function vocode(
+  vocoder: MelVocoder,
+  logMelFrames: ag.Tensor,
+  length: number,
+): Promise<Float32Array> {
+  const audio = await ag.tidy(() => vocoder.synthesize(logMelFrames).toArray());
+  if (audio.length === length) return audio;
+  const out = new Float32Array(length);
+  out.set(audio.subarray(0, length));
+  return out;
 }
+
+/** What each waveform score means, in words (the training report lists them). */
+export const WAVEFORM_METRIC_DEFINITIONS = {
+  melLsdFeatures: "melLsdFeatures: mel-LSD of the reconstructed features against the input's " +
+    "(as melLsd above, on every frame of the clip).",
+  melLsdWaveform: "melLsdWaveform: what a listener hears — the reconstruction made audio by the " +
+    "vocoder, re-analysed (16 kHz, n_fft 1024, hop 256, 80 unit-peak HTK mel bands) and " +
+    "compared with the input audio by the same per-frame RMS of dB differences, aligned by the " +
+    "lag within ±2048 samples that minimises it, with P = max(power, 1e-8 × the clip's peak " +
+    "power) so filled-in pauses and quiet bands count; dB, the mean over clips.",
+  lsdWaveform: "lsdWaveform: the same over the 513 linear-frequency bins of the power spectrum.",
+} as const;
 
 /** One clip's scores, in dB. */
 export interface WaveformScore {
@@ -80,7 +95,7 @@ export async function scoreClip(
   name: string,
   samples: Float32Array,
   features: FeatureConfig,
-  vocoder: MelToWaveform | null,
+  vocoder: MelVocoder | null,
   tools: { logMel: LogMel; analyser: ReferenceAnalyser },
 ): Promise<WaveformScore> {
   const { input, output, mel } = await ag.tidy(async () => {
@@ -91,7 +106,7 @@ export async function scoreClip(
   });
   let audio: Float32Array | null = null;
   try {
-    if (vocoder) audio = await vocoder(mel, samples.length);
+    if (vocoder) audio = await vocode(vocoder, mel, samples.length);
   } finally {
     mel.dispose();
   }
@@ -115,7 +130,7 @@ export async function scoreClips(
   model: MelVae | null,
   clips: readonly { name: string; samples: Float32Array }[],
   features: FeatureConfig,
-  vocoder: MelToWaveform | null,
+  vocoder: MelVocoder | null,
   onClip?: (score: WaveformScore, index: number) => void,
 ): Promise<WaveformScore[]> {
   const tools = { logMel: new LogMel(features), analyser: new ReferenceAnalyser() };

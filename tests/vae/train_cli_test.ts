@@ -705,6 +705,8 @@ Deno.test("mixed --data: a Common Voice folder, a plain folder and a list train 
     ...sources,
     "--cache",
     nodePath.join(root, "eval-cache"),
+    "--vocoder",
+    "none",
   ]);
   assert.deepEqual(
     evalOpts.caches,
@@ -714,7 +716,8 @@ Deno.test("mixed --data: a Common Voice folder, a plain folder and a list train 
       ),
     ),
   );
-  const pooled = await evaluate(evalOpts);
+  const { stats: pooled, waveform } = await evaluate(evalOpts);
+  assert.equal(waveform, null, "--vocoder none measures the features only");
   assert.equal(pooled.clips, e!.clips);
   assert.ok(Math.abs(pooled.elbo - e!.elbo) < 1e-4, `eval ${pooled.elbo} vs train's ${e!.elbo}`);
 
