@@ -9,7 +9,8 @@
  *    hours, × real time (wall, and per CPU-second of all the parts), cache size.
  * 4. Trains `--steps` steps on part 0 alone and on the merged cache (sizes `--parts`× apart,
  *    both ≥ 10× `--budget` MB of `--cache-memory`): peak RSS of each, frames/s, the seconds
- *    steps waited for shards.
+ *    steps waited for shards; and on the merged cache all in memory (the path before
+ *    streaming), whose peak RSS grows with the cache.
  * 5. Trains on the real CV mini set cached in small shards, all in memory and streamed through
  *    a budget a twelfth of it: frames/s and data time of both.
  *
@@ -17,9 +18,13 @@
  * the table is printed and saved as out/bench/scale.json. Child processes are timed by
  * /usr/bin/time (GNU time; peak RSS is its %M).
  *
- *   deno run --allow-read --allow-write=/tmp,out --allow-env \
+ *   deno run --allow-read --allow-write=/tmp,out --allow-env --allow-sys=loadavg \
  *     --allow-run=deno,xargs,/usr/bin/time bench/scale.ts [--rows 1000000] [--clips 20000] \
- *     [--parts 16] [--jobs 2] [--budget 8] [--steps 30] [--keep]
+ *     [--parts 16] [--jobs 2] [--clips-per-shard 16] [--budget 8] [--steps 30] [--keep]
+ *
+ * A short run that still keeps both caches ≥ 10× the budget: `--clips 1600 --parts 12
+ * --clips-per-shard 1 --budget 0.5` (shards of one clip, at most 120 KB, stream through a budget
+ * that small).
  * @module
  */
 import * as nodePath from "node:path";
@@ -37,6 +42,7 @@ const { values: flags } = parseArgs({
     // (with 10, a hash slice holds 10 % ± a few, e.g. 2,036 of 20,000 clips: 9.8×).
     parts: { type: "string", default: "16" },
     jobs: { type: "string", default: "2" },
+    "clips-per-shard": { type: "string", default: "16" },
     budget: { type: "string", default: "8" },
     steps: { type: "string", default: "30" },
     keep: { type: "boolean", default: false },
@@ -79,6 +85,7 @@ const hoursOf = (index: CacheIndex) =>
   index.shards.reduce((n, s) => n + s.frames, 0) * index.features.hop / index.features.sampleRate /
   3600;
 const mb = (bytes: number) => bytes / 2 ** 20;
+const times = (ratio: number) => ratio.toFixed(ratio >= 10 ? 0 : 2);
 
 /** The `data:` line train prints, as numbers. */
 function dataLine(err: string) {
@@ -147,6 +154,7 @@ try {
       ...["-f", TIME_FORMAT, "deno", "run", ...perms, "cli/prepare.ts"],
       ...["--data", corpus.dir, "--split", "train", "--limit", String(clips)],
       ...["--out", cache, "--part", `{}/${parts}`],
+      ...["--clips-per-shard", flags["clips-per-shard"]],
     ],
     cwd: ROOT,
     stdin: "piped",
@@ -191,10 +199,14 @@ try {
     `${(audioSeconds / prepareWall).toFixed(0)}× real time (wall); ` +
     `${(audioSeconds / cpu).toFixed(0)}× per CPU-second; merge ${merge.time.wall.toFixed(1)} s`,
   ]);
+  // The same features as f32 (format 1): 4 bytes a value, no headers.
+  const f32Bytes = merged.shards.reduce((n, s) => n + s.frames, 0) * merged.features.nMels * 4;
+  (results.prepare as Record<string, number>).f32Bytes = f32Bytes;
   table.push([
     "cache (binary16)",
     `${mb(cacheBytes(merged)).toFixed(0)} MB in ${merged.shards.length} shards = ` +
-    `${(mb(cacheBytes(merged)) / hoursOf(merged)).toFixed(1)} MB per hour of audio`,
+    `${(mb(cacheBytes(merged)) / hoursOf(merged)).toFixed(1)} MB per hour of audio ` +
+    `(as f32: ${mb(f32Bytes).toFixed(0)} MB)`,
   ]);
   console.error(`prepared: ${JSON.stringify(results.prepare)}`);
 
@@ -203,13 +215,17 @@ try {
   const smallIndex = (await readCacheIndex(small))!;
   const trainRuns: Record<string, unknown> = {};
   for (
-    const [name, dir, index] of [["small", small, smallIndex], ["large", cache, merged]] as const
+    const [name, dir, index, budget] of [
+      ["small", small, smallIndex, budgetMB],
+      ["large", cache, merged, budgetMB],
+      ["large, all in memory", cache, merged, 2048],
+    ] as const
   ) {
-    const r = await trainOn(dir, `train-${name}`, budgetMB);
+    const r = await trainOn(dir, `train-${name.replace(/\W+/g, "-")}`, budget);
     trainRuns[name] = { cacheMB: mb(cacheBytes(index)), ...r };
     table.push([
       `train, ${name} cache ${mb(cacheBytes(index)).toFixed(0)} MB ` +
-      `(${(mb(cacheBytes(index)) / budgetMB).toFixed(0)}× --cache-memory ${budgetMB})`,
+      `(${times(mb(cacheBytes(index)) / budget)}× --cache-memory ${budget})`,
       `peak RSS ${r.rssMB.toFixed(0)} MB; ${
         r.framesPerSecond.toFixed(0)
       } frames/s; shards held ≤ ` +
