@@ -218,14 +218,17 @@ try {
     const [name, dir, index, budget] of [
       ["small", small, smallIndex, budgetMB],
       ["large", cache, merged, budgetMB],
-      ["large, all in memory", cache, merged, 2048],
+      ["large-in-memory", cache, merged, 2048],
     ] as const
   ) {
-    const r = await trainOn(dir, `train-${name.replace(/\W+/g, "-")}`, budget);
+    const r = await trainOn(dir, `train-${name}`, budget);
     trainRuns[name] = { cacheMB: mb(cacheBytes(index)), ...r };
+    const cacheMB = mb(cacheBytes(index));
     table.push([
-      `train, ${name} cache ${mb(cacheBytes(index)).toFixed(0)} MB ` +
-      `(${times(mb(cacheBytes(index)) / budget)}× --cache-memory ${budget})`,
+      `train, ${name === "small" ? "small" : "large"} cache ${cacheMB.toFixed(0)} MB, ` +
+      (r.resident
+        ? "all in memory"
+        : `streamed (${times(cacheMB / budget)}× --cache-memory ${budget})`),
       `peak RSS ${r.rssMB.toFixed(0)} MB; ${
         r.framesPerSecond.toFixed(0)
       } frames/s; shards held ≤ ` +
