@@ -21,6 +21,23 @@ import { AudioDecodeError } from "./errors.ts";
 /** The TSV splits of a Common Voice language folder. */
 export type CommonVoiceSplit = "train" | "dev" | "test" | "validated" | "invalidated" | "other";
 
+/** The header of current releases (v17 on), in its order; for writing TSVs (tests, benches). */
+export const CURRENT_HEADER: readonly string[] = [
+  "client_id",
+  "path",
+  "sentence_id",
+  "sentence",
+  "sentence_domain",
+  "up_votes",
+  "down_votes",
+  "age",
+  "gender",
+  "accents",
+  "variant",
+  "locale",
+  "segment",
+];
+
 /** One usable clip: its row, fields named as in the current CV header (camelCase). */
 export interface ClipRow {
   /** Speaker id (`client_id`, a sha512 hex in real releases; may be empty). */
@@ -308,13 +325,13 @@ export function parseTsvRow(
   return { line, fields };
 }
 
-/** Throws {@linkcode CommonVoiceFormatError} naming the first of `columns` not in `table`. */
-function requireColumns(table: TsvTable, fileName: string, columns: string[]): void {
+/** Throws {@linkcode CommonVoiceFormatError} naming the first of `columns` not in `header`. */
+function requireColumns(header: readonly string[], fileName: string, columns: string[]): void {
   for (const column of columns) {
-    if (!table.header.includes(column)) {
+    if (!header.includes(column)) {
       throw new CommonVoiceFormatError(
         fileName,
-        `missing column "${column}" (header: ${table.header.join(", ")})`,
+        `missing column "${column}" (header: ${header.join(", ")})`,
       );
     }
   }
@@ -325,7 +342,7 @@ function requireColumns(table: TsvTable, fileName: string, columns: string[]): v
  * leaves the high bits nearly unchanged between ids that differ in their last character
  * ("speaker-1", "speaker-2"), and the split reads the high bits.
  */
-function hash32(text: string): number {
+export function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (const b of new TextEncoder().encode(text)) {
     h ^= b;
@@ -395,11 +412,19 @@ async function readDurations(
   const file = "clip_durations.tsv";
   const full = nodePath.join(dir, file);
   if (!(await exists(full))) return undefined;
-  const table = parseCommonVoiceTsv(await Deno.readFile(full), file);
-  requireColumns(table, file, ["clip", "duration[ms]"]);
-  skipped.push(...table.skipped);
+  const lines = readTsvLines(full);
+  const first = await lines.next();
+  if (first.done) throw new CommonVoiceFormatError(file, "empty file (no header)");
+  const header = parseTsvHeader(first.value.bytes, file);
+  requireColumns(header, file, ["clip", "duration[ms]"]);
   const durations = new Map<string, number>();
-  for (const { line, fields } of table.rows) {
+  for await (const { line, bytes } of lines) {
+    const row = parseTsvRow(bytes, line, header, file);
+    if (isSkip(row)) {
+      skipped.push(row);
+      continue;
+    }
+    const { fields } = row;
     const ms = Number(fields["duration[ms]"]);
     if (fields["duration[ms]"].trim() === "" || !Number.isFinite(ms) || ms < 0) {
       skipped.push(skip(`${file}:${line}`, "badDuration"));
@@ -445,27 +470,60 @@ export async function readCommonVoiceSplit(
   split: CommonVoiceSplit,
   options: ReadCommonVoiceOptions = {},
 ): Promise<CommonVoiceSplitResult> {
+  const clips: ClipRow[] = [];
+  const skipped: SkippedItem[] = [];
+  const listing = listCommonVoiceSplit(dir, split, options);
+  let next = await listing.next();
+  for (; !next.done; next = await listing.next()) {
+    if (isSkip(next.value)) skipped.push(next.value);
+    else clips.push(next.value);
+  }
+  return { clips, skipped, source: next.value };
+}
+
+/**
+ * {@linkcode readCommonVoiceSplit} as a stream: each usable clip and each thing left out as it
+ * is reached (the durations file's skips first, then the split's rows in TSV order), and at
+ * the end where the rows came from. The TSV is read a chunk at a time, so a release's train
+ * split of a million rows never sits in memory; what stays is one entry per row kept (its path,
+ * to refuse a duplicate) and clip_durations.tsv's table. Stop early by leaving the loop.
+ */
+export async function* listCommonVoiceSplit(
+  dir: string,
+  split: CommonVoiceSplit,
+  options: ReadCommonVoiceOptions = {},
+): AsyncGenerator<ClipRow | SkippedItem, string> {
   const { file, hashSplit } = await splitFile(dir, split);
-  const table = await readSplitTable(dir, file, options);
-  const skipped: SkippedItem[] = [...table.skipped];
+  const lines = await openSplitLines(dir, file);
+  const first = await lines.next();
+  if (first.done) throw new CommonVoiceFormatError(file, "empty file (no header)");
+  const header = parseTsvHeader(first.value.bytes, file);
+  requireColumns(header, file, ["client_id", "path", "sentence"]);
+  if (options.minUpVotes !== undefined) requireColumns(header, file, ["up_votes"]);
+  if (options.maxDownVotes !== undefined) requireColumns(header, file, ["down_votes"]);
+  const durationSkips: SkippedItem[] = [];
   const ctx: RowContext = {
     split,
     file,
     hashSplit,
     options,
-    durations: await readDurations(dir, skipped),
+    durations: await readDurations(dir, durationSkips),
     clipsDir: nodePath.join(dir, "clips"),
     realClipsDir: await clipsFolder(dir),
     seen: new Set(),
     perSpeaker: new Map(),
   };
-  const clips: ClipRow[] = [];
-  for (const row of table.rows) {
+  yield* durationSkips;
+  for await (const { line, bytes } of lines) {
+    const row = parseTsvRow(bytes, line, header, file);
+    if (isSkip(row)) {
+      yield row;
+      continue;
+    }
     const checked = await checkRow(row, ctx);
-    if (isSkip(checked)) skipped.push(checked);
-    else if (checked) clips.push(checked);
+    if (checked) yield checked;
   }
-  return { clips, skipped, source: hashSplit ? "validated.tsv (speaker hash split)" : file };
+  return hashSplit ? "validated.tsv (speaker hash split)" : file;
 }
 
 /**
@@ -490,27 +548,13 @@ async function splitFile(
   return { file: `${split}.tsv`, hashSplit: false };
 }
 
-/** Reads and parses the split's TSV and checks it has the columns the options need. */
-async function readSplitTable(
-  dir: string,
-  file: string,
-  options: ReadCommonVoiceOptions,
-): Promise<TsvTable> {
+/** The lines of the split's TSV, read a chunk at a time (a missing file named). */
+async function openSplitLines(dir: string, file: string): Promise<AsyncGenerator<TsvLine>> {
   const tsvPath = nodePath.join(dir, file);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(tsvPath);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`${tsvPath}: no such split file in Common Voice folder`);
-    }
-    throw err;
+  if (!(await exists(tsvPath))) {
+    throw new Deno.errors.NotFound(`${tsvPath}: no such split file in Common Voice folder`);
   }
-  const table = parseCommonVoiceTsv(bytes, file);
-  requireColumns(table, file, ["client_id", "path", "sentence"]);
-  if (options.minUpVotes !== undefined) requireColumns(table, file, ["up_votes"]);
-  if (options.maxDownVotes !== undefined) requireColumns(table, file, ["down_votes"]);
-  return table;
+  return readTsvLines(tsvPath);
 }
 
 /** The real path of the folder's `clips/` (clips must resolve inside it). */
@@ -613,6 +657,19 @@ function checkVotes(
 
 /** The clip's real path: it must exist and resolve (symlinks followed) to a file in clips/. */
 async function resolveClipFile(path: string, ctx: RowContext): Promise<string | SkippedItem> {
+  // Nearly every row names a plain file right in clips/: one lstat settles it (a million rows
+  // of a release's TSV then take one system call each). Symlinks and paths with folders take
+  // the full check below.
+  if (!/[\\/]/.test(path)) {
+    let stat: Deno.FileInfo;
+    try {
+      stat = Deno.lstatSync(nodePath.join(ctx.clipsDir, path));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      return skip(path, "missingFile");
+    }
+    if (stat.isFile) return nodePath.join(ctx.realClipsDir, path);
+  }
   let audioPath: string;
   try {
     audioPath = await Deno.realPath(nodePath.join(ctx.clipsDir, path));

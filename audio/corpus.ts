@@ -17,8 +17,9 @@ import * as nodePath from "node:path";
 import {
   type ClipRow,
   type CommonVoiceSplit,
+  isSkip,
+  listCommonVoiceSplit,
   type ReadCommonVoiceOptions,
-  readCommonVoiceSplit,
   skip,
   type SkippedItem,
   speakerSplit,
@@ -74,6 +75,11 @@ export const FOLDER_SPLITS = ["train", "dev"] as const;
 export interface ReadSourceOptions extends ReadCommonVoiceOptions {
   /** Share of a plain folder's speakers (or files, where speakers are unknown) in `dev`. */
   devFraction?: number;
+  /**
+   * Stop after this many usable clips (a Common Voice TSV is then read no further; plain
+   * folders and lists are cut to it). Default: all.
+   */
+  limit?: number;
 }
 
 /** A source that cannot be used: it names the path and the problem. */
@@ -146,13 +152,23 @@ export async function readSourceSplit(
   split: CommonVoiceSplit,
   options: ReadSourceOptions = {},
 ): Promise<SourceSplit> {
+  const limit = options.limit ?? Infinity;
   if (source.kind === "commonvoice") {
-    const { clips, skipped, source: from } = await readCommonVoiceSplit(
-      source.path,
-      split,
-      options,
-    );
-    return { clips: clips.map(corpusClipOfRow), skipped, from };
+    // Streamed: only the few fields a cache records are kept of each row, and no row past the
+    // limit is read.
+    const clips: CorpusClip[] = [];
+    const skipped: SkippedItem[] = [];
+    const listing = listCommonVoiceSplit(source.path, split, options);
+    for (;;) {
+      if (clips.length >= limit) {
+        await listing.return("");
+        return { clips, skipped, from: `the split's first ${limit} clips` };
+      }
+      const next = await listing.next();
+      if (next.done) return { clips, skipped, from: next.value };
+      if (isSkip(next.value)) skipped.push(next.value);
+      else clips.push(corpusClipOfRow(next.value));
+    }
   }
   if (source.kind === "cache") {
     throw new CorpusSourceError(
@@ -167,8 +183,10 @@ export async function readSourceSplit(
         `${FOLDER_SPLITS.join(" and ")}, not '${split}'`,
     );
   }
-  if (source.kind === "list") return await readCorpusList(source.path, split as "train" | "dev");
-  return await readPlainFolder(source.path, split as "train" | "dev", options);
+  const listed = source.kind === "list"
+    ? await readCorpusList(source.path, split as "train" | "dev")
+    : await readPlainFolder(source.path, split as "train" | "dev", options);
+  return limit < listed.clips.length ? { ...listed, clips: listed.clips.slice(0, limit) } : listed;
 }
 
 function corpusClipOfRow(row: ClipRow): CorpusClip {

@@ -2,60 +2,95 @@
  * The on-disk feature cache written by `deno task prepare`:
  *
  *   CACHE/index.json          what is in the cache: format version, the feature config, the
- *                             source folder and split, the planned clip list's fingerprint, and
- *                             one entry per finished shard (its clips, frame counts, skips)
- *   CACHE/shard-00000.f32     log-mel features of one shard's clips, little-endian f32, each clip
- *                             [frames, nMels] row-major, clips back to back in entry order
+ *                             source folder and split, the planned clip list's fingerprint, one
+ *                             entry per shard (file, clip and frame counts, bytes, skipped clips)
+ *                             and the exact per-band statistics of all features (the training
+ *                             normalisation, audio/feature_stats.ts)
+ *   CACHE/shard-00000.f16     one shard: a header naming its cache, shard and clips, then the
+ *                             clips' log-mels as binary16 (audio/feature_shard.ts)
+ *   CACHE/part-I-of-N/        with `prepare --part I/N`: the cache of one slice of the clips;
+ *                             `prepare --merge` writes CACHE/index.json over all the parts'
+ *                             shards (their files stay where they are)
  *
- * Shards and the index are written atomically, shard first, so a kill leaves a cache that
- * resumes where it stopped. A cache whose version, feature config or clip plan differs from the
- * request is refused with a message, never misread. Deno-only (file-system edge).
+ * Shards are written atomically one after another; the index is written when a run starts
+ * (incomplete, with no shards) and when it ends (complete), so a kill leaves the shards done so
+ * far, and a rerun reads their headers back and goes on (never rewriting an index a shard, which
+ * for a million clips would cost more than the features). A cache whose version, feature config
+ * or clip plan differs from the request is refused with a message, never misread. Deno-only
+ * (file-system edge).
  * @module
  */
 import * as nodePath from "node:path";
 import type { SkippedItem } from "./commonvoice.ts";
+import { BandStats, type BandStatsJson } from "./feature_stats.ts";
+import {
+  type CachedClip,
+  checkShardEntry,
+  clipFeatures,
+  type DecodedShard,
+  decodeShard,
+  encodeShard,
+  ShardError,
+  type ShardExpectation,
+  type ShardHeader,
+} from "./feature_shard.ts";
 import { type FeatureConfig, type LogMel, logMelBatch } from "./features.ts";
+import { readShardFile } from "./shard_file.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
 
-/** Bumped whenever the layout of index or shards changes. */
-export const CACHE_FORMAT_VERSION = 1;
+export { type CachedClip, ShardError };
 
-/** One clip in a shard. */
-export interface CachedClip {
-  path: string;
-  clientId: string;
-  sentence: string;
-  /** Number of feature frames. */
-  frames: number;
-  /** Length of the resampled audio, in seconds. */
-  durationSeconds: number;
-  /** Offset of the clip's first value in the shard, in f32 elements. */
-  offset: number;
-  /** For a segment of a longer file (`path` is then `FILE#K`): where it starts in the file. */
-  startSeconds?: number;
-}
+/**
+ * Bumped whenever the layout of index or shards changes. 2: binary16 shards with headers
+ * (`.f16`), shard entries without their clips, exact statistics in the index.
+ */
+export const CACHE_FORMAT_VERSION = 2;
 
-/** One finished shard. */
+/** One finished shard, as the index lists it. */
 export interface CacheShard {
+  /** Its file, relative to the cache folder (`shard-00003.f16`, `part-1-of-4/shard-00000.f16`). */
   file: string;
-  clips: CachedClip[];
+  /** Clips in it. */
+  clips: number;
+  /** Feature frames in it. */
+  frames: number;
+  /** Size of the file. */
+  bytes: number;
   /** Clips of this shard that could not be decoded. */
   skipped: SkippedItem[];
+  /** The plan its header names, where it differs from the index's (a merged cache's parts). */
+  plan?: string;
+}
+
+/** Which slice of the clip list a part cache holds (`prepare --part I/N`). */
+export interface CachePart {
+  /** I, from 0. */
+  index: number;
+  /** N. */
+  count: number;
+  /** Fingerprint of the whole clip list the slices are cut from (the same for every part). */
+  listing: string;
 }
 
 /** The cache's index.json. */
 export interface CacheIndex {
   version: number;
   features: FeatureConfig;
-  /** The source it was prepared from, and its kind (audio/corpus.ts; absent in older caches). */
+  /** The source it was prepared from, and its kind (audio/corpus.ts). */
   source: { data: string; split: string; kind?: string };
-  /** Fingerprint of the ordered clip list the shards are cut from. */
+  /** Fingerprint of the ordered clip list the shards are cut from (and of the options). */
   plan: string;
   plannedClips: number;
   clipsPerShard: number;
+  /** For a part cache: which part. */
+  part?: CachePart;
+  /** For a merged cache: how many parts it joins. */
+  mergedParts?: number;
   /** Rows left out while reading the TSV (before decoding). */
   tsvSkipped: SkippedItem[];
   shards: CacheShard[];
+  /** Exact per-band sums of every feature (present once complete). */
+  stats?: BandStatsJson;
   complete: boolean;
 }
 
@@ -70,15 +105,46 @@ export class StaleCacheError extends Error {
   }
 }
 
+/**
+ * FNV-1a, 64-bit, over UTF-8 bytes fed in pieces: a short, stable fingerprint (16 hex digits)
+ * of a long text (a million clip paths) without building the text. 16-bit limbs in plain
+ * numbers keep it exact and fast.
+ */
+export class Fingerprint {
+  #h = [0x2325, 0x8422, 0x9ce4, 0xcbf2]; // 0xcbf29ce484222325, least significant limb first
+  readonly #encoder = new TextEncoder();
+
+  /** Feeds the UTF-8 bytes of `text`. */
+  update(text: string): this {
+    let [h0, h1, h2, h3] = this.#h;
+    for (const b of this.#encoder.encode(text)) {
+      h0 ^= b;
+      // h · (2^40 + 0x1b3) mod 2^64
+      let t0 = h0 * 0x1b3;
+      let t1 = h1 * 0x1b3 + (t0 >>> 16);
+      let t2 = h2 * 0x1b3 + (h0 << 8) + (t1 >>> 16);
+      const t3 = h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16);
+      t0 &= 0xffff;
+      t1 &= 0xffff;
+      t2 &= 0xffff;
+      h0 = t0;
+      h1 = t1;
+      h2 = t2;
+      h3 = t3 & 0xffff;
+    }
+    this.#h = [h0, h1, h2, h3];
+    return this;
+  }
+
+  /** The fingerprint of everything fed so far. */
+  digest(): string {
+    return this.#h.toReversed().map((l) => l.toString(16).padStart(4, "0")).join("");
+  }
+}
+
 /** A short, stable fingerprint (FNV-1a, 64-bit as hex) of a string. */
 export function fingerprint(text: string): string {
-  let h = 0xcbf29ce484222325n;
-  const bytes = new TextEncoder().encode(text);
-  for (const b of bytes) {
-    h ^= BigInt(b);
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return h.toString(16).padStart(16, "0");
+  return new Fingerprint().update(text).digest();
 }
 
 /** Whether two feature configs are the same (every field). */
@@ -106,8 +172,13 @@ export async function readCacheIndex(dir: string): Promise<CacheIndex | null> {
   if (index.version !== CACHE_FORMAT_VERSION) {
     throw new StaleCacheError(
       dir,
-      `format version (${index.version}, expected ${CACHE_FORMAT_VERSION})`,
+      `format version (${index.version}, expected ${CACHE_FORMAT_VERSION}; prepare it again)`,
     );
+  }
+  for (const s of index.shards) {
+    if (!/^(part-\d+-of-\d+\/)?shard-\d+\.f16$/.test(s.file)) {
+      throw new Error(`feature cache ${dir}/index.json lists a bad shard file name '${s.file}'`);
+    }
   }
   return index;
 }
@@ -127,17 +198,73 @@ export function checkCacheMatches(
   }
 }
 
-/** Writes the index atomically. */
+/** Writes the index atomically (one line a statistics bin, so it stays short and readable). */
 export async function writeCacheIndex(dir: string, index: CacheIndex): Promise<void> {
-  await writeFileAtomic(nodePath.join(dir, "index.json"), JSON.stringify(index, null, 1) + "\n");
+  const { stats, ...rest } = index;
+  let text = JSON.stringify(rest, null, 1);
+  if (stats) {
+    const bins = stats.bins.map((b) => JSON.stringify(b)).join(",\n  ");
+    text = text.slice(0, -2) +
+      `,\n "stats": {"nMels": ${stats.nMels}, "frames": ${stats.frames}, "bins": [\n  ${bins}\n ]}\n}`;
+  }
+  await writeFileAtomic(nodePath.join(dir, "index.json"), text + "\n");
 }
 
-/** Writes one shard's features atomically. */
-export async function writeShard(dir: string, file: string, data: Float32Array): Promise<void> {
-  await writeFileAtomic(
-    nodePath.join(dir, file),
-    new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-  );
+/** The file name of shard `s` of a cache. */
+export function shardFileName(s: number): string {
+  return `shard-${String(s).padStart(5, "0")}.f16`;
+}
+
+/**
+ * Writes one shard atomically (features rounded to binary16) and returns its index entry.
+ * `header.shard` is its file name in `dir`.
+ */
+export async function writeShard(
+  dir: string,
+  header: Omit<ShardHeader, "values">,
+  features: Float32Array,
+): Promise<{ entry: CacheShard; bytes: Uint8Array }> {
+  const bytes = encodeShard(header, features);
+  await writeFileAtomic(nodePath.join(dir, header.shard), bytes);
+  return { entry: shardEntry(header.shard, header, bytes.length), bytes };
+}
+
+/** The index entry of a shard file `file` whose header is `header`. */
+export function shardEntry(
+  file: string,
+  header: Pick<ShardHeader, "clips" | "skipped">,
+  bytes: number,
+): CacheShard {
+  return {
+    file,
+    clips: header.clips.length,
+    frames: header.clips.reduce((n, c) => n + c.frames, 0),
+    bytes,
+    skipped: header.skipped,
+  };
+}
+
+/** What a shard of `index` must say about itself (plan, own file name, bands). */
+export function shardExpectation(index: CacheIndex, shard: CacheShard): ShardExpectation {
+  return {
+    plan: shard.plan ?? index.plan,
+    shard: nodePath.basename(shard.file),
+    nMels: index.features.nMels,
+  };
+}
+
+/**
+ * Reads and checks one shard of a cache: its header must name this cache's plan and this file,
+ * and agree with the index entry. Errors ({@link ShardError}) name the file.
+ */
+export async function readShard(
+  dir: string,
+  index: CacheIndex,
+  shard: CacheShard,
+): Promise<DecodedShard> {
+  const path = nodePath.join(dir, shard.file);
+  const bytes = await readShardFile(path);
+  return checkShardEntry(path, decodeShard(bytes, path, shardExpectation(index, shard)), shard);
 }
 
 /**
@@ -189,11 +316,8 @@ export interface LoadedClip extends CachedClip {
   mel: Float32Array;
 }
 
-/**
- * Loads every clip of a complete cache, after checking it was made with `features`.
- * A shard whose size disagrees with its index entry is an error naming the file.
- */
-export async function loadCache(dir: string, features: FeatureConfig): Promise<LoadedClip[]> {
+/** The index of a complete cache made with `features`; a missing or unfinished one is an error. */
+export async function openCache(dir: string, features: FeatureConfig): Promise<CacheIndex> {
   const index = await readCacheIndex(dir);
   if (!index) {
     throw new Error(`no feature cache at ${dir} (index.json missing): run deno task prepare`);
@@ -202,24 +326,77 @@ export async function loadCache(dir: string, features: FeatureConfig): Promise<L
   if (!index.complete) {
     throw new Error(`feature cache ${dir} is incomplete: run deno task prepare again to finish it`);
   }
+  return index;
+}
+
+/**
+ * Loads the clips of a complete cache into memory as f32, after checking it was made with
+ * `features` (the first `maxClips` only, when given). A shard that is not what its index says
+ * (another cache's, cut short, rewritten) is an error naming the file. For training on a cache
+ * of any size, see vae/shard_sampler.ts, which streams shards within a memory budget instead.
+ */
+export async function loadCache(
+  dir: string,
+  features: FeatureConfig,
+  maxClips = Infinity,
+): Promise<LoadedClip[]> {
+  const index = await openCache(dir, features);
   const out: LoadedClip[] = [];
   for (const shard of index.shards) {
-    const path = nodePath.join(dir, shard.file);
-    const bytes = await Deno.readFile(path);
-    const data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    const expected = shard.clips.reduce((n, c) => n + c.frames * features.nMels, 0);
-    if (data.length !== expected) {
-      throw new Error(
-        `feature shard ${path} holds ${data.length} values, its index says ${expected}`,
-      );
-    }
-    for (const c of shard.clips) {
-      out.push({
-        ...c,
-        name: c.path,
-        mel: data.slice(c.offset, c.offset + c.frames * features.nMels),
-      });
+    if (out.length >= maxClips) break;
+    if (shard.clips === 0) continue;
+    const decoded = await readShard(dir, index, shard);
+    for (const c of decoded.header.clips.slice(0, maxClips - out.length)) {
+      out.push({ ...c, name: c.path, mel: clipFeatures(decoded, c) });
     }
   }
   return out;
+}
+
+/**
+ * The clips at the given positions (in cache order, ascending) of a complete cache, reading
+ * only the shards that hold them: a few clips of a cache of any size. With `onSkip`, a shard
+ * that cannot be used is passed to it (its problem and file) and its clips left out; without,
+ * it is an error.
+ */
+export async function loadClipsAt(
+  dir: string,
+  index: CacheIndex,
+  positions: readonly number[],
+  onSkip?: (problem: string, file: string) => void,
+): Promise<LoadedClip[]> {
+  const out: LoadedClip[] = [];
+  let first = 0, p = 0;
+  for (const shard of index.shards) {
+    const end = first + shard.clips;
+    if (p < positions.length && positions[p] < end) {
+      let decoded: DecodedShard | null = null;
+      try {
+        decoded = await readShard(dir, index, shard);
+      } catch (e) {
+        if (!(e instanceof ShardError && onSkip)) throw e;
+        onSkip(e.message, e.file);
+      }
+      for (; p < positions.length && positions[p] < end; p++) {
+        if (!decoded) continue;
+        const c = decoded.header.clips[positions[p] - first];
+        out.push({ ...c, name: c.path, mel: clipFeatures(decoded, c) });
+      }
+    }
+    first = end;
+  }
+  return out;
+}
+
+/** The clip entries (no features) of every shard of a cache, in order: headers only. */
+export async function readCacheClips(dir: string, index: CacheIndex): Promise<CachedClip[]> {
+  const out: CachedClip[] = [];
+  for (const shard of index.shards) out.push(...(await readShard(dir, index, shard)).header.clips);
+  return out;
+}
+
+/** The exact statistics of a complete cache, from its index. */
+export function cacheStats(dir: string, index: CacheIndex): BandStats {
+  if (!index.stats) throw new Error(`feature cache ${dir}/index.json holds no statistics`);
+  return BandStats.fromJSON(index.stats, `${dir}/index.json`);
 }

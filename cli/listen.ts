@@ -160,7 +160,7 @@ export async function loadReplay(
   }
   for (const d of candidates) {
     if (await readCacheIndex(d).catch(() => null)) {
-      return { clips: (await loadCache(d, model.features)).slice(0, maxClips), from: d };
+      return { clips: await loadCache(d, model.features, maxClips), from: d };
     }
     if (await exists(nodePath.join(d, "train.tsv"))) {
       // A Common Voice folder: read its train split by header names, skipping broken clips.

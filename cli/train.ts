@@ -10,7 +10,14 @@ import * as nodePath from "node:path";
 import * as ag from "../engine/mod.ts";
 import { formatSkipSummary } from "../audio/commonvoice.ts";
 import { audioFileOf, type CorpusSource, loadClipAudio } from "../audio/corpus.ts";
-import { loadCache } from "../audio/feature_cache.ts";
+import {
+  type CacheIndex,
+  loadCache,
+  loadClipsAt,
+  type LoadedClip,
+  openCache,
+} from "../audio/feature_cache.ts";
+import { ShardReader, type TrainingShards, trainingShards } from "../audio/shard_reader.ts";
 import { GriffinLimVocoder, type MelVocoder } from "../audio/vocoder.ts";
 import {
   type AudioOut,
@@ -39,7 +46,8 @@ import {
   loadOptimizerState,
   saveCheckpoint,
 } from "../vae/checkpoint.ts";
-import { CropSampler, type MelClip, normalizationStats, selectReplay } from "../vae/data.ts";
+import { cutReplay, type MelClip, replayPicks } from "../vae/data.ts";
+import { CacheBudgetError, ShardSampler } from "../vae/shard_sampler.ts";
 import { MelVae } from "../vae/model.ts";
 import { samplePrior } from "../vae/sampling.ts";
 import {
@@ -74,7 +82,7 @@ const USAGE =
   `usage: deno task train [--data SRC]... [--dev CACHE]... [--out DIR] [--steps N | --epochs N]
                        [--batch N] [--lr X] [--seed N] [--config FILE.json] [--resume]
                        [--no-report] [--eval-every N] [--checkpoint-every N] [--quiet]
-                       [--dev-fraction 0.1] [--segment-seconds 15]
+                       [--dev-fraction 0.1] [--segment-seconds 15] [--cache-memory 2048]
                        [--vocoder FILE|griffin-lim] [--no-gpu]
   --data     a Common Voice language folder, a plain folder of audio (recursive), or a corpus
              list file (each prepared into OUT/cache/<source name>/{train,dev}), or a prepared
@@ -83,11 +91,17 @@ const USAGE =
              corpus audio/sample/en
   --dev      a prepared cache of held-out clips (added to the sources' dev splits)
   --dev-fraction, --segment-seconds   for plain folders and lists, as in deno task prepare
+  --cache-memory  MB of training features held in memory (default 2048, about 57 h of speech):
+             a larger training set streams through it a window of shards at a time; dev clips
+             are held within a quarter of it (an even spread of them beyond that)
   --config   JSON {"model": {...}, "train": {...}} overlaid on the defaults (vae/config.ts)
   --resume   continue from OUT/checkpoint.safetensors exactly where it stopped (without
              --config, the checkpoint's own model config is used)
   --vocoder  the report's second voice beside Griffin-Lim, and sample.wav's (default
              models/vocoder.safetensors when it fits the features; griffin-lim: none)`;
+
+/** Default `--cache-memory`, in MB. */
+export const DEFAULT_CACHE_MEMORY_MB = 2048;
 
 /** A parsed, validated train command line. */
 export interface TrainArgs {
@@ -99,6 +113,8 @@ export interface TrainArgs {
   devFraction: number;
   /** Longest segment of a plain folder's or a list's file, seconds. */
   segmentSeconds: number;
+  /** Bytes of training features held in memory (`--cache-memory` MB). */
+  cacheMemoryBytes: number;
   out: string;
   resume: boolean;
   /** The --config file, or null when none was given (then --resume uses the checkpoint's). */
@@ -127,6 +143,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     dev: { type: "string", multiple: true, default: [] as string[] },
     "dev-fraction": { type: "string" },
     "segment-seconds": { type: "string" },
+    "cache-memory": { type: "string" },
     out: { type: "string", default: "out/run" },
     steps: { type: "string" },
     epochs: { type: "string" },
@@ -213,6 +230,8 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     dev: values.dev,
     devFraction: split.devFraction,
     segmentSeconds: split.segmentSeconds,
+    cacheMemoryBytes: (numberFlag("cache-memory", values["cache-memory"], { min: 0.01 }) ??
+      DEFAULT_CACHE_MEMORY_MB) * 2 ** 20,
     out: values.out!,
     resume: values.resume!,
     configFile: values.config ?? null,
@@ -228,19 +247,22 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
 }
 
 /**
- * Train and dev clips of every source: a prepared cache is trained on whole; any other source is
- * prepared (or its caches reused) into OUT/cache/<source name>/{train,dev}. The training clips
- * are concatenated and the held-out ones pooled, with the `--dev` caches.
+ * The training caches and dev clips of every source: a prepared cache is trained on whole; any
+ * other source is prepared (or its caches reused) into OUT/cache/<source name>/{train,dev}. The
+ * training caches stream in order (nothing of them is read here but their indexes and the few
+ * clips the report and the replay need); the held-out clips are pooled with the `--dev` caches
+ * and held in memory (within a quarter of `--cache-memory`: an even spread of them beyond it).
  */
 async function loadData(
   args: TrainArgs,
   features: ModelConfig["features"],
   quiet: boolean,
 ): Promise<TrainData> {
-  const data: TrainData = { train: [], dev: [], originals: new Map() };
+  const trainCaches: TrainCache[] = [];
+  const devCaches: TrainCache[] = [];
   for (const source of args.data) {
     if (source.kind === "cache") {
-      data.train.push(...await loadCache(source.path, features));
+      trainCaches.push({ dir: source.path, index: await openCache(source.path, features) });
       continue;
     }
     const counts: string[] = [];
@@ -257,19 +279,118 @@ async function loadData(
       if (skipped.length) {
         console.error(`prepare ${source.path} [${split}]: ${formatSkipSummary(skipped)}`);
       }
-      const clips = await loadCache(opts.out, features);
-      for (const clip of clips) data.originals.set(clip, audioFileOf(source, clip));
-      data[split].push(...clips);
-      const seconds = clips.reduce((t, c) => t + c.durationSeconds, 0);
-      counts.push(`${split} ${clips.length} clips (${seconds.toFixed(1)} s)`);
+      const cache = { dir: opts.out, index: await openCache(opts.out, features), source };
+      (split === "train" ? trainCaches : devCaches).push(cache);
+      const frames = cache.index.shards.reduce((n, s) => n + s.frames, 0);
+      const clips = cache.index.shards.reduce((n, s) => n + s.clips, 0);
+      counts.push(
+        `${split} ${clips} clips (${(frames * features.hop / features.sampleRate).toFixed(1)} s)`,
+      );
     }
     if (!quiet) console.error(`data ${source.path}: ${counts.join(", ")}`);
   }
-  for (const dir of args.dev) data.dev.push(...await loadCache(dir, features));
-  if (data.train.length === 0) {
+  for (const dir of args.dev) devCaches.push({ dir, index: await openCache(dir, features) });
+  const train = trainingShards(trainCaches);
+  if (train.clips === 0) {
     throw new ConfigError(`no training clips in ${args.data.map((s) => s.path).join(", ")}`);
   }
-  return data;
+  const originals = new Map<MelClip, ReturnType<typeof audioFileOf>>();
+  const dev = await loadDevClips(devCaches, args.cacheMemoryBytes / 4, originals, quiet);
+  // A training shard that cannot be used is named once (here or by the shard reader) and
+  // skipped.
+  const named = new Set<string>();
+  const onSkip = (problem: string, file: string) => {
+    if (named.has(file)) return;
+    named.add(file);
+    console.error(`\ntrain: skipped ${problem}`);
+  };
+  // The report shows dev clips, else the first training clips.
+  const shown = !args.report ? [] : dev.length ? dev.slice(0, args.reportClips) : await clipsAt(
+    trainCaches,
+    [...Array(Math.min(args.reportClips, train.clips)).keys()],
+    onSkip,
+    originals,
+  );
+  const { nMels, sampleRate, hop } = features;
+  // The model carries real speech of its training set for `listen` to rehearse.
+  const picked = await clipsAt(trainCaches, replayPicks(train.clips), onSkip);
+  const replay = cutReplay(picked, nMels, sampleRate / hop);
+  return { caches: trainCaches, train, dev, shown, replay, originals, onSkip };
+}
+
+/** A cache of the run, and the source it was prepared from (none for a prepared cache given). */
+interface TrainCache {
+  dir: string;
+  index: CacheIndex;
+  source?: CorpusSource;
+}
+
+/**
+ * The clips at `positions` (ascending) of the caches taken as one list, reading only the
+ * shards that hold them; where a cache's source is known, `originals` learns their audio.
+ */
+async function clipsAt(
+  caches: readonly TrainCache[],
+  positions: readonly number[],
+  onSkip?: (problem: string, file: string) => void,
+  originals?: TrainData["originals"],
+): Promise<LoadedClip[]> {
+  const out: LoadedClip[] = [];
+  let first = 0, p = 0;
+  for (const { dir, index, source } of caches) {
+    const count = index.shards.reduce((n, s) => n + s.clips, 0);
+    const mine: number[] = [];
+    for (; p < positions.length && positions[p] < first + count; p++) {
+      mine.push(positions[p] - first);
+    }
+    const clips = await loadClipsAt(dir, index, mine, onSkip);
+    if (source && originals) {
+      for (const clip of clips) originals.set(clip, audioFileOf(source, clip));
+    }
+    out.push(...clips);
+    first += count;
+  }
+  return out;
+}
+
+/**
+ * The dev caches' clips, all of them when their features fit in `maxBytes` (as f32), else an
+ * even spread of them that does (said on stderr).
+ */
+async function loadDevClips(
+  caches: readonly TrainCache[],
+  maxBytes: number,
+  originals: TrainData["originals"],
+  quiet: boolean,
+): Promise<LoadedClip[]> {
+  if (caches.length === 0) return [];
+  const nMels = caches[0].index.features.nMels;
+  let clips = 0, frames = 0;
+  for (const { index } of caches) {
+    for (const s of index.shards) {
+      clips += s.clips;
+      frames += s.frames;
+    }
+  }
+  const bytes = frames * nMels * 4;
+  if (bytes <= maxBytes) {
+    const out: LoadedClip[] = [];
+    for (const { dir, index, source } of caches) {
+      const loaded = await loadCache(dir, index.features);
+      if (source) { for (const clip of loaded) originals.set(clip, audioFileOf(source, clip)); }
+      out.push(...loaded);
+    }
+    return out;
+  }
+  const keep = Math.max(1, Math.floor(clips * maxBytes / bytes));
+  if (!quiet) {
+    console.error(
+      `dev: ${keep} of ${clips} clips (an even spread: all of them would take ` +
+        `${(bytes / 2 ** 20).toFixed(0)} MB, over a quarter of --cache-memory)`,
+    );
+  }
+  const positions = Array.from({ length: keep }, (_, k) => Math.floor((k * clips) / keep));
+  return await clipsAt(caches, positions, undefined, originals);
 }
 
 function formatStats(s: StepStats): string[] {
@@ -290,11 +411,21 @@ export interface TrainHooks {
   lossHook?: (loss: ag.Tensor, step: number) => ag.Tensor;
 }
 
-/** Train and dev clips, and where each prepared clip's audio is (not for prepared caches). */
+/**
+ * The training caches (as a shard stream), the dev clips, the clips the report shows and the
+ * replay the checkpoint carries, and where each prepared clip's audio is (not for prepared
+ * caches).
+ */
 interface TrainData {
-  train: MelClip[];
+  caches: TrainCache[];
+  train: TrainingShards;
   dev: MelClip[];
+  /** Shown in the report with their reconstructions: dev clips, else the first training ones. */
+  shown: MelClip[];
+  replay: MelClip[];
   originals: Map<MelClip, ReturnType<typeof audioFileOf>>;
+  /** Names an unusable training shard once and lets it be skipped. */
+  onSkip: (problem: string, file: string) => void;
 }
 
 /** One training run in progress: what it trains, on what, and what it has logged. */
@@ -303,8 +434,14 @@ interface TrainRun {
   config: TrainConfig;
   data: TrainData;
   model: MelVae;
-  sampler: CropSampler;
+  sampler: ShardSampler;
+  reader: ShardReader;
   trainer: VaeTrainer;
+  /** `--cache-memory`, in bytes. */
+  budgetBytes: number;
+  /** Steps taken by this process, and the seconds they took (batches included). */
+  steps: number;
+  stepSeconds: number;
   history: TrainPoint[];
   evals: EvalPoint[];
   /** Settings changed on resume, oldest first (kept in the checkpoint's history). */
@@ -316,7 +453,7 @@ interface TrainRun {
 export async function train(
   args: TrainArgs,
   hooks: TrainHooks = {},
-): Promise<{ eval: EvalStats | null; trainer: VaeTrainer }> {
+): Promise<{ eval: EvalStats | null; trainer: VaeTrainer; data: DataStats }> {
   await Deno.mkdir(args.out, { recursive: true });
   await removeStaleTempFiles(args.out, (name) => OUTPUT_FILES.includes(name));
   const ckptPath = nodePath.join(args.out, "checkpoint.safetensors");
@@ -324,9 +461,9 @@ export async function train(
   const configs = runConfigs(args, resumed);
   const data = await loadData(args, configs.model.features, args.quiet);
   if (args.epochs !== null) {
-    configs.train.steps = stepsForEpochs(args.epochs, data.train, configs.train);
+    configs.train.steps = stepsForEpochs(args.epochs, data.train.frames, configs.train);
   }
-  const run = startRun(ckptPath, configs, data, resumed, hooks);
+  const run = startRun(ckptPath, configs, data, resumed, hooks, args.cacheMemoryBytes);
   if (configs.changes.length) {
     console.error(
       `resumed with ${
@@ -334,20 +471,18 @@ export async function train(
       } from step ${run.trainer.step + 1}; recorded in the checkpoint's history`,
     );
   }
-  const interrupted = await trainSteps(run, args.quiet);
-  if (interrupted) {
-    await saveRun(run);
-    console.error(`\ninterrupted: saved ${ckptPath} at step ${run.trainer.step}`);
+  try {
+    const interrupted = await trainSteps(run, args.quiet);
+    if (interrupted) {
+      await saveRun(run);
+      console.error(`\ninterrupted: saved ${ckptPath} at step ${run.trainer.step}`);
+    }
+  } finally {
+    run.reader.close();
   }
-  if (args.report) {
-    await writeReport({
-      run,
-      outDir: args.out,
-      reportClips: args.reportClips,
-      vocoder: args.vocoder,
-    });
-  }
-  return { eval: run.lastEval, trainer: run.trainer };
+  if (!args.quiet) console.error(dataSummary(run));
+  if (args.report) await writeReport({ run, outDir: args.out, vocoder: args.vocoder });
+  return { eval: run.lastEval, trainer: run.trainer, data: dataStats(run) };
 }
 
 /** The fields of a train config that hold numbers (what the numeric flags set). */
@@ -412,9 +547,59 @@ function runConfigs(
 }
 
 /** Steps that draw `epochs` times as many crop frames as the training clips hold (at least 1). */
-function stepsForEpochs(epochs: number, clips: readonly MelClip[], config: TrainConfig): number {
-  const frames = clips.reduce((n, c) => n + c.frames, 0);
+function stepsForEpochs(epochs: number, frames: number, config: TrainConfig): number {
   return Math.max(1, Math.ceil((epochs * frames) / (config.batch * config.cropFrames)));
+}
+
+/** How the training data flowed: what the shard stream held and how long steps waited for it. */
+export interface DataStats {
+  /** Whether the whole training set stayed in memory (no streaming). */
+  resident: boolean;
+  /** Bytes of shards in the training set, and the most held at once. */
+  cacheBytes: number;
+  peakBytes: number;
+  budgetBytes: number;
+  /** Seconds spent waiting for the first shards, and for shards later (steps that waited). */
+  startSeconds: number;
+  waitSeconds: number;
+  /** Seconds spent drawing batches in all (waits and cutting crops). */
+  batchSeconds: number;
+  /** Shards taken into the window, and shards skipped as unusable. */
+  shardsRead: number;
+  shardsSkipped: number;
+  /** Steps this process took, their seconds (batches included) and mel frames a second. */
+  steps: number;
+  stepSeconds: number;
+  framesPerSecond: number;
+}
+
+function dataStats(run: TrainRun): DataStats {
+  const { sampler, reader } = run;
+  return {
+    resident: sampler.resident,
+    cacheBytes: sampler.totalBytes,
+    peakBytes: sampler.peakBytes,
+    budgetBytes: run.budgetBytes,
+    startSeconds: sampler.startMs / 1000,
+    waitSeconds: sampler.waitMs / 1000,
+    batchSeconds: sampler.nextMs / 1000,
+    shardsRead: sampler.shardsEntered,
+    shardsSkipped: reader.skipped,
+    steps: run.steps,
+    stepSeconds: run.stepSeconds,
+    framesPerSecond: (run.steps * sampler.batch * sampler.cropFrames) / run.stepSeconds,
+  };
+}
+
+/** One line on how the training data flowed (see {@link DataStats}). */
+function dataSummary(run: TrainRun): string {
+  const d = dataStats(run);
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+  return `data: ${d.resident ? "resident" : "streamed"} ${mb(d.cacheBytes)} of shards, at most ` +
+    `${mb(d.peakBytes)} held (--cache-memory ${mb(d.budgetBytes)}); ${d.shardsRead} shards read, ` +
+    `${d.shardsSkipped} skipped; waited ${d.startSeconds.toFixed(2)} s for the first and ` +
+    `${d.waitSeconds.toFixed(2)} s later; batches took ${d.batchSeconds.toFixed(2)} s of the ` +
+    `${d.steps} steps' ${d.stepSeconds.toFixed(1)} s (${d.framesPerSecond.toFixed(0)} frames/s)`;
 }
 
 /**
@@ -428,11 +613,27 @@ function startRun(
   data: TrainData,
   resumed: LoadedCheckpoint | null,
   hooks: TrainHooks,
+  budgetBytes: number,
 ): TrainRun {
   const { model: modelConfig, train: config } = configs;
   const model = new MelVae(modelConfig, config.seed);
   const { nMels } = modelConfig.features;
-  const sampler = new CropSampler(data.train, nMels, config.cropFrames, config.batch, config.seed);
+  const { cropFrames, batch, seed } = config;
+  const reader = new ShardReader(data.train.files, data.onSkip);
+  let sampler: ShardSampler;
+  try {
+    sampler = new ShardSampler(data.train.shards, reader, {
+      nMels,
+      cropFrames,
+      batch,
+      seed,
+      budgetBytes,
+    });
+  } catch (e) {
+    reader.close();
+    if (e instanceof CacheBudgetError) throw new UsageError(e.message);
+    throw e;
+  }
   const trainer = new VaeTrainer(model, config, sampler);
   const lossHook = hooks.lossHook;
   if (lossHook) trainer.lossHook = (loss) => lossHook(loss, trainer.step);
@@ -442,6 +643,10 @@ function startRun(
     data,
     model,
     sampler,
+    reader,
+    budgetBytes,
+    steps: 0,
+    stepSeconds: 0,
     trainer,
     history: [],
     evals: [],
@@ -449,7 +654,8 @@ function startRun(
     lastEval: null,
   };
   if (!resumed) {
-    const { mean, std } = normalizationStats(data.train, nMels);
+    // Exact per-band statistics of every training feature, summed by prepare (no clip is read).
+    const { mean, std } = data.train.stats.meanStd();
     model.setNormalization(mean, std);
     return run;
   }
@@ -462,7 +668,14 @@ function startRun(
   trainer.step = st.step;
   trainer.skippedSteps = st.skippedSteps;
   trainer.gpuRng.setState(st.gpuRng);
-  sampler.state = st.cropRng;
+  const loader = st.loader ?? { cursor: 0, drawn: 0, windowBytes: sampler.state.windowBytes };
+  sampler.state = { rng: st.cropRng, ...loader };
+  if (loader.windowBytes !== sampler.state.windowBytes) {
+    console.error(
+      `resume: the checkpoint's shard window (${loader.windowBytes} bytes) does not fit this ` +
+        `--cache-memory; the stream goes on from the same place with another window`,
+    );
+  }
   const history = st.history as {
     train: TrainPoint[];
     evals: EvalPoint[];
@@ -478,16 +691,16 @@ function startRun(
 /** Saves the run's checkpoint: weights, optimizer, step, RNG states and history. */
 async function saveRun(run: TrainRun): Promise<void> {
   const { trainer, sampler } = run;
-  const { nMels, sampleRate, hop } = run.model.config.features;
+  const { rng, ...loader } = sampler.state;
   await saveCheckpoint(run.ckptPath, run.model, {
-    // The model carries real speech of its training set for `listen` to rehearse.
-    replay: selectReplay(run.data.train, nMels, sampleRate / hop),
+    replay: run.data.replay,
     train: run.config,
     optimizer: trainer.optimizer,
     state: {
       step: trainer.step,
       gpuRng: trainer.gpuRng.state(),
-      cropRng: sampler.state,
+      cropRng: rng,
+      loader,
       skippedSteps: trainer.skippedSteps,
       history: { train: run.history, evals: run.evals, changes: run.changes },
     },
@@ -509,7 +722,10 @@ async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
   const startStep = trainer.step;
   try {
     while (trainer.step < config.steps && !interrupted) {
+      const t0 = performance.now();
       const s = await trainer.trainStep();
+      run.stepSeconds += (performance.now() - t0) / 1000;
+      run.steps++;
       // With AUDIO_GEN_AUTOTUNE, the first step has met every shape: time the tile candidates.
       if (trainer.step === startStep + 1) {
         const tuned = await ag.tunePending();
@@ -560,8 +776,6 @@ function evalNumbers(e: EvalStats): Record<keyof typeof EVAL_METRIC_DEFINITIONS,
 interface ReportRequest {
   run: TrainRun;
   outDir: string;
-  /** Dev clips (else training clips) shown with their reconstructions. */
-  reportClips: number;
   /** `--vocoder` (see {@link chooseAudioOut}). */
   vocoder?: string;
 }
@@ -597,7 +811,7 @@ async function devThroughWaveform(
 }
 
 /** Writes report.html (curves, reconstructions, prior samples, eval) and sample.wav. */
-async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest): Promise<void> {
+async function writeReport({ run, outDir, vocoder }: ReportRequest): Promise<void> {
   const { model, data, lastEval } = run;
   const features = model.config.features;
   const { nMels, sampleRate } = features;
@@ -613,8 +827,7 @@ async function writeReport({ run, outDir, reportClips, vocoder }: ReportRequest)
   const toAudio = voice(griffinLim);
   const toVocoder = neural ? voice(neural) : null;
   const examples: ReportExample[] = [];
-  const source = data.dev.length ? data.dev : data.train;
-  for (const clip of source.slice(0, reportClips)) {
+  for (const clip of data.shown) {
     const { input, output, frames } = await reconstructClip(model, clip);
     const original = data.originals.get(clip);
     const originalAudio = original

@@ -58,9 +58,17 @@ export function float32ToFloat16(values: ArrayLike<number>): Uint16Array {
   return out;
 }
 
+/** Every binary16 bit pattern's value, built on first use (256 KiB): decoding is a lookup. */
+let halfTable: Float32Array | null = null;
+
 /** binary16 bit patterns → f32 values (exact: every half is an f32). */
 export function float16ToFloat32(bits: ArrayLike<number>): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(0x10000);
+    for (let h = 0; h < 0x10000; h++) halfTable[h] = fromHalfBits(h);
+  }
+  const table = halfTable;
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = fromHalfBits(bits[i]);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i] & 0xffff];
   return out;
 }

@@ -35,6 +35,11 @@ export interface TrainingState {
   step: number;
   gpuRng: ag.GeneratorState;
   cropRng: number;
+  /**
+   * Where the shard stream of the training data is (vae/shard_sampler.ts's state beside the
+   * crop RNG); absent in checkpoints of older runs, which resume from the stream's start.
+   */
+  loader?: { cursor: number; drawn: number; windowBytes: number };
   /** Non-finite steps skipped so far. */
   skippedSteps: number;
   /** Loss history for reports (kept as saved). */

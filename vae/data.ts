@@ -70,8 +70,16 @@ export function writeCropChannelsFirst(
   }
 }
 
-/** Draws batches of random crops. */
-export class CropSampler {
+/**
+ * What a trainer draws its batches from: [batch, nMels, cropFrames] flattened, at once
+ * ({@link CropSampler}, clips in memory) or when shards arrive (vae/shard_sampler.ts).
+ */
+export interface BatchSampler {
+  next(): Float32Array | Promise<Float32Array>;
+}
+
+/** Draws batches of random crops from clips in memory. */
+export class CropSampler implements BatchSampler {
   #state: number;
   constructor(
     readonly clips: readonly MelClip[],
@@ -129,11 +137,33 @@ export function selectReplay(
   seconds = REPLAY_SECONDS,
   cropSeconds = 4,
 ): MelClip[] {
+  const picks = replayPicks(clips.length, seconds, cropSeconds);
+  return cutReplay(picks.map((i) => clips[i]), nMels, framesPerSecond, cropSeconds);
+}
+
+/**
+ * Which of `clipCount` clips {@link selectReplay} takes (ascending positions), so that a cache
+ * too large to load can read just those.
+ */
+export function replayPicks(
+  clipCount: number,
+  seconds = REPLAY_SECONDS,
+  cropSeconds = 4,
+): number[] {
+  const count = Math.min(clipCount, Math.max(1, Math.round(seconds / cropSeconds)));
+  return Array.from({ length: count }, (_, k) => Math.floor((k * clipCount) / count));
+}
+
+/** The picked clips cut to their middle `cropSeconds`, as {@link selectReplay} ships them. */
+export function cutReplay(
+  picked: readonly MelClip[],
+  nMels: number,
+  framesPerSecond: number,
+  cropSeconds = 4,
+): MelClip[] {
   const cropFrames = Math.max(1, Math.round(cropSeconds * framesPerSecond));
-  const count = Math.min(clips.length, Math.max(1, Math.round(seconds / cropSeconds)));
   const out: MelClip[] = [];
-  for (let k = 0; k < count; k++) {
-    const clip = clips[Math.floor((k * clips.length) / count)];
+  for (const clip of picked) {
     const frames = Math.min(clip.frames, cropFrames);
     const start = Math.floor((clip.frames - frames) / 2);
     out.push({

@@ -7,7 +7,7 @@
 import * as ag from "../engine/mod.ts";
 import { melCepstralDistortion, melLsd } from "../audio/metrics.ts";
 import type { TrainConfig } from "./config.ts";
-import type { CropSampler, MelClip } from "./data.ts";
+import type { BatchSampler, MelClip } from "./data.ts";
 import {
   activeDims,
   betaAt,
@@ -78,8 +78,8 @@ export class NonFiniteError extends Error {
   }
 }
 
-/** Owns the optimizer and the random streams of a run. */
-export class VaeTrainer {
+/** Owns the optimizer and the random streams of a run; draws its batches from `sampler`. */
+export class VaeTrainer<S extends BatchSampler = BatchSampler> {
   readonly optimizer: ag.AdamW;
   readonly gpuRng: ag.Generator;
   step = 0;
@@ -88,7 +88,11 @@ export class VaeTrainer {
   /** Test hook: called with each step's loss tensor before it is read (e.g. to poison it). */
   lossHook: ((loss: ag.Tensor) => ag.Tensor) | null = null;
 
-  constructor(readonly model: MelVae, readonly config: TrainConfig, readonly sampler: CropSampler) {
+  constructor(
+    readonly model: MelVae,
+    readonly config: TrainConfig,
+    readonly sampler: S,
+  ) {
     this.optimizer = new ag.AdamW(model.namedParameters(), {
       lr: config.lr,
       weightDecay: config.weightDecay,
@@ -100,7 +104,7 @@ export class VaeTrainer {
   async trainStep(): Promise<StepStats> {
     const { batch, cropFrames, freeBits, gradClip } = this.config;
     const nMels = this.model.config.features.nMels;
-    const data = this.sampler.next();
+    const data = await this.sampler.next();
     const beta = betaAt(this.step, this.config);
     this.optimizer.lr = lrAt(this.step, this.config);
     const values = await ag.tidy(async () => {

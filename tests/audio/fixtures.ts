@@ -83,24 +83,10 @@ export function framesFor(seconds: number, sampleRate = 48000): number {
 }
 
 /** Current (v17+) Common Voice header. */
-export const CURRENT_HEADER = [
-  "client_id",
-  "path",
-  "sentence_id",
-  "sentence",
-  "sentence_domain",
-  "up_votes",
-  "down_votes",
-  "age",
-  "gender",
-  "accents",
-  "variant",
-  "locale",
-  "segment",
-];
+export { CURRENT_HEADER } from "../../audio/commonvoice.ts";
 
 /** A TSV from a header and rows given as name→value records (missing names are ""). */
-export function tsv(header: string[], rows: Record<string, string | number>[]): string {
+export function tsv(header: readonly string[], rows: Record<string, string | number>[]): string {
   const lines = [header.join("\t")];
   for (const row of rows) lines.push(header.map((h) => String(row[h] ?? "")).join("\t"));
   return lines.join("\n") + "\n";

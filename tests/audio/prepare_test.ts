@@ -2,11 +2,12 @@
  * `deno task prepare` end to end, as a subprocess: writes a cache on the bundled sample and on
  * the real CV mini set; SIGKILL half way then a rerun gives the same bytes as an uninterrupted
  * run; a stale cache is refused; broken clips are skipped and named, and `--strict` turns that
- * into exit code 2; a bad command line is refused before any work.
+ * into exit code 2; a bad command line is refused before any work; three `--part I/3` runs and
+ * `--merge` give the clips, features (byte for byte) and statistics of one run.
  */
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
-import { loadCache } from "../../audio/feature_cache.ts";
+import { loadCache, readCacheIndex } from "../../audio/feature_cache.ts";
 import { DEFAULT_FEATURES } from "../../audio/features.ts";
 import { commandOutput } from "../util.ts";
 import { pathExists, REAL_CV_DIR, SAMPLE_DIR } from "./fixtures.ts";
@@ -83,7 +84,7 @@ Deno.test("SIGKILL half way, then a rerun, gives the same cache as one uninterru
   for (let i = 0; i < 600 && shards < 4; i++) {
     await new Promise((r) => setTimeout(r, 50));
     shards = 0;
-    for await (const e of Deno.readDir(resumed)) if (e.name.endsWith(".f32")) shards++;
+    for await (const e of Deno.readDir(resumed)) if (e.name.endsWith(".f16")) shards++;
   }
   child.kill("SIGKILL");
   const status = await child.status;
@@ -182,4 +183,69 @@ Deno.test("a bad command line is refused before any work", async () => {
     "work started despite a bad command line",
   );
   await Deno.remove(out, { recursive: true });
+});
+
+/** Every clip's name and its binary16 feature bytes (as the shard stores them), by name. */
+async function clipBytes(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const c of await loadCache(dir, DEFAULT_FEATURES)) {
+    // f32 from binary16 is exact, so the f32 bytes stand for the stored ones one to one.
+    out.set(
+      c.path,
+      Array.from(new Uint8Array(c.mel.buffer, c.mel.byteOffset, c.mel.byteLength)).join(),
+    );
+  }
+  return out;
+}
+
+Deno.test("--part I/3 three times and --merge give the cache of one run (same bytes)", async () => {
+  const one = await Deno.makeTempDir({ prefix: "prepare-one-" });
+  const parted = await Deno.makeTempDir({ prefix: "prepare-parts-" });
+  const args = ["--data", REAL_CV_DIR, "--split", "validated", "--limit", "30"];
+  const data = (await pathExists(REAL_CV_DIR)) ? args : ["--limit", "30"];
+  assert.equal((await runPrepare([...data, "--out", one])).code, 0);
+  // The parts run in any order (as an Indexed Job's pods do); merging before all are there is
+  // refused, naming what is missing.
+  for (const i of [2, 0]) {
+    const r = await runPrepare([...data, "--out", parted, "--part", `${i}/3`]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`into ${parted}/part-${i}-of-3`));
+  }
+  const early = await runPrepare(["--merge", "--out", parted]);
+  assert.equal(early.code, 64, early.err);
+  assert.match(early.err, /lacks part-1-of-3: run prepare --part 1\/3/);
+  assert.equal((await runPrepare([...data, "--out", parted, "--part", "1/3"])).code, 0);
+  const merged = await runPrepare(["--merge", "--out", parted]);
+  assert.equal(merged.code, 0, merged.err);
+  assert.match(merged.out, /merged 3 parts into .*: 30 clips/);
+
+  const a = await clipBytes(one), b = await clipBytes(parted);
+  assert.equal(a.size, 30);
+  assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort(), "different clips");
+  for (const [name, bytes] of a) assert.equal(b.get(name), bytes, `${name}: features differ`);
+  const indexA = (await readCacheIndex(one))!, indexB = (await readCacheIndex(parted))!;
+  // Every part holds some of the clips (a hash slice, not all in one).
+  for (let i = 0; i < 3; i++) {
+    const part = (await readCacheIndex(nodePath.join(parted, `part-${i}-of-3`)))!;
+    const clips = part.shards.reduce((n, s) => n + s.clips, 0);
+    assert.ok(clips > 0 && clips < 30, `part ${i} holds ${clips} of 30 clips`);
+  }
+  // The statistics are summed exactly, so they are those of one run to the last bit.
+  assert.deepEqual(indexB.stats, indexA.stats);
+  assert.equal(indexB.plannedClips, indexA.plannedClips);
+  // Merging again rewrites the same index; a part of another count is refused.
+  const before = await Deno.readTextFile(nodePath.join(parted, "index.json"));
+  assert.equal((await runPrepare(["--merge", "--out", parted])).code, 0);
+  assert.equal(await Deno.readTextFile(nodePath.join(parted, "index.json")), before);
+  await Deno.mkdir(nodePath.join(parted, "part-0-of-2"));
+  const mixed = await runPrepare(["--merge", "--out", parted]);
+  assert.equal(mixed.code, 64);
+  assert.match(mixed.err, /parts of different counts/);
+  for (const bad of ["3/3", "x", "1/0", "-1/2"]) {
+    const r = await runPrepare([...data, "--out", parted, "--part", bad]);
+    assert.equal(r.code, 64, `--part ${bad}: ${r.err}`);
+    assert.match(r.err, /--part/);
+  }
+  await Deno.remove(one, { recursive: true });
+  await Deno.remove(parted, { recursive: true });
 });

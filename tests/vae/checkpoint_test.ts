@@ -44,14 +44,14 @@ const CLIPS: MelClip[] = [20, 13].map((frames, i) => ({
   mel: Float32Array.from(randomArray(frames * 8, 30 + i, -6, 1)),
 }));
 
-function makeTrainer(seed = 1): VaeTrainer {
+function makeTrainer(seed = 1): VaeTrainer<CropSampler> {
   const model = new MelVae(MODEL, seed);
   const { mean, std } = normalizationStats(CLIPS, 8);
   model.setNormalization(mean, std);
   return new VaeTrainer(model, TRAIN, new CropSampler(CLIPS, 8, TRAIN.cropFrames, 2, TRAIN.seed));
 }
 
-async function save(path: string, t: VaeTrainer) {
+async function save(path: string, t: VaeTrainer<CropSampler>) {
   await saveCheckpoint(path, t.model, {
     train: t.config,
     optimizer: t.optimizer,

@@ -12,7 +12,12 @@
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
 import { openSource, plainFolderSplit } from "../../audio/corpus.ts";
-import { loadCache, readCacheIndex, StaleCacheError } from "../../audio/feature_cache.ts";
+import {
+  loadCache,
+  readCacheClips,
+  readCacheIndex,
+  StaleCacheError,
+} from "../../audio/feature_cache.ts";
 import { encodeWav } from "../../audio/wav.ts";
 import { prepare, prepareOptions } from "../../cli/prepare.ts";
 import { EXIT_USAGE, parseTrainArgs, train } from "../../cli/train.ts";
@@ -29,6 +34,7 @@ import { loadCheckpoint, type LoadedCheckpoint } from "../../vae/checkpoint.ts";
 import { normalizationStats } from "../../vae/data.ts";
 import { NonFiniteError } from "../../vae/trainer.ts";
 import { setup } from "../util.ts";
+import { withConsoleSpy } from "../audio/fixtures.ts";
 
 await setup();
 
@@ -140,6 +146,57 @@ Deno.test("--resume: 10 + 10 steps give the weights and optimizer state of 20 st
   assert.equal(resumed.trainer.model.config.channels, 8);
   const c = await loadCheckpoint(ckptOf(noConfig));
   assert.ok(maxTensorDiff(a, c) <= 1e-6, "resume without --config diverged");
+});
+
+Deno.test("streamed through a budget below the cache, --resume continues the same crops; a damaged shard is named and skipped", async () => {
+  // One clip a shard; crops of 64 frames, so a shard gives 2–3 crops before the next enters.
+  const cache = nodePath.join(WORK, "stream-cache");
+  await prepare(prepareOptions({ data: SAMPLE_DIR, out: cache, limit: 12, clipsPerShard: 1 }));
+  const index = (await readCacheIndex(cache))!;
+  const total = index.shards.reduce((n, s) => n + s.bytes, 0);
+  const budget = 4.2 * Math.max(...index.shards.map((s) => s.bytes));
+  assert.ok(total > 1.5 * budget, `cache ${total} bytes, budget ${budget}`);
+  const config = await writeConfig("stream.json", {
+    ...TINY,
+    train: { ...TINY.train, cropFrames: 64 },
+  });
+  const streamArgs = (data: string, out: string, steps: number, ...extra: string[]) => [
+    ...["--config", config, "--data", data, "--out", out, "--steps", String(steps)],
+    ...["--cache-memory", String(budget / 2 ** 20), "--no-report", "--quiet", ...extra],
+  ];
+  const straight = nodePath.join(WORK, "stream-straight");
+  const split = nodePath.join(WORK, "stream-split");
+  const run = await train(await parseTrainArgs(streamArgs(cache, straight, 20)));
+  assert.equal(run.data.resident, false);
+  assert.ok(run.data.peakBytes <= budget, `${run.data.peakBytes} bytes held, budget ${budget}`);
+  assert.ok(run.data.shardsRead > 12, `only ${run.data.shardsRead} shards entered in 20 steps`);
+  await train(await parseTrainArgs(streamArgs(cache, split, 10)));
+  const mid = (await loadCheckpoint(ckptOf(split))).state!.loader!;
+  assert.ok(mid.cursor > 0, "the stream did not move in 10 steps");
+  await train(await parseTrainArgs(streamArgs(cache, split, 20, "--resume")));
+  const a = await loadCheckpoint(ckptOf(straight)), b = await loadCheckpoint(ckptOf(split));
+  const diff = maxTensorDiff(a, b);
+  assert.ok(diff <= 1e-6, `the resumed stream differs from the straight one by ${diff}`);
+  assert.deepEqual(b.state!.loader, a.state!.loader);
+  assert.equal(b.state!.cropRng, a.state!.cropRng);
+
+  // A copy of the cache with shard 2 cut short trains on, naming it once.
+  const damaged = nodePath.join(WORK, "stream-damaged");
+  await Deno.mkdir(damaged);
+  for (const e of Deno.readDirSync(cache)) {
+    await Deno.copyFile(nodePath.join(cache, e.name), nodePath.join(damaged, e.name));
+  }
+  const file = nodePath.join(damaged, index.shards[2].file);
+  const bytes = await Deno.readFile(file);
+  await Deno.writeFile(file, bytes.subarray(0, bytes.length - 1000));
+  const { result, printed } = await withConsoleSpy(async () =>
+    await train(await parseTrainArgs(streamArgs(damaged, nodePath.join(WORK, "stream-d"), 20)))
+  );
+  assert.equal(result.trainer.step, 20);
+  assert.equal(result.data.shardsSkipped, 1);
+  const named = printed.filter((l) => l.includes(file));
+  assert.equal(named.length, 1, printed.join("\n"));
+  assert.match(named[0], /skipped feature shard .*shard-00002\.f16: truncated/);
 });
 
 Deno.test("--resume applies --lr and --batch from the next step and records them; --seed is refused", async () => {
@@ -585,10 +642,12 @@ Deno.test("mixed --data: a Common Voice folder, a plain folder and a list train 
     const dir = nodePath.join(out, "cache", (await openSource(path)).name, split);
     const index = (await readCacheIndex(dir))!;
     assert.ok(index?.complete, `${dir} is not a complete cache`);
+    const entries = await readCacheClips(dir, index);
     return {
       dir,
       index,
-      clips: index.shards.flatMap((s) => s.clips.map((c) => c.path)),
+      entries,
+      clips: entries.map((c) => c.path),
       skipped: [...index.tsvSkipped, ...index.shards.flatMap((s) => s.skipped)],
     };
   };
@@ -617,7 +676,7 @@ Deno.test("mixed --data: a Common Voice folder, a plain folder and a list train 
   // The list: its 20 s file in two segments covering it, its dev file, the missing one named.
   const listTrain = await cacheOf(list, "train"), listDev = await cacheOf(list, "dev");
   assert.deepEqual(listTrain.clips, ["../long.wav#0", "../long.wav#1"]);
-  const segments = listTrain.index.shards.flatMap((s) => s.clips);
+  const segments = listTrain.entries;
   assert.equal(segments[0].startSeconds, 0);
   assert.equal(segments[1].startSeconds, segments[0].durationSeconds);
   assert.ok(Math.abs(segments[0].durationSeconds + segments[1].durationSeconds - 20) < 1e-9);
