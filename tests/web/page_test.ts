@@ -367,7 +367,7 @@ Deno.test({
   async fn(t) {
     await ag.init();
     const [dist, base] = await Promise.all([buildPage(), pretrainedCheckpoint()]);
-    const server = startServer(dist, base.path, vocoderFile);
+    const server = startServer(dist, base.path);
     const open = async (flags: string[], steps: (page: Page) => Promise<void>) => {
       const browser = await launch(flags);
       try {
