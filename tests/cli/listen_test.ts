@@ -25,6 +25,8 @@ import { AdamW } from "../../engine/mod.ts";
 import { fileSha256, loadCheckpoint, loadModel, saveCheckpoint } from "../../vae/checkpoint.ts";
 import { reconstructionMse } from "../../vae/trainer.ts";
 import { assertSpeechLikeWav } from "./speech_checks.ts";
+import { ADAPT_SPEAKERS, devClipsOfList, speakerClips, splitHeard } from "../../cli/eval_adapt.ts";
+import { scoreClips, summarize } from "../../vae/waveform_eval.ts";
 import {
   clipAudio,
   clipsFeatures,
@@ -542,6 +544,80 @@ Deno.test({
     });
 
     baseModel.dispose();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  },
+});
+
+/** The real speech beside the repo (absent on a machine without ../shared). */
+const REAL_SPEECH = nodePath.join(ROOT, "../shared/data/speech");
+const SHIPPED_BASE = nodePath.join(ROOT, "models/base.safetensors");
+/** Seconds of the real speaker that the fake microphone plays. */
+const REAL_HEARD_SECONDS = 24;
+/** Bounds on mel-LSD adapted ÷ base: the speaker's unheard clips, and other voices. */
+const REAL_VOICE_GAIN = 0.95;
+const REAL_VOICE_FORGETTING = 1.03;
+const HAVE_REAL_VOICE = await exists(nodePath.join(REAL_SPEECH, "vctk-autovc/wavs/p225"));
+if (!HAVE_REAL_VOICE) {
+  console.error("listen_test: the real-voice test is skipped (no ../shared/data/speech here)");
+}
+
+Deno.test({
+  name: "listen adapts the shipped base model to a real voice (VCTK p225) played by an ALSA fake " +
+    "microphone: its unheard clips improve, other voices stay",
+  ignore: !HAVE_ALSA || !HAVE_REAL_VOICE,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await initEngine();
+    const { model: base } = await loadModel(SHIPPED_BASE);
+    const features = base.config.features;
+    const rate = features.sampleRate;
+    const p225 = ADAPT_SPEAKERS.find((s) => s.name.startsWith("VCTK p225"))!;
+    const clips = await speakerClips(REAL_SPEECH, p225, rate);
+    const { heard, heldOut } = splitHeard(clips, rate, REAL_HEARD_SECONDS);
+    const others = await devClipsOfList(nodePath.join(ROOT, "models/base.corpus.tsv"), rate, 4);
+    // The heard clips as one 48 kHz recording with short pauses, as the microphone plays it.
+    const pause = new Float32Array(rate / 2);
+    const parts = heard.flatMap((c) => [pause, c.samples]);
+    const joined = new Float32Array(parts.reduce((n, p) => n + p.length, 0) + pause.length);
+    parts.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+    const rec = resample(joined, rate, 48000);
+    const tmp = await Deno.makeTempDir({ prefix: "listen-real-voice-" });
+    const raw = nodePath.join(tmp, "p225.s16");
+    await Deno.writeFile(raw, toS16(rec));
+    await Deno.writeTextFile(
+      nodePath.join(tmp, ".asoundrc"),
+      `pcm.fakemic {\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n  infile "${raw}"\n  format "raw"\n}\n`,
+    );
+    const out = nodePath.join(tmp, "adapted.safetensors");
+    // No --checkpoint and no --replay: the shipped base and the speech it carries.
+    const seconds = String(Math.ceil(rec.length / 48000) + 1);
+    const r = await run(listenCmd(
+      ["--device", "fakemic", "--seconds", seconds, "--out", out, "--quiet"],
+      { HOME: tmp },
+      tmp,
+    ));
+    assertEquals(r.code, 0, r.stderr);
+    console.log(r.stdout.trim());
+    const { model: adapted } = await loadModel(out);
+    const melLsd = async (m: typeof base, c: typeof clips) =>
+      summarize(await scoreClips(m, c, features, null)).featureMelLsd;
+    const unheard = heldOut.slice(0, 4);
+    const [bs, as, bo, ao] = [
+      await melLsd(base, unheard),
+      await melLsd(adapted, unheard),
+      await melLsd(base, others),
+      await melLsd(adapted, others),
+    ];
+    const pct = (a: number, b: number) => `${((b / a - 1) * 100).toFixed(1)} %`;
+    console.log(
+      `p225's unheard clips, mel-LSD ${bs.toFixed(2)} → ${as.toFixed(2)} dB (${pct(bs, as)}); ` +
+        `other voices ${bo.toFixed(2)} → ${ao.toFixed(2)} dB (${pct(bo, ao)})`,
+    );
+    assert.ok(as <= REAL_VOICE_GAIN * bs, `p225 unheard: ${as} vs base ${bs}`);
+    assert.ok(ao <= REAL_VOICE_FORGETTING * bo, `other voices: ${ao} vs base ${bo}`);
+    adapted.dispose();
+    base.dispose();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   },
 });
