@@ -20,18 +20,15 @@
  * ```
  * @module
  */
+import type { FeatureConfig } from "./features.ts";
 import { logSpectralDistance } from "./metrics.ts";
 import { melFilterbank } from "./mel.ts";
 
-/** The reference analysis of TARGETS.md. */
-export interface AnalysisConfig {
-  sampleRate: number;
-  nFft: number;
-  hop: number;
-  nMels: number;
-  fMin: number;
-  fMax: number;
-}
+/** The reference analysis of TARGETS.md (HTK triangles of peak 1; no floor or norm fields). */
+export type AnalysisConfig = Pick<
+  FeatureConfig,
+  "sampleRate" | "nFft" | "hop" | "nMels" | "fMin" | "fMax"
+>;
 
 /** TARGETS.md: 16 kHz, n_fft 1024, hop 256, 80 HTK unit-peak mel bands, 0–8 kHz. */
 export const REFERENCE_ANALYSIS: Readonly<AnalysisConfig> = Object.freeze({

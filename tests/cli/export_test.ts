@@ -5,24 +5,17 @@
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
 import { exportModel } from "../../cli/export.ts";
-import { DEFAULT_FEATURES } from "../../audio/features.ts";
-import { DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig } from "../../vae/config.ts";
+import { DEFAULT_TRAIN } from "../../vae/config.ts";
 import { loadCheckpoint, loadModel, saveCheckpoint } from "../../vae/checkpoint.ts";
 import { CropSampler, type MelClip, normalizationStats } from "../../vae/data.ts";
 import { MelVae } from "../../vae/model.ts";
 import { VaeTrainer } from "../../vae/trainer.ts";
 import { randomArray, setup } from "../util.ts";
+import { SMALL_MODEL } from "../vae/small_model.ts";
 
 await setup();
 
-const MODEL: ModelConfig = {
-  ...DEFAULT_MODEL,
-  features: { ...DEFAULT_FEATURES, nMels: 8 },
-  channels: 6,
-  latentDim: 2,
-  downsampleStages: 1,
-  edgeKernel: 3,
-};
+const MODEL = SMALL_MODEL;
 
 Deno.test("export keeps weights and replay, drops the optimizer, and reconstructs the same", async () => {
   const dir = await Deno.makeTempDir({ prefix: "export-" });

@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
-import { DEFAULT_FEATURES } from "../../audio/features.ts";
-import { ConfigError, DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig } from "../../vae/config.ts";
+import { ConfigError, DEFAULT_TRAIN } from "../../vae/config.ts";
 import {
   checkModelConfig,
   CHECKPOINT_FORMAT,
@@ -25,17 +24,11 @@ import {
 } from "../../vae/safetensors.ts";
 import { VaeTrainer } from "../../vae/trainer.ts";
 import { randomArray, setup } from "../util.ts";
+import { SMALL_MODEL } from "./small_model.ts";
 
 await setup();
 
-const MODEL: ModelConfig = {
-  ...DEFAULT_MODEL,
-  features: { ...DEFAULT_FEATURES, nMels: 8 },
-  channels: 6,
-  latentDim: 2,
-  downsampleStages: 1,
-  edgeKernel: 3,
-};
+const MODEL = SMALL_MODEL;
 const TRAIN = { ...DEFAULT_TRAIN, batch: 2, cropFrames: 8, lr: 1e-2, klWarmupSteps: 4 };
 
 const CLIPS: MelClip[] = [20, 13].map((frames, i) => ({

@@ -7,14 +7,8 @@
 import assert from "node:assert/strict";
 import type * as ag from "../../mod.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
-import { DEFAULT_FEATURES } from "../../audio/features.ts";
 import { prepare, prepareOptions } from "../../cli/prepare.ts";
-import {
-  DEFAULT_MODEL,
-  DEFAULT_TRAIN,
-  type ModelConfig,
-  type TrainConfig,
-} from "../../vae/config.ts";
+import { DEFAULT_MODEL, DEFAULT_TRAIN, type TrainConfig } from "../../vae/config.ts";
 import { CropSampler, type MelClip, normalizationStats } from "../../vae/data.ts";
 import { MelVae } from "../../vae/model.ts";
 import {
@@ -25,6 +19,7 @@ import {
   VaeTrainer,
 } from "../../vae/trainer.ts";
 import { randomArray, setup } from "../util.ts";
+import { SMALL_MODEL } from "./small_model.ts";
 
 await setup();
 
@@ -99,14 +94,7 @@ Deno.test("overfits 3 sample clips: normalised MSE falls ≥ 5×, mel-LSD < 4.5 
   assert.equal(eval1.clips, 3);
 });
 
-const TINY: ModelConfig = {
-  ...DEFAULT_MODEL,
-  features: { ...DEFAULT_FEATURES, nMels: 8 },
-  channels: 6,
-  latentDim: 2,
-  downsampleStages: 1,
-  edgeKernel: 3,
-};
+const TINY = SMALL_MODEL;
 const CLIPS: MelClip[] = [24, 17].map((frames, i) => ({
   name: `c${i}`,
   frames,
