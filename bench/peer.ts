@@ -146,6 +146,11 @@ export interface BenchCase {
   /** For matmul cases: the product, timed also with OpenBLAS on the CPU by bench/report.ts. */
   sgemm?: { m: number; k: number; n: number; reps: number };
   /**
+   * Fixed figures measured elsewhere (in the case's unit), shown beside ours by bench/report.ts
+   * with ours as a ratio of them; nothing is run for them.
+   */
+  references?: { name: string; throughput: number }[];
+  /**
    * Uploads inputs, warms every contestant up, checks ours against a peer, and returns one run
    * function per contestant (same order); a run does the case's work and waits for completion.
    */

@@ -35,9 +35,9 @@ import { MelVae } from "../vae/model.ts";
 import { samplePrior } from "../vae/sampling.ts";
 import {
   type EvalStats,
+  type IntervalStats,
   NonFiniteError,
   reconstructClip,
-  type StepStats,
   VaeTrainer,
 } from "../vae/trainer.ts";
 import {
@@ -193,7 +193,13 @@ async function loadData(
   return { train: splits.train, dev: splits.dev, audioDir: nodePath.join(args.data, "clips") };
 }
 
-function formatStats(s: StepStats): string[] {
+/**
+ * Steps between reads of the training numbers (a log line and a point of the loss history):
+ * the steps in between run without waiting for the GPU, and their losses are averaged on it.
+ */
+const LOG_EVERY = 10;
+
+function formatStats(s: IntervalStats): string[] {
   return [
     `elbo ${s.elbo.toFixed(2)}`,
     `recon ${s.recon.toFixed(2)}`,
@@ -292,7 +298,13 @@ export async function train(
   let lastEval: EvalStats | null = null;
   try {
     while (trainer.step < trainConfig.steps && !interrupted) {
-      const s = await trainer.trainStep();
+      trainer.recordStep();
+      const evalDue = data.dev.length > 0 &&
+        (trainer.step % trainConfig.evalEvery === 0 || trainer.step === trainConfig.steps);
+      const saveDue = trainer.step % trainConfig.checkpointEvery === 0 ||
+        trainer.step === trainConfig.steps;
+      // The numbers are read (one wait for the GPU) only when a line, an eval or a save is due;
+      // a read first, so a run stopped by non-finite steps is never saved past its stop.
       // With AUDIO_GEN_AUTOTUNE, the first step has met every shape: time the tile candidates.
       if (trainer.step === startStep + 1) {
         const tuned = await ag.tunePending();
@@ -300,23 +312,35 @@ export async function train(
           console.error(`autotuned: ${JSON.stringify(tuned)}`);
         }
       }
-      if (s.skipped) console.error(`\nstep ${s.step}: non-finite loss or gradient, step skipped`);
-      const fps = ((trainer.step - startStep) * trainConfig.batch * trainConfig.cropFrames) /
-        ((performance.now() - start) / 1000);
-      history.push({ step: s.step, elbo: s.elbo, recon: s.recon, kl: s.kl, framesPerSecond: fps });
-      if (!args.quiet) {
-        progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
+      if (trainer.step % LOG_EVERY === 0 || evalDue || saveDue) {
+        const s = await trainer.readStats();
+        if (s.skipped) {
+          console.error(
+            `\nsteps ${
+              s.step - s.steps + 1
+            }–${s.step}: ${s.skipped} skipped (non-finite loss or gradient)`,
+          );
+        }
+        const fps = ((trainer.step - startStep) * trainConfig.batch * trainConfig.cropFrames) /
+          ((performance.now() - start) / 1000);
+        if (s.steps > s.skipped) {
+          history.push({
+            step: s.step,
+            elbo: s.elbo,
+            recon: s.recon,
+            kl: s.kl,
+            framesPerSecond: fps,
+          });
+        }
+        if (!args.quiet) {
+          progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
+        }
       }
-      if (
-        data.dev.length &&
-        (trainer.step % trainConfig.evalEvery === 0 || trainer.step === trainConfig.steps)
-      ) {
+      if (evalDue) {
         lastEval = await trainer.evaluate(data.dev);
         evals.push({ step: trainer.step, ...evalNumbers(lastEval) });
       }
-      if (trainer.step % trainConfig.checkpointEvery === 0 || trainer.step === trainConfig.steps) {
-        await save();
-      }
+      if (saveDue) await save();
     }
   } catch (e) {
     if (e instanceof NonFiniteError) console.error(`\n${e.message}`);
@@ -325,6 +349,7 @@ export async function train(
     Deno.removeSignalListener("SIGINT", onSignal);
   }
   if (interrupted) {
+    await trainer.readStats(); // the steps since the last read, so the save has their counts
     await save();
     console.error(`\ninterrupted: saved ${ckptPath} at step ${trainer.step}`);
   } else if (!args.quiet) progress.done(trainer.step);
