@@ -13,7 +13,7 @@ import {
   type Tunable,
   tunedChoice,
 } from "../autotune.ts";
-import { currentAdapter } from "../device.ts";
+import { isCpuAdapter } from "../device.ts";
 import { Kernel } from "../kernel.ts";
 import { rt } from "../runtime.ts";
 import { numel, record, Tensor } from "../tensor.ts";
@@ -90,12 +90,7 @@ export type MatmulVariant = "registers" | "workgroup";
  * adapter, else "workgroup".
  */
 export function matmulVariant(): MatmulVariant {
-  const chosen = rt().kernelChoices.matmulVariant;
-  if (chosen) return chosen;
-  const info = currentAdapter();
-  const cpu = info?.isFallbackAdapter ||
-    /llvmpipe|lavapipe|swiftshader|software/i.test(info?.description ?? "");
-  return cpu ? "registers" : "workgroup";
+  return rt().kernelChoices.matmulVariant ?? (isCpuAdapter() ? "registers" : "workgroup");
 }
 
 /**

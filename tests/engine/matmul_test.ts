@@ -243,6 +243,7 @@ Deno.test("matmul's kernel choices are the runtime's, restored after the call, e
     matmulTile: null,
     matmulBlock: null,
     convTile: null,
+    fftVariant: null,
   });
 });
 
