@@ -16,6 +16,9 @@
 // the even and odd samples' spectra (E[k] = (Z[k] + conj Z[M−k]) / 2, O[k] = (Z[k] − conj Z[M−k])
 // / 2i, X[k] = E[k] + W^k O[k], W = e^(−2πi/n)); the irfft runs it backwards, as fft.wgsl does.
 //
+// engine/ops/fft.ts prepends shaders/fft_functions.wgsl (cmul, conj, rot, twiddle, window and
+// its WINDOW override, the 8-point DFT dft8).
+//
 // Bindings (row-major, rows contiguous; as fft.wgsl, plus scratch):
 //   rfft:  src = x [rows, n] f32 (read as vec2f and as vec4f); dst = X [rows, M+1] vec2f.
 //   irfft: src = X [rows, M+1] vec2f (imag of bins 0 and M ignored); dst = x [rows, M] vec2f
@@ -49,50 +52,16 @@ struct Params {
 @group(0) @binding(7) var<storage, read> src4: array<vec4f>;
 @group(0) @binding(8) var<storage, read_write> dst4: array<vec4f>;
 
-override WINDOW: u32 = 1u;
 /** M = n/2, the complex points of a frame: one pipeline per transform length, so that every
  * pass's radix and strides are constants and no branch is left on them (lavapipe runs both
  * sides of every branch whose condition it does not know at compile time). */
 override M: u32 = 2u;
 
-const TAU: f32 = 6.283185307179586;
 const ROWS_PER_GROUP: u32 = 16u;
 /** Where a pass reads its input: a scratch region, the rfft input, or stft_power's signal. */
 const FROM_SCRATCH: u32 = 0u;
 const FROM_SRC: u32 = 1u;
 const FROM_SIGNAL: u32 = 2u;
-
-fn cmul(a: vec2f, b: vec2f) -> vec2f {
-  return vec2f(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
-}
-
-fn conj(a: vec2f) -> vec2f {
-  return vec2f(a.x, -a.y);
-}
-
-/** Multiplies by i·sign. */
-fn rot(a: vec2f, sign: f32) -> vec2f {
-  return vec2f(-sign * a.y, sign * a.x);
-}
-
-/** exp(sign · 2πi · num / den) for den a power of two (as fft.wgsl). */
-fn twiddle(num: u32, den: u32, sign: f32) -> vec2f {
-  let k = num & (den - 1u);
-  var kf = f32(k);
-  if (2u * k > den) {
-    kf = kf - f32(den);
-  }
-  let angle = sign * TAU * (kf / f32(den));
-  return vec2f(cos(angle), sin(angle));
-}
-
-/** The analysis window at sample j of an n-sample frame (the formula of fft_frames.wgsl). */
-fn window(j: u32, n: u32) -> f32 {
-  if (WINDOW == 1u) {
-    return 0.5 - 0.5 * cos(TAU * (f32(j) / f32(n)));
-  }
-  return 1.0;
-}
 
 /** The frame's context: its row, and its input for the first pass. */
 struct Frame {
@@ -120,18 +89,6 @@ fn load_pair(source: u32, f: Frame, region: u32, p: u32) -> vec4f {
     );
   }
   return scratch[(region + p) / 2u];
-}
-
-/** Eight (or 4 or 2) inputs of a radix-`radix` DFT, in registers. */
-struct Octet {
-  v0: vec2f,
-  v1: vec2f,
-  v2: vec2f,
-  v3: vec2f,
-  v4: vec2f,
-  v5: vec2f,
-  v6: vec2f,
-  v7: vec2f,
 }
 
 /**
@@ -169,25 +126,7 @@ fn butterfly(v: Octet, radix: u32, k: u32, ns: u32, sign: f32) -> Octet {
   let v5 = cmul(v.v5, w5);
   let v6 = cmul(v.v6, w6);
   let v7 = cmul(v.v7, w7);
-  // 8-point DFT as two 4-point DFTs (even and odd inputs) joined by W_8^q, q = 0..3.
-  let ea0 = v0 + v4;
-  let ea1 = v0 - v4;
-  let eb0 = v2 + v6;
-  let eb1 = rot(v2 - v6, sign);
-  let oa0 = v1 + v5;
-  let oa1 = v1 - v5;
-  let ob0 = v3 + v7;
-  let ob1 = rot(v3 - v7, sign);
-  let e0 = ea0 + eb0;
-  let e1 = ea1 + eb1;
-  let e2 = ea0 - eb0;
-  let e3 = ea1 - eb1;
-  let o0 = oa0 + ob0;
-  let c = 0.7071067811865476;
-  let o1 = cmul(oa1 + ob1, vec2f(c, sign * c));
-  let o2 = rot(oa0 - ob0, sign);
-  let o3 = cmul(oa1 - ob1, vec2f(-c, sign * c));
-  return Octet(e0 + o0, e1 + o1, e2 + o2, e3 + o3, e0 - o0, e1 - o1, e2 - o2, e3 - o3);
+  return dft8(Octet(v0, v1, v2, v3, v4, v5, v6, v7), sign);
 }
 
 /** Component r of an octet. */

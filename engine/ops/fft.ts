@@ -15,11 +15,13 @@
  * Sizes: n must be a power of two from 2 to 4096 (the workgroup variant holds a transform in 16
  * KiB of workgroup memory); other sizes are refused with an error rather than computed slowly.
  * Two kernel files compute the same transforms, picked per adapter ({@link fftVariant}):
- * shaders/fft.wgsl for GPUs, shaders/fft_frame.wgsl for CPU drivers.
+ * shaders/fft.wgsl for GPUs, shaders/fft_frame.wgsl for CPU drivers, each with
+ * shaders/fft_functions.wgsl (complex arithmetic, twiddles, the window, the 8-point DFT) prepended.
  * @module
  */
 import source from "../../shaders/fft.wgsl" with { type: "text" };
 import frameSource from "../../shaders/fft_frame.wgsl" with { type: "text" };
+import functions from "../../shaders/fft_functions.wgsl" with { type: "text" };
 import { bucketSize } from "../buffer_pool.ts";
 import { currentAdapter, isCpuAdapter } from "../device.ts";
 import { Kernel } from "../kernel.ts";
@@ -33,9 +35,9 @@ export type FftEntry = "rfft" | "irfft" | "stft_power";
 /**
  * Which FFT kernels run: "workgroup" (shaders/fft.wgsl: a workgroup shares each transform in
  * workgroup memory, with a barrier per pass — for GPUs) or "frame" (shaders/fft_frame.wgsl: one
- * frame per invocation in private memory, no barriers — for CPU drivers such as lavapipe, whose
- * SIMD lanes then transform several frames side by side, and where every workgroup-memory access
- * and barrier is a loop over those lanes).
+ * frame per invocation, in a scratch storage buffer, no barriers — for CPU drivers such as
+ * lavapipe, whose SIMD lanes then transform several frames side by side, and where every
+ * workgroup-memory access and barrier is a loop over those lanes).
  */
 export type FftVariant = "workgroup" | "frame";
 
@@ -47,13 +49,12 @@ export function fftVariant(): FftVariant {
   return rt().kernelChoices.fftVariant ?? (isCpuAdapter() ? "frame" : "workgroup");
 }
 
+const ENTRIES = ["rfft", "irfft", "stft_power"] as const;
 const workgroupKernels = new Map<FftEntry, Kernel>(
-  (["rfft", "irfft", "stft_power"] as const).map((e) => [e, new Kernel(e, source, e)]),
+  ENTRIES.map((e) => [e, new Kernel(e, `${functions}\n${source}`, e)]),
 );
 const frameKernels = new Map<FftEntry, Kernel>(
-  (["rfft", "irfft", "stft_power"] as const).map((
-    e,
-  ) => [e, new Kernel(`${e}_frame`, frameSource, e)]),
+  ENTRIES.map((e) => [e, new Kernel(`${e}_frame`, `${functions}\n${frameSource}`, e)]),
 );
 
 /** Complex points one workgroup of shaders/fft.wgsl holds (its POINTS). */
