@@ -17,8 +17,8 @@
 // barrier, then writes the outputs back, so one 16 KiB buffer serves. Twiddles are computed with
 // cos/sin of an angle first reduced to [−π, π] by integer arithmetic (f32 error ~1e-7).
 //
-// engine/ops/fft.ts prepends shaders/fft_functions.wgsl (cmul, conj, rot, twiddle, window and
-// its WINDOW override, the 8-point DFT dft8).
+// engine/ops/fft.ts prepends shaders/fft_functions.wgsl (Params and bindings 0–4, cmul, conj,
+// rot, twiddle, window and its WINDOW override, the 8-point DFT dft8).
 //
 // Bindings (all row-major, rows contiguous):
 //   rfft:  src = x, [rows, n] f32 read as [rows, M] vec2f;
@@ -39,21 +39,6 @@
 // Workgroup: WORKGROUP_SIZE (override, 128 or 256; default 256, the most invocations a
 // workgroup may have) threads; each holds at most 2048 / WORKGROUP_SIZE points of a stage in
 // registers. Grid: ceil(rows / rows_per_group) workgroups, 2-D (grid1d) for large batches.
-struct Params {
-  half_n: u32,
-  rows: u32,
-  rows_per_group: u32,
-  edge_scale: f32,
-  mid_scale: f32,
-  hop: u32,
-  n_frames: u32,
-  length: u32,
-}
-@group(0) @binding(0) var<storage, read> src: array<vec2f>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec2f>;
-@group(0) @binding(2) var<uniform> params: Params;
-@group(0) @binding(3) var<storage, read> signal: array<f32>;
-@group(0) @binding(4) var<storage, read_write> power: array<f32>;
 
 override WORKGROUP_SIZE: u32 = 256u;
 /** Complex points held in workgroup memory: 16 KiB, the device's limit. */

@@ -16,8 +16,8 @@
 // the even and odd samples' spectra (E[k] = (Z[k] + conj Z[M−k]) / 2, O[k] = (Z[k] − conj Z[M−k])
 // / 2i, X[k] = E[k] + W^k O[k], W = e^(−2πi/n)); the irfft runs it backwards, as fft.wgsl does.
 //
-// engine/ops/fft.ts prepends shaders/fft_functions.wgsl (cmul, conj, rot, twiddle, window and
-// its WINDOW override, the 8-point DFT dft8).
+// engine/ops/fft.ts prepends shaders/fft_functions.wgsl (Params and bindings 0–4, cmul, conj,
+// rot, twiddle, window and its WINDOW override, the 8-point DFT dft8).
 //
 // Bindings (row-major, rows contiguous; as fft.wgsl, plus scratch):
 //   rfft:  src = x [rows, n] f32 (read as vec2f and as vec4f); dst = X [rows, M+1] vec2f.
@@ -27,26 +27,12 @@
 //          power[b·n_frames + f, k] = |rfft(x[b, f·hop .. f·hop + n) · window)[k]|².
 //          WINDOW override: 0 rectangular, 1 periodic Hann.
 //   scratch: [rows, 2, M] vec2f (read and written as vec4f), two regions per row.
-//   params: half_n = M (1..2048; also the override M), rows; edge_scale / mid_scale weight bins {0, M} / 1..M−1
-//          (rfft: its outputs; irfft: its inputs); hop, n_frames, length: stft_power's framing.
+//   params: half_n = M (1..2048; also the override M), rows; edge_scale / mid_scale weight
+//          bins {0, M} / 1..M−1 (rfft: its outputs; irfft: its inputs); hop, n_frames, length:
+//          stft_power's framing.
 //          rows_per_group is unused here.
 // Workgroup: 16 invocations, one row each; grid: ceil(rows / 16) workgroups, 2-D (grid1d).
 // Dispatched by engine/ops/fft.ts (which allocates scratch).
-struct Params {
-  half_n: u32,
-  rows: u32,
-  rows_per_group: u32,
-  edge_scale: f32,
-  mid_scale: f32,
-  hop: u32,
-  n_frames: u32,
-  length: u32,
-}
-@group(0) @binding(0) var<storage, read> src: array<vec2f>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec2f>;
-@group(0) @binding(2) var<uniform> params: Params;
-@group(0) @binding(3) var<storage, read> signal: array<f32>;
-@group(0) @binding(4) var<storage, read_write> power: array<f32>;
 @group(0) @binding(5) var<storage, read_write> scratch: array<vec4f>;
 @group(0) @binding(6) var<storage, read_write> scratch2: array<vec2f>;
 @group(0) @binding(7) var<storage, read> src4: array<vec4f>;

@@ -1,7 +1,23 @@
-// Complex arithmetic and butterflies shared by both FFT kernel files (shaders/fft.wgsl and
-// shaders/fft_frame.wgsl), prepended to each by engine/ops/fft.ts. Complex numbers are vec2f
-// (real, imaginary). No bindings; the WINDOW override (0 rectangular, 1 periodic Hann) is read by
-// stft_power's window().
+// What both FFT kernel files (shaders/fft.wgsl and shaders/fft_frame.wgsl) share, prepended to
+// each by engine/ops/fft.ts: the uniforms and bindings 0–4 (their layouts are documented in each
+// file's header), complex arithmetic on vec2f (real, imaginary), twiddles, stft_power's window
+// (WINDOW override: 0 rectangular, 1 periodic Hann) and the 8-point DFT.
+
+struct Params {
+  half_n: u32,
+  rows: u32,
+  rows_per_group: u32,
+  edge_scale: f32,
+  mid_scale: f32,
+  hop: u32,
+  n_frames: u32,
+  length: u32,
+}
+@group(0) @binding(0) var<storage, read> src: array<vec2f>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec2f>;
+@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> signal: array<f32>;
+@group(0) @binding(4) var<storage, read_write> power: array<f32>;
 
 override WINDOW: u32 = 1u;
 

@@ -16,7 +16,8 @@
  * KiB of workgroup memory); other sizes are refused with an error rather than computed slowly.
  * Two kernel files compute the same transforms, picked per adapter ({@link fftVariant}):
  * shaders/fft.wgsl for GPUs, shaders/fft_frame.wgsl for CPU drivers, each with
- * shaders/fft_functions.wgsl (complex arithmetic, twiddles, the window, the 8-point DFT) prepended.
+ * shaders/fft_functions.wgsl (uniforms, common bindings, complex arithmetic, twiddles, the window,
+ * the 8-point DFT) prepended.
  * @module
  */
 import source from "../../shaders/fft.wgsl" with { type: "text" };
