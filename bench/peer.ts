@@ -56,7 +56,7 @@ function peerBackend(): WebGPUBackend {
 }
 
 /** Our side: submit everything recorded, wait until the GPU has finished it. */
-function oursSync(): Promise<void> {
+export function oursSync(): Promise<void> {
   return ag.rt().sync();
 }
 
@@ -141,6 +141,11 @@ export interface BenchCase {
   /** For matmul cases: the product, timed also with OpenBLAS on the CPU by bench/report.ts. */
   sgemm?: { m: number; k: number; n: number; reps: number };
   /**
+   * Fixed figures measured elsewhere (in the case's unit), shown beside ours by bench/report.ts
+   * with ours as a ratio of them; nothing is run for them.
+   */
+  references?: { name: string; throughput: number }[];
+  /**
    * Uploads inputs, warms every contestant up, checks ours against a peer, and returns one run
    * function per contestant (same order); a run does the case's work and waits for completion.
    */
@@ -181,6 +186,7 @@ export interface PeerCaseSpec {
   /** The peer (default `tfjs-webgpu`, waited for with {@link peerSync}). */
   peer?: Contestant & { sync?: () => Promise<void> };
   sgemm?: BenchCase["sgemm"];
+  references?: BenchCase["references"];
   /** Uploads, warms both sides up and checks them against each other; none of it timed. */
   setup: () => Promise<PeerOps>;
 }
@@ -201,6 +207,7 @@ export function peerCase(spec: PeerCaseSpec): BenchCase {
     unit: spec.unit,
     contestants: [{ name: "ours" }, peer],
     sgemm: spec.sgemm,
+    references: spec.references,
     async setup() {
       const ops = await spec.setup();
       await Promise.all([oursSync(), peerWait()]);

@@ -59,6 +59,15 @@ for (const name of wanted) {
           `${fmt(thr)} ${c.unit} | ${ratio} |`,
       );
     });
+    for (const ref of c.references ?? []) {
+      const ours = (c.work * scale) / secs[0];
+      console.log(
+        `| ${c.label} | ${ref.name} | — | ${fmt((c.work * scale * 1000) / ref.throughput)} | ` +
+          `${fmt(ref.throughput)} ${c.unit} | ${fmt(ours / ref.throughput)}× (ours = ${
+            ((100 * ours) / ref.throughput).toFixed(1)
+          } % of it) |`,
+      );
+    }
     // The CPU's ceiling beside each matmul row, when this run may build and start the C bench.
     if (
       c.sgemm && (await Deno.permissions.query({ name: "run", command: "gcc" })).state === "granted"

@@ -1,9 +1,10 @@
 /**
  * Training throughput of the mel VAE: one optimisation step (forward, backward, gradient-norm
  * clipping, Adam) of `DEFAULT_MODEL` on a batch of 16 crops of 128 frames, ours
- * (`VaeTrainer.trainStep`) against the same architecture written with `@tensorflow/tfjs-core` ops
- * on its WebGPU backend on the same adapter. Mel frames per second (batch · crop per step) are
- * printed by `bench/report.ts train_step`.
+ * (`VaeTrainer.recordStep`) against the same architecture written with `@tensorflow/tfjs-core`
+ * ops on its WebGPU backend on the same adapter. Mel frames per second (batch · crop per step)
+ * are printed by `bench/report.ts train_step`, with the PyTorch CPU twin of TARGETS.md (not run
+ * here) beside them; setup prints our dispatches per step.
  *
  * The tfjs model works in NWC ([batch, frames, channels], tfjs's native conv1d layout):
  *
@@ -23,9 +24,11 @@
  * (AdamW with weight decay 0, the training default).
  *
  * Fairness: both sides draw the same crops from a `CropSampler` over the same random mels (the
- * tfjs batch is transposed to NWC on the CPU, ~1 ms), and both read back loss, reconstruction,
- * KL and gradient norm before deciding to apply the update (ours does so inside `trainStep`),
- * then wait until their GPU queue is idle, so a timed run is one whole step on either side.
+ * tfjs batch is transposed to NWC on the CPU, ~1 ms), and both apply the update only when loss,
+ * reconstruction, KL and gradient norm are finite: tfjs reads them back to decide, ours decides
+ * on the GPU (the trainer's FiniteStepGate gates AdamW; no readback, as in training between log
+ * lines). Both then wait until their GPU queue is idle, so a timed run is one whole step on
+ * either side.
  * Setup copies our initial weights into the tfjs variables and checks that both compute the same
  * deterministic (z = μ) loss, gradient norm and reconstruction; none of that is timed.
  * @module
@@ -38,6 +41,7 @@ import { MelVae } from "../vae/model.ts";
 import { VaeTrainer } from "../vae/trainer.ts";
 import {
   type BenchCase,
+  oursSync,
   peerCase,
   peerSync,
   randomF32,
@@ -344,6 +348,15 @@ class TfVae {
   }
 }
 
+/**
+ * The same model and step in PyTorch on the same 2-core CPU (TARGETS.md, which rounds it to
+ * 55,000): a fixed figure, not run here.
+ */
+const PYTORCH_CPU_TWIN = {
+  name: "PyTorch CPU twin (TARGETS.md, 2 threads; not run here)",
+  throughput: 55264,
+};
+
 function trainStepCase(batch: number, crop: number): BenchCase {
   const cfg = DEFAULT_MODEL;
   const label = `VAE train step ${batch}×${crop} (C${cfg.channels}, z${cfg.latentDim})`;
@@ -352,6 +365,7 @@ function trainStepCase(batch: number, crop: number): BenchCase {
     workPerOp: batch * crop,
     unit: "frames/s",
     scaled: false, // a whole step already keeps a GPU busy far longer than a queue wait
+    references: [PYTORCH_CPU_TWIN],
     async setup() {
       registerGradients();
       const nMels = cfg.features.nMels;
@@ -421,6 +435,15 @@ function trainStepCase(batch: number, crop: number): BenchCase {
           `${label}: tfjs step leaks tensors (${tensorsAfter} → ${tf.memory().numTensors})`,
         );
       }
+      await Promise.all([oursSync(), peerSync()]);
+      const before = ag.counters();
+      await trainer.recordStep();
+      await oursSync();
+      const after = ag.counters();
+      console.log(
+        `${label}: ours records ${after.dispatches - before.dispatches} dispatches and ` +
+          `${after.readbacks - before.readbacks} readbacks per step`,
+      );
       console.log(
         `${label}: z = μ with shared weights: loss ours ${ours[0].toFixed(4)} tfjs ` +
           `${theirs[0].toFixed(4)}, grad norm ${ours[3].toFixed(4)} / ${theirs[3].toFixed(4)}, ` +
@@ -429,7 +452,7 @@ function trainStepCase(batch: number, crop: number): BenchCase {
           `${tensorsBefore} → ${tensorsAfter}: Adam moments)`,
       );
 
-      return { ours: () => trainer.trainStep(), peer: peerStep };
+      return { ours: () => trainer.recordStep(), peer: peerStep };
     },
   });
 }

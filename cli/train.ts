@@ -59,9 +59,9 @@ import {
 import {
   EVAL_METRIC_DEFINITIONS,
   type EvalStats,
+  type IntervalStats,
   NonFiniteError,
   reconstructClip,
-  type StepStats,
   VaeTrainer,
 } from "../vae/trainer.ts";
 import {
@@ -393,7 +393,13 @@ async function loadDevClips(
   return await clipsAt(caches, positions, undefined, originals);
 }
 
-function formatStats(s: StepStats): string[] {
+/**
+ * Steps between reads of the training numbers (a log line and a point of the loss history):
+ * the steps in between run without waiting for the GPU, and their losses are averaged on it.
+ */
+const LOG_EVERY = 10;
+
+function formatStats(s: IntervalStats): string[] {
   return [
     `elbo ${s.elbo.toFixed(2)}`,
     `recon ${s.recon.toFixed(2)}`,
@@ -723,9 +729,14 @@ async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
   try {
     while (trainer.step < config.steps && !interrupted) {
       const t0 = performance.now();
-      const s = await trainer.trainStep();
-      run.stepSeconds += (performance.now() - t0) / 1000;
+      await trainer.recordStep();
       run.steps++;
+      const evalDue = run.data.dev.length > 0 &&
+        (trainer.step % config.evalEvery === 0 || trainer.step === config.steps);
+      const saveDue = trainer.step % config.checkpointEvery === 0 ||
+        trainer.step === config.steps;
+      // The numbers are read (one wait for the GPU) only when a line, an eval or a save is due;
+      // a read first, so a run stopped by non-finite steps is never saved past its stop.
       // With AUDIO_GEN_AUTOTUNE, the first step has met every shape: time the tile candidates.
       if (trainer.step === startStep + 1) {
         const tuned = await ag.tunePending();
@@ -733,23 +744,36 @@ async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
           console.error(`autotuned: ${JSON.stringify(tuned)}`);
         }
       }
-      if (s.skipped) console.error(`\nstep ${s.step}: non-finite loss or gradient, step skipped`);
-      const fps = ((trainer.step - startStep) * config.batch * config.cropFrames) /
-        ((performance.now() - start) / 1000);
-      run.history.push({
-        step: s.step,
-        elbo: s.elbo,
-        recon: s.recon,
-        kl: s.kl,
-        framesPerSecond: fps,
-      });
-      if (!quiet) progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
-      const last = trainer.step === config.steps;
-      if (run.data.dev.length && (trainer.step % config.evalEvery === 0 || last)) {
+      if (trainer.step % LOG_EVERY === 0 || evalDue || saveDue) {
+        const s = await trainer.readStats();
+        if (s.skipped) {
+          console.error(
+            `\nsteps ${
+              s.step - s.steps + 1
+            }–${s.step}: ${s.skipped} skipped (non-finite loss or gradient)`,
+          );
+        }
+        const fps = ((trainer.step - startStep) * config.batch * config.cropFrames) /
+          ((performance.now() - start) / 1000);
+        if (s.steps > s.skipped) {
+          run.history.push({
+            step: s.step,
+            elbo: s.elbo,
+            recon: s.recon,
+            kl: s.kl,
+            framesPerSecond: fps,
+          });
+        }
+        if (!quiet) {
+          progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
+        }
+      }
+      run.stepSeconds += (performance.now() - t0) / 1000;
+      if (evalDue) {
         run.lastEval = await trainer.evaluate(run.data.dev);
         run.evals.push({ step: trainer.step, ...evalNumbers(run.lastEval) });
       }
-      if (trainer.step % config.checkpointEvery === 0 || last) await saveRun(run);
+      if (saveDue) await saveRun(run);
     }
   } catch (e) {
     if (e instanceof NonFiniteError) console.error(`\n${e.message}`);
@@ -757,7 +781,8 @@ async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
   }
-  if (!interrupted && !quiet) progress.done(trainer.step);
+  if (interrupted) await trainer.readStats(); // the steps since the last read, for the save
+  else if (!quiet) progress.done(trainer.step);
   return interrupted;
 }
 

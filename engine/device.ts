@@ -117,3 +117,15 @@ export async function adapterReport(): Promise<AdapterReport> {
 export function currentAdapter(): AdapterReport | null {
   return adapterInfo;
 }
+
+/**
+ * Whether the adapter in use runs on the CPU (a fallback adapter, or a software driver such as
+ * lavapipe / llvmpipe or SwiftShader by its description): kernels pick their CPU variants then.
+ */
+export function isCpuAdapter(): boolean {
+  const info = currentAdapter();
+  return Boolean(
+    info?.isFallbackAdapter ||
+      /llvmpipe|lavapipe|swiftshader|software/i.test(info?.description ?? ""),
+  );
+}

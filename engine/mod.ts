@@ -63,6 +63,7 @@ export {
 } from "./ops/elementwise_table.ts";
 export { binary } from "./ops/binary.ts";
 export { clone, unary } from "./ops/unary.ts";
+export { type Activation } from "./ops/bias_act.ts";
 export {
   fusedGaussianNll,
   fusedKlStandardNormal,

@@ -11,6 +11,7 @@ import type { AutotuneState, TileConfig } from "./autotune.ts";
 import { BufferPool, type PoolCounters } from "./buffer_pool.ts";
 import { configureDevice, type DeviceOptions, getDevice } from "./device.ts";
 import type { Kernel, ParamValues } from "./kernel.ts";
+import type { FftVariant } from "./ops/fft.ts";
 import type { MatmulVariant, TiledConfig } from "./ops/matmul.ts";
 
 /** Counters for tests and progress displays. */
@@ -35,6 +36,8 @@ export interface KernelChoices {
   matmulBlock: TiledConfig | null;
   /** Tile config of the convolution kernel (engine/ops/conv.ts); null: tuned, else its default. */
   convTile: TileConfig | null;
+  /** The FFT kernels (engine/ops/fft.ts); null: "frame" on CPU adapters, else "workgroup". */
+  fftVariant: FftVariant | null;
 }
 
 /**
@@ -90,6 +93,7 @@ export class Runtime {
     matmulTile: null,
     matmulBlock: null,
     convTile: null,
+    fftVariant: null,
   };
   /** The autotuner's choices and noted shape classes (engine/autotune.ts works on them). */
   readonly autotune: AutotuneState = {

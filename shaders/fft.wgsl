@@ -17,6 +17,9 @@
 // barrier, then writes the outputs back, so one 16 KiB buffer serves. Twiddles are computed with
 // cos/sin of an angle first reduced to [−π, π] by integer arithmetic (f32 error ~1e-7).
 //
+// engine/ops/fft.ts prepends shaders/fft_functions.wgsl (Params and bindings 0–4, cmul, conj,
+// rot, twiddle, window and its WINDOW override, the 8-point DFT dft8).
+//
 // Bindings (all row-major, rows contiguous):
 //   rfft:  src = x, [rows, n] f32 read as [rows, M] vec2f;
 //          dst = X, [rows, M+1] vec2f (real, imag), like view_as_real(torch.fft.rfft(x)).
@@ -36,57 +39,14 @@
 // Workgroup: WORKGROUP_SIZE (override, 128 or 256; default 256, the most invocations a
 // workgroup may have) threads; each holds at most 2048 / WORKGROUP_SIZE points of a stage in
 // registers. Grid: ceil(rows / rows_per_group) workgroups, 2-D (grid1d) for large batches.
-struct Params {
-  half_n: u32,
-  rows: u32,
-  rows_per_group: u32,
-  edge_scale: f32,
-  mid_scale: f32,
-  hop: u32,
-  n_frames: u32,
-  length: u32,
-}
-@group(0) @binding(0) var<storage, read> src: array<vec2f>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec2f>;
-@group(0) @binding(2) var<uniform> params: Params;
-@group(0) @binding(3) var<storage, read> signal: array<f32>;
-@group(0) @binding(4) var<storage, read_write> power: array<f32>;
 
 override WORKGROUP_SIZE: u32 = 256u;
-override WINDOW: u32 = 1u;
-
 /** Complex points held in workgroup memory: 16 KiB, the device's limit. */
 const POINTS: u32 = 2048u;
 /** Register slots per thread: POINTS / 128, the smallest allowed workgroup. */
 const MAX_REGS: u32 = 16u;
-const TAU: f32 = 6.283185307179586;
 
 var<workgroup> buf: array<vec2f, POINTS>;
-
-fn cmul(a: vec2f, b: vec2f) -> vec2f {
-  return vec2f(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
-}
-
-fn conj(a: vec2f) -> vec2f {
-  return vec2f(a.x, -a.y);
-}
-
-/** exp(sign · 2πi · num / den) for den a power of two (≤ 4096). */
-fn twiddle(num: u32, den: u32, sign: f32) -> vec2f {
-  let k = num & (den - 1u);
-  // Map to (−den/2, den/2] so the angle stays in [−π, π], where cos/sin are most accurate.
-  var kf = f32(k);
-  if (2u * k > den) {
-    kf = kf - f32(den);
-  }
-  let angle = sign * TAU * (kf / f32(den));
-  return vec2f(cos(angle), sin(angle));
-}
-
-/** Multiplies by i·sign. */
-fn rot(a: vec2f, sign: f32) -> vec2f {
-  return vec2f(-sign * a.y, sign * a.x);
-}
 
 /**
  * In-place complex FFT of `rows_here` rows of length m held contiguously in `buf`, with kernel
@@ -124,32 +84,15 @@ fn fft_rows(tid: u32, m: u32, rows_here: u32, sign: f32) {
         let v5 = cmul(buf[base + j + 5u * span], twiddle(5u * k, tw, sign));
         let v6 = cmul(buf[base + j + 6u * span], twiddle(6u * k, tw, sign));
         let v7 = cmul(buf[base + j + 7u * span], twiddle(7u * k, tw, sign));
-        // Even inputs' 4-point DFT e0..e3, odd inputs' o0..o3.
-        let ea0 = v0 + v4;
-        let ea1 = v0 - v4;
-        let eb0 = v2 + v6;
-        let eb1 = rot(v2 - v6, sign);
-        let oa0 = v1 + v5;
-        let oa1 = v1 - v5;
-        let ob0 = v3 + v7;
-        let ob1 = rot(v3 - v7, sign);
-        let e0 = ea0 + eb0;
-        let e1 = ea1 + eb1;
-        let e2 = ea0 - eb0;
-        let e3 = ea1 - eb1;
-        let o0 = oa0 + ob0;
-        let c = 0.7071067811865476;
-        let o1 = cmul(oa1 + ob1, vec2f(c, sign * c));
-        let o2 = rot(oa0 - ob0, sign);
-        let o3 = cmul(oa1 - ob1, vec2f(-c, sign * c));
-        regs[slot] = e0 + o0;
-        regs[slot + 1u] = e1 + o1;
-        regs[slot + 2u] = e2 + o2;
-        regs[slot + 3u] = e3 + o3;
-        regs[slot + 4u] = e0 - o0;
-        regs[slot + 5u] = e1 - o1;
-        regs[slot + 6u] = e2 - o2;
-        regs[slot + 7u] = e3 - o3;
+        let o = dft8(Octet(v0, v1, v2, v3, v4, v5, v6, v7), sign);
+        regs[slot] = o.v0;
+        regs[slot + 1u] = o.v1;
+        regs[slot + 2u] = o.v2;
+        regs[slot + 3u] = o.v3;
+        regs[slot + 4u] = o.v4;
+        regs[slot + 5u] = o.v5;
+        regs[slot + 6u] = o.v6;
+        regs[slot + 7u] = o.v7;
       } else if (radix == 4u) {
         let v0 = buf[base + j];
         let v1 = cmul(buf[base + j + span], twiddle(k, 4u * ns, sign));
@@ -269,14 +212,6 @@ fn irfft(
   for (var i = tid; i < rows_here * m; i += WORKGROUP_SIZE) {
     dst[row0 * m + i] = buf[i] * inv;
   }
-}
-
-/** The analysis window at sample j of an n-sample frame (the formula of fft_frames.wgsl). */
-fn window(j: u32, n: u32) -> f32 {
-  if (WINDOW == 1u) {
-    return 0.5 - 0.5 * cos(TAU * (f32(j) / f32(n)));
-  }
-  return 1.0;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

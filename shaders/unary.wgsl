@@ -1,11 +1,9 @@
 // Elementwise unary ops on contiguous f32 arrays of n elements.
 //   main:     y[i]  = f(x[i])                        (forward)
 //   backward: dx[i] = dy[i] * f'(x[i]), given y = f(x) (gradient)
-// A template: f and f' come from the op table (engine/ops/elementwise_table.ts), whose entries
-// engine/ops/elementwise_kernels.ts writes into the switches of forward() and derivative() at
-// the lines marked {{...}}; the OP override picks the case. `alpha` is the op's scalar
-// (leakyRelu slope, exponent, factor, addend). An OP with no case (there is none: the codes come
-// from the table) would give NaN, never a plausible value.
+// f and f' are forward() and derivative() of shaders/unary_functions.wgsl (the op table's
+// cases), which engine/ops/elementwise_kernels.ts prepends; the OP override picks the op, `alpha`
+// is its scalar.
 // Workgroup: 256 threads, one element each; 2-D grid for large arrays (grid1d in runtime.ts).
 struct Params {
   n: u32,
@@ -17,82 +15,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> y_buf: array<f32>;
 @group(0) @binding(4) var<storage, read> dy_buf: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx_out: array<f32>;
-
-override OP: u32;
-
-const INV_SQRT2: f32 = 0.70710678118654752;
-const INV_SQRT_2PI: f32 = 0.39894228040143268;
-
-// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): WGSL has no erf.
-fn erf_approx(v: f32) -> f32 {
-  let s = sign(v);
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 +
-    t * 1.061405429))));
-  return s * (1.0 - poly * exp(-a * a));
-}
-
-// tanh through exp(-2|v|), which never overflows (the builtin may give NaN for large |v|).
-// Near 0, 1 - e cancels (tanh(1e-8) would be 0), so small |v| uses the Taylor series.
-fn tanh_stable(v: f32) -> f32 {
-  if (abs(v) < 0.05) {
-    let v2 = v * v;
-    return v * (1.0 - v2 * (0.33333333 - v2 * 0.13333333));
-  }
-  let e = exp(-2.0 * abs(v));
-  return sign(v) * (1.0 - e) / (1.0 + e);
-}
-
-// log(1 + e) for 0 <= e <= 1 that keeps tiny e (log(1.0 + e) is 0 once e < 6e-8).
-fn log1p_unit(e: f32) -> f32 {
-  if (e < 0.05) {
-    return e * (1.0 - e * (0.5 - e * (0.33333333 - e * (0.25 - e * (0.2 - e * 0.16666667)))));
-  }
-  return log(1.0 + e);
-}
-
-// NaN as a bit pattern in a private variable: WGSL forbids a constant expression whose value is
-// not finite (Chrome's Tint rejects `bitcast<f32>(0x7fc00000u)`), and a variable's value is not one.
-var<private> NAN_BITS: u32 = 0x7fc00000u;
-
-fn quiet_nan() -> f32 {
-  return bitcast<f32>(NAN_BITS);
-}
-
-fn sigmoid(v: f32) -> f32 {
-  let e = exp(-abs(v));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
-}
-
-// x^p for any sign of x when p is an integer; NaN for negative x otherwise (like torch.pow).
-fn pow_any(v: f32, p: f32) -> f32 {
-  if (v >= 0.0) {
-    return pow(v, p);
-  }
-  if (fract(p) != 0.0) {
-    return quiet_nan();
-  }
-  let m = pow(-v, p);
-  return select(m, -m, (i32(p) & 1) == 1);
-}
-
-// f(x) for the op picked by OP. The cases are generated, one per op of the table in
-// engine/ops/elementwise_table.ts (OP = the op's position there), by elementwise_kernels.ts.
-fn forward(x: f32, alpha: f32) -> f32 {
-  switch OP {
-    // {{forward cases}}
-    default: { return quiet_nan(); }
-  }
-}
-
-// f'(x), from the input x, the output y = f(x) and alpha; generated like forward().
-fn derivative(x: f32, y: f32, alpha: f32) -> f32 {
-  switch OP {
-    // {{derivative cases}}
-    default: { return quiet_nan(); }
-  }
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -1,7 +1,10 @@
 /**
- * One training step and one evaluation pass of the mel VAE, with the numerical-safety rule:
- * a step whose loss or gradient norm is not finite is skipped (no optimizer update) and counted;
- * too many in a row stop training with {@link NonFiniteError}. Portable: engine only.
+ * Training steps and one evaluation pass of the mel VAE, with the numerical-safety rule: a step
+ * whose loss or gradient norm is not finite is skipped (no optimizer update) and counted; too
+ * many in a row stop training with {@link NonFiniteError}. The rule is applied on the GPU
+ * (engine FiniteStepGate gating AdamW), so a step needs no readback: {@link VaeTrainer.recordStep}
+ * records one, {@link VaeTrainer.readStats} reads what the steps since the last read did (when a
+ * log line or checkpoint is due). Portable: engine only.
  * @module
  */
 import * as ag from "../engine/mod.ts";
@@ -32,6 +35,26 @@ export interface StepStats {
   skipped: boolean;
 }
 
+/** What the steps since the previous read did: means over the steps that were applied. */
+export interface IntervalStats {
+  /** The trainer's step count at the end of the interval. */
+  step: number;
+  /** Steps in the interval, applied and skipped. */
+  steps: number;
+  /** Steps skipped for a non-finite loss or gradient. */
+  skipped: number;
+  /** Means over the applied steps (NaN when every step was skipped). */
+  loss: number;
+  recon: number;
+  kl: number;
+  /** −(recon + kl). */
+  elbo: number;
+  gradNorm: number;
+  /** The last step's values, finite or not. */
+  last: { loss: number; recon: number; kl: number; gradNorm: number };
+  /** β of the last step. */
+  beta: number;
+}
 /** Evaluation of a set of clips (means per frame over all their frames). */
 export interface EvalStats {
   recon: number;
@@ -78,15 +101,19 @@ export class NonFiniteError extends Error {
   }
 }
 
-/** Owns the optimizer and the random streams of a run; draws its batches from `sampler`. */
+/**
+ * Owns the optimizer, the finite-step gate and the random streams of a run; draws its batches
+ * from `sampler`.
+ */
 export class VaeTrainer<S extends BatchSampler = BatchSampler> {
   readonly optimizer: ag.AdamW;
   readonly gpuRng: ag.Generator;
   step = 0;
   skippedSteps = 0;
-  #nonFiniteInARow = 0;
-  /** Test hook: called with each step's loss tensor before it is read (e.g. to poison it). */
+  /** Test hook: called with each step's loss tensor before it is used (e.g. to poison it). */
   lossHook: ((loss: ag.Tensor) => ag.Tensor) | null = null;
+  readonly #gate: ag.FiniteStepGate;
+  #beta = 0;
 
   constructor(
     readonly model: MelVae,
@@ -98,37 +125,85 @@ export class VaeTrainer<S extends BatchSampler = BatchSampler> {
       weightDecay: config.weightDecay,
     });
     this.gpuRng = new ag.Generator(config.seed + 1);
+    // Gated on loss, reconstruction, KL and gradient norm.
+    this.#gate = new ag.FiniteStepGate(4, config.maxNonFiniteSteps);
   }
 
-  /** One step on a fresh batch of crops. */
-  async trainStep(): Promise<StepStats> {
+  /**
+   * Records one step on a fresh batch of crops — forward, backward, clipping, and the AdamW
+   * update gated on the GPU by the finiteness of the loss, its terms and the gradient norm —
+   * without waiting for the GPU (only, when it streams, for the sampler's next batch).
+   */
+  async recordStep(): Promise<void> {
     const { batch, cropFrames, freeBits, gradClip } = this.config;
     const nMels = this.model.config.features.nMels;
     const data = await this.sampler.next();
-    const beta = betaAt(this.step, this.config);
+    this.#beta = betaAt(this.step, this.config);
     this.optimizer.lr = lrAt(this.step, this.config);
-    const values = await ag.tidy(async () => {
+    ag.tidy(() => {
       const x = this.model.normalize(ag.tensor(data, [batch, nMels, cropFrames]));
-      const t = elboTerms(this.model, x, { beta, freeBits, generator: this.gpuRng, sample: true });
+      const t = elboTerms(this.model, x, {
+        beta: this.#beta,
+        freeBits,
+        generator: this.gpuRng,
+        sample: true,
+      });
       const loss = this.lossHook ? this.lossHook(t.loss) : t.loss;
       loss.backward();
       const norm = ag.clipGradNorm(this.model.parameters(), gradClip);
-      const packed = ag.concat([loss, t.recon, t.kl, norm].map((s) => s.reshape([1])));
-      const v = await packed.toArray();
-      if ([...v].every(Number.isFinite)) this.optimizer.step();
+      const gate = this.#gate.record([loss, t.recon, t.kl, norm]);
+      this.optimizer.step({ gate });
       this.optimizer.zeroGrad();
-      return v;
     });
-    const [loss, recon, kl, gradNorm] = values;
-    const skipped = !values.every(Number.isFinite);
     this.step++;
-    if (skipped) {
-      this.skippedSteps++;
-      if (++this.#nonFiniteInARow >= this.config.maxNonFiniteSteps) {
-        throw new NonFiniteError(this.#nonFiniteInARow, this.step);
-      }
-    } else this.#nonFiniteInARow = 0;
-    return { step: this.step, loss, recon, kl, elbo: -(recon + kl), gradNorm, beta, skipped };
+  }
+
+  /**
+   * Reads what the steps recorded since the last read did (one wait for the GPU), counts the
+   * skipped ones and brings the optimizer's step counts up to date; throws
+   * {@link NonFiniteError} naming the step where `maxNonFiniteSteps` non-finite steps in a row
+   * were reached (the steps recorded after it changed nothing, and the step count goes back
+   * to it).
+   */
+  async readStats(): Promise<IntervalStats> {
+    const [r] = await Promise.all([this.#gate.read(), this.optimizer.syncSteps()]);
+    const first = this.step - r.steps;
+    this.skippedSteps += r.skipped;
+    if (r.stoppedAt !== null) {
+      this.step = first + r.stoppedAt;
+      throw new NonFiniteError(this.config.maxNonFiniteSteps, this.step);
+    }
+    const [loss, recon, kl, gradNorm] = r.means;
+    const [lastLoss, lastRecon, lastKl, lastNorm] = r.last;
+    return {
+      step: this.step,
+      steps: r.steps,
+      skipped: r.skipped,
+      loss,
+      recon,
+      kl,
+      elbo: -(recon + kl),
+      gradNorm,
+      last: { loss: lastLoss, recon: lastRecon, kl: lastKl, gradNorm: lastNorm },
+      beta: this.#beta,
+    };
+  }
+
+  /** One step and its numbers: {@link recordStep} then {@link readStats} (a readback per step). */
+  async trainStep(): Promise<StepStats> {
+    await this.recordStep();
+    const r = await this.readStats();
+    const { loss, recon, kl, gradNorm } = r.last;
+    return {
+      step: this.step,
+      loss,
+      recon,
+      kl,
+      elbo: -(recon + kl),
+      gradNorm,
+      beta: r.beta,
+      skipped: r.skipped > 0,
+    };
   }
 
   /** Evaluates whole clips (each cut to a multiple of the latent hop) with z = μ. */

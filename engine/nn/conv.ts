@@ -5,6 +5,7 @@
  * fanIn = weight.shape[1] · kernel size, as PyTorch computes it for both directions.
  * @module
  */
+import type { Activation } from "../ops/bias_act.ts";
 import { conv1d, conv2d, convTranspose1d } from "../ops/conv.ts";
 import type { Tensor } from "../tensor.ts";
 import { initGenerator, type InitOptions, uniformInit } from "./init.ts";
@@ -95,6 +96,12 @@ export class Conv1d extends Module {
     const { stride, padding, dilation, groups } = this.opts;
     return conv1d(x, this.weight, this.bias, { stride, padding, dilation, groups });
   }
+
+  /** activation(forward(x)), the activation applied in the convolution's epilogue. */
+  forwardWithActivation(x: Tensor, activation: Activation): Tensor {
+    const { stride, padding, dilation, groups } = this.opts;
+    return conv1d(x, this.weight, this.bias, { stride, padding, dilation, groups, activation });
+  }
 }
 
 /**
@@ -139,6 +146,19 @@ export class ConvTranspose1d extends Module {
       groups,
     });
   }
+
+  /** activation(forward(x)), the activation applied in the convolution's epilogue. */
+  forwardWithActivation(x: Tensor, activation: Activation): Tensor {
+    const { stride, padding, outputPadding, dilation, groups } = this.opts;
+    return convTranspose1d(x, this.weight, this.bias, {
+      stride,
+      padding,
+      outputPadding,
+      dilation,
+      groups,
+      activation,
+    });
+  }
 }
 
 /**
@@ -180,5 +200,11 @@ export class Conv2d extends Module {
   override forward(x: Tensor): Tensor {
     const { stride, padding, dilation, groups } = this.opts;
     return conv2d(x, this.weight, this.bias, { stride, padding, dilation, groups });
+  }
+
+  /** activation(forward(x)), the activation applied in the convolution's epilogue. */
+  forwardWithActivation(x: Tensor, activation: Activation): Tensor {
+    const { stride, padding, dilation, groups } = this.opts;
+    return conv2d(x, this.weight, this.bias, { stride, padding, dilation, groups, activation });
   }
 }

@@ -21,5 +21,14 @@ export {
   type ConvTranspose1dLayerOptions,
 } from "./conv.ts";
 export { GroupNorm, LayerNorm, type NormOptions } from "./norm.ts";
-export { GELU, LeakyReLU, ReLU, Sigmoid, Tanh } from "./activation.ts";
+export {
+  type ActivationFusing,
+  ActivationLayer,
+  fusesActivation,
+  GELU,
+  LeakyReLU,
+  ReLU,
+  Sigmoid,
+  Tanh,
+} from "./activation.ts";
 export { Sequential } from "./sequential.ts";

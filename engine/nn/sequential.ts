@@ -3,10 +3,13 @@
  * @module
  */
 import type { Tensor } from "../tensor.ts";
+import { ActivationLayer, fusesActivation } from "./activation.ts";
 import { Module } from "./module.ts";
 
 /**
- * Applies its layers in order.
+ * Applies its layers in order. A layer that can apply an activation in its own kernel (a
+ * convolution, `Linear`) followed by an activation layer runs as one fused op — the same
+ * values, with fewer dispatches; the modules and their names stay as given.
  *
  * @example
  * ```ts
@@ -31,7 +34,14 @@ export class Sequential extends Module {
 
   override forward(x: Tensor): Tensor {
     let y = x;
-    for (const layer of this.layers) y = layer.forward(y);
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i];
+      const next = this.layers[i + 1];
+      if (next instanceof ActivationLayer && fusesActivation(layer)) {
+        y = layer.forwardWithActivation(y, next.activation);
+        i++;
+      } else y = layer.forward(y);
+    }
     return y;
   }
 }

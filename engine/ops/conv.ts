@@ -19,19 +19,28 @@ import {
 } from "../autotune.ts";
 import { Kernel } from "../kernel.ts";
 import { rt } from "../runtime.ts";
-import { record, type Shape, stridesOf, Tensor } from "../tensor.ts";
+import { UNARY_FUNCTIONS } from "./elementwise_kernels.ts";
+import {
+  type Activation,
+  type ActivationCode,
+  activationCode,
+  biasActivationBackward,
+} from "./bias_act.ts";
+import { isGradEnabled, record, type Shape, stridesOf, Tensor } from "../tensor.ts";
 import { zeros } from "./creation.ts";
 import { stridedCopy } from "./movement.ts";
-import { sum } from "./reduce.ts";
 import { depthwiseConv1d } from "./depthwise_conv.ts";
+import { unary } from "./unary.ts";
 
-const kernel = new Kernel("conv_implicit_gemm", source);
+const kernel = new Kernel("conv_implicit_gemm", `${UNARY_FUNCTIONS}\n${source}`);
 const MAX_GROUPS_X = 65535;
 
-/** Untuned default tile config, the fastest measured on lavapipe (Mesa 22.3, 2 cores, 8-wide
- * SIMD): 8 × 8 blocks (16 named vec4 accumulators in registers), 1.8–2.9× the kernel's earlier
- * 4 × 4 array form. WG_Y shrinks below `wgY` for layers with few rows. */
-export const DEFAULT_CONV_CONFIG: TileConfig = { bm: 8, bn: 8, wgX: 16, wgY: 4 };
+/**
+ * Untuned default tile config, the fastest of TILE_CONFIGS measured on lavapipe (Mesa 22.3, 2
+ * cores, 8-wide SIMD): 16 × 16 blocks (16 accumulator quads in registers) in 8 × 2 workgroups.
+ * WG_Y shrinks below `wgY` for layers with few rows.
+ */
+export const DEFAULT_CONV_CONFIG: TileConfig = { bm: 16, bn: 16, wgX: 8, wgY: 2 };
 
 /** The products of shaders/conv.wgsl (its `MODE` override). */
 const MODE = { forward: 0, inputGrad: 1, weightGrad: 2 } as const;
@@ -90,6 +99,8 @@ export interface Conv1dOptions {
   padding?: number;
   dilation?: number;
   groups?: number;
+  /** Applied after the bias in the kernel's epilogue: y = f(conv + b) in one dispatch. */
+  activation?: Activation;
 }
 
 /** Options of {@link convTranspose1d}. */
@@ -104,6 +115,8 @@ export interface Conv2dOptions {
   padding?: number | readonly [number, number];
   dilation?: number | readonly [number, number];
   groups?: number;
+  /** Applied after the bias in the kernel's epilogue: y = f(conv + b) in one dispatch. */
+  activation?: Activation;
 }
 
 /**
@@ -129,6 +142,16 @@ function channelsLast(x: Tensor): Tensor {
   return out;
 }
 
+/** What one product may take besides its operands. */
+interface ConvExtras {
+  /** The channels-last copy of `b` (MODES 0 and 1: the source; MODE 2: x), if already made. */
+  channelsLast?: Tensor;
+  /** MODES 0/1: f applied to (product + bias). */
+  activation?: ActivationCode;
+  /** MODES 0/1 with an activation: receives product + bias (the pre-activation). */
+  pre?: Tensor;
+}
+
 /** Runs one product of shaders/conv.wgsl into `out` (no graph). */
 function dispatchConv(
   mode: number,
@@ -138,6 +161,7 @@ function dispatchConv(
   bias: Tensor | null,
   out: Tensor,
   config: TileConfig | null = null,
+  extras: ConvExtras = {},
 ): Tensor {
   if (out.size === 0) return out;
   const cinG = geo.cin / geo.groups;
@@ -158,7 +182,7 @@ function dispatchConv(
       geo,
     }) ?? DEFAULT_CONV_CONFIG;
   // Very long outputs take the widest tile rather than overflow the grid.
-  if (Math.ceil(n / (cfg.wgX * cfg.bn)) > MAX_GROUPS_X) cfg = { ...cfg, bn: 8, wgX: 16 };
+  if (Math.ceil(n / (cfg.wgX * cfg.bn)) > MAX_GROUPS_X) cfg = { ...cfg, bn: 16, wgX: 16 };
   const cols = cfg.wgX * cfg.bn;
   const groupsX = Math.ceil(n / cols);
   if (groupsX > MAX_GROUPS_X) {
@@ -172,17 +196,21 @@ function dispatchConv(
     ? coutG % 4 === 0
     : (geo.outH * geo.outW) % 4 === 0;
   const wp = mode === MODE.weightGrad ? null : permutedWeight(mode, geo, a);
-  const bt = mode === MODE.weightGrad ? null : channelsLast(b);
+  const bt = extras.channelsLast ? null : channelsLast(b);
+  const bCl = extras.channelsLast ?? bt!;
   const srcCh = b.shape[1];
-  const bVec = srcCh % 4 === 0 && (mode === MODE.forward ? cinG : coutG) % 4 === 0;
+  const bVec = srcCh % 4 === 0 && (mode === MODE.inputGrad ? coutG : cinG) % 4 === 0;
+  const act = extras.activation;
+  // Bindings the kernel may not use this time still need a buffer: any live one will do.
   rt().dispatch(
     kernel,
     {
       a: (wp ?? a).buffer,
-      b: b.buffer,
-      b4: (bt ?? b).buffer,
+      b: bCl.buffer,
+      b4: bCl.buffer,
       bias: (bias ?? a).buffer,
       out: out.buffer,
+      pre: (extras.pre ?? out).buffer,
     },
     {
       batch: geo.batch,
@@ -209,6 +237,9 @@ function dispatchConv(
       phases,
       q_h: qH,
       q_w: qW,
+      act_alpha: act?.alpha ?? 0,
+      // MODE 2's column order: blocks of 16 channels of one tap when they fit (shaders/conv.wgsl).
+      ci_block: cinG % 16 === 0 ? 16 : cinG,
     },
     [groupsX, Math.ceil(m / (cfg.bm * wgY)), geo.groups * phases],
     {
@@ -219,6 +250,9 @@ function dispatchConv(
       BN: cfg.bn,
       WG_X: cfg.wgX,
       WG_Y: wgY,
+      ACT: act ? 1 : 0,
+      SAVE_PRE: extras.pre ? 1 : 0,
+      OP: act?.code ?? 0,
     },
   );
   wp?.dispose();
@@ -246,31 +280,55 @@ export const CONV_TUNABLE: Tunable<{ mode: number; geo: ConvGeometry }> = {
   },
 };
 
-/** y = conv(x, w) + bias, shaped `shape` (no graph). */
+/**
+ * y = f(conv(x, w) + bias), shaped `shape` (no graph); `extras.pre` receives conv + bias when
+ * there is an activation f, `extras.channelsLast` is x's channels-last copy if already made.
+ */
 function convForwardRaw(
   geo: ConvGeometry,
   x: Tensor,
   w: Tensor,
   bias: Tensor | null,
   shape: Shape,
+  extras: ConvExtras = {},
 ): Tensor {
-  return dispatchConv(MODE.forward, geo, w, x, bias, Tensor.empty(shape));
+  return dispatchConv(MODE.forward, geo, w, x, bias, Tensor.empty(shape), null, extras);
 }
 
-/** dx from dy (the transposed convolution of dy) + bias, shaped `shape` (no graph). */
+/**
+ * dx from dy (the transposed convolution of dy), then + bias and f as in
+ * {@link convForwardRaw}, shaped `shape` (no graph).
+ */
 function convInputGradRaw(
   geo: ConvGeometry,
   dy: Tensor,
   w: Tensor,
   bias: Tensor | null,
   shape: Shape,
+  extras: ConvExtras = {},
 ): Tensor {
-  return dispatchConv(MODE.inputGrad, geo, w, dy, bias, Tensor.empty(shape));
+  return dispatchConv(MODE.inputGrad, geo, w, dy, bias, Tensor.empty(shape), null, extras);
 }
 
-/** dw = Σ over batch and positions of dy ⋆ x, shaped `shape` (no graph). */
-function convWeightGradRaw(geo: ConvGeometry, x: Tensor, dy: Tensor, shape: Shape): Tensor {
-  return dispatchConv(MODE.weightGrad, geo, dy, x, null, Tensor.empty(shape));
+/**
+ * dw = Σ over batch and positions of dy ⋆ x, shaped `shape` (no graph); `xChannelsLast` is x's
+ * channels-last copy if already made.
+ */
+function convWeightGradRaw(
+  geo: ConvGeometry,
+  x: Tensor,
+  dy: Tensor,
+  shape: Shape,
+  xChannelsLast?: Tensor,
+): Tensor {
+  return dispatchConv(MODE.weightGrad, geo, dy, x, null, Tensor.empty(shape), null, {
+    channelsLast: xChannelsLast,
+  });
+}
+
+/** Whether an op with these inputs records its gradient. */
+function recordsGrad(inputs: (Tensor | null)[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t?.requiresGrad);
 }
 
 function pair(v: number | readonly [number, number], what: string): [number, number] {
@@ -301,7 +359,9 @@ function checkBias(op: string, b: Tensor | null, channels: number): void {
 
 /**
  * The differentiable forward convolution shared by conv1d and conv2d: x and w may be 1-D or
- * 2-D views of the same geometry (height 1 for 1-D), `biasAxes` are the axes dy sums over.
+ * 2-D views of the same geometry (height 1 for 1-D). With an activation f, y = f(conv + b) in
+ * the kernel's epilogue, and the backward starts with one fused kernel for f', the bias gradient
+ * and the channels-last dy the input gradient reads (engine/ops/bias_act.ts).
  */
 function convolution(
   op: string,
@@ -310,14 +370,33 @@ function convolution(
   w: Tensor,
   b: Tensor | null,
   outShape: Shape,
-  biasAxes: number[],
+  act: ActivationCode | null,
 ): Tensor {
-  const out = convForwardRaw(geo, x, w, b, outShape);
-  return record(out, op, b ? [x, w, b] : [x, w], (g) => [
-    x.requiresGrad ? convInputGradRaw(geo, g, w, null, x.shape) : null,
-    w.requiresGrad ? convWeightGradRaw(geo, x, g, w.shape) : null,
-    b?.requiresGrad ? sum(g, biasAxes) : null,
-  ]);
+  const grad = recordsGrad([x, w, b]);
+  // x channels-last is the forward's source and, kept, the weight gradient's.
+  const xCl = channelsLast(x);
+  const pre = act && grad ? Tensor.empty(outShape) : null;
+  const out = convForwardRaw(geo, x, w, b, outShape, {
+    channelsLast: xCl,
+    activation: act ?? undefined,
+    pre: pre ?? undefined,
+  });
+  if (!(grad && w.requiresGrad)) xCl.dispose();
+  return record(out, op, b ? [x, w, b] : [x, w], (g) => {
+    const { dpre, dpreChannelsLast, dbias } = biasActivationBackward(g, pre, act, {
+      ncw: act !== null && w.requiresGrad,
+      channelsLast: x.requiresGrad,
+      bias: b?.requiresGrad ?? false,
+    });
+    const d = dpre ?? g;
+    const dx = x.requiresGrad
+      ? convInputGradRaw(geo, d, w, null, x.shape, { channelsLast: dpreChannelsLast! })
+      : null;
+    const dw = w.requiresGrad ? convWeightGradRaw(geo, x, d, w.shape, xCl) : null;
+    dpre?.dispose();
+    dpreChannelsLast?.dispose();
+    return [dx, dw, dbias];
+  });
 }
 
 /**
@@ -364,7 +443,8 @@ export function conv1d(
   }
   // One filter per channel: the implicit GEMM would waste all but one row of every tile.
   if (groups > 1 && groups === cin && cout === cin) {
-    return depthwiseConv1d(x, w, b, { stride, padding, dilation });
+    const y = depthwiseConv1d(x, w, b, { stride, padding, dilation });
+    return opts.activation ? unary(opts.activation.op, y, opts.activation.alpha) : y;
   }
   const geo = lineGeometry(
     { batch, cin, cout, groups, inLen: len, outLen },
@@ -373,7 +453,8 @@ export function conv1d(
     padding,
     dilation,
   );
-  return convolution("conv1d", geo, x, w, b, [batch, cout, outLen], [0, 2]);
+  const act = opts.activation ? activationCode(opts.activation) : null;
+  return convolution("conv1d", geo, x, w, b, [batch, cout, outLen], act);
 }
 
 /**
@@ -436,7 +517,8 @@ export function conv2d(
     dilH,
     dilW,
   };
-  return convolution("conv2d", geo, x, w, b, [batch, cout, outH, outW], [0, 2, 3]);
+  const act = opts.activation ? activationCode(opts.activation) : null;
+  return convolution("conv2d", geo, x, w, b, [batch, cout, outH, outW], act);
 }
 
 /**
@@ -492,10 +574,27 @@ export function convTranspose1d(
     padding,
     dilation,
   );
-  const out = convInputGradRaw(geo, x, w, b, [batch, cout, outLen]);
-  return record(out, "convTranspose1d", b ? [x, w, b] : [x, w], (g) => [
-    x.requiresGrad ? convForwardRaw(geo, g, w, null, x.shape) : null,
-    w.requiresGrad ? convWeightGradRaw(geo, g, x, w.shape) : null,
-    b?.requiresGrad ? sum(g, [0, 2]) : null,
-  ]);
+  const act = opts.activation ? activationCode(opts.activation) : null;
+  const grad = recordsGrad([x, w, b]);
+  const pre = act && grad ? Tensor.empty([batch, cout, outLen]) : null;
+  const out = convInputGradRaw(geo, x, w, b, [batch, cout, outLen], {
+    activation: act ?? undefined,
+    pre: pre ?? undefined,
+  });
+  return record(out, "convTranspose1d", b ? [x, w, b] : [x, w], (g) => {
+    // Both gradients read dpre channels-last: x's as the source of the forward conv1d, w's as
+    // the weight gradient's x.
+    const { dpreChannelsLast, dbias } = biasActivationBackward(g, pre, act, {
+      ncw: false,
+      channelsLast: x.requiresGrad || w.requiresGrad,
+      bias: b?.requiresGrad ?? false,
+    });
+    const d = dpreChannelsLast!;
+    const dx = x.requiresGrad
+      ? convForwardRaw(geo, g, w, null, x.shape, { channelsLast: d })
+      : null;
+    const dw = w.requiresGrad ? convWeightGradRaw(geo, g, x, w.shape, d) : null;
+    d?.dispose();
+    return [dx, dw, dbias];
+  });
 }

@@ -1,12 +1,14 @@
 /**
- * The elementwise kernels, built from the op table: fills the switch cases of shaders/unary.wgsl
- * and shaders/binary.wgsl from engine/ops/elementwise_table.ts (an op's code is its position in
- * the table, never written by hand) and dispatches them on raw buffers. No Tensor here, so the
+ * The elementwise kernels, built from the op table: fills the switch cases of
+ * shaders/unary_functions.wgsl (prepended to shaders/unary.wgsl, and to the kernels with a fused
+ * activation) and shaders/binary.wgsl from engine/ops/elementwise_table.ts (an op's code is its
+ * position in the table, never written by hand) and dispatches them on raw buffers. No Tensor here, so the
  * autograd core (tensor.ts) can use `add` and `copy` for gradient accumulation without an import
  * cycle; the differentiable ops are in unary.ts and binary.ts.
  * @module
  */
-import unaryTemplate from "../../shaders/unary.wgsl" with { type: "text" };
+import unaryFunctionsTemplate from "../../shaders/unary_functions.wgsl" with { type: "text" };
+import unaryKernels from "../../shaders/unary.wgsl" with { type: "text" };
 import binaryTemplate from "../../shaders/binary.wgsl" with { type: "text" };
 import { Kernel } from "../kernel.ts";
 import { grid1d, rt } from "../runtime.ts";
@@ -58,15 +60,24 @@ function cases(
 }
 
 /**
- * shaders/unary.wgsl with the forward and derivative cases of every op of `table`; throws
- * naming the op when an entry lacks either.
+ * shaders/unary_functions.wgsl with the forward and derivative cases of every op of `table`:
+ * `forward(x, alpha)` and `derivative(x, y, alpha)` for a kernel to prepend (OP picks the op);
+ * throws naming the op when an entry lacks either.
  */
-export function unarySource(table: Record<string, UnaryOpSpec> = UNARY_OPS): string {
-  return fillTemplate("shaders/unary.wgsl", unaryTemplate, {
+export function unaryFunctionsSource(table: Record<string, UnaryOpSpec> = UNARY_OPS): string {
+  return fillTemplate("shaders/unary_functions.wgsl", unaryFunctionsTemplate, {
     "forward cases": cases("unary", table, "forward", (op) => table[op].forward),
     "derivative cases": cases("unary", table, "derivative", (op) => table[op].derivative),
   });
 }
+
+/** The elementwise unary kernels (shaders/unary.wgsl) with the functions of `table` prepended. */
+export function unarySource(table: Record<string, UnaryOpSpec> = UNARY_OPS): string {
+  return `${unaryFunctionsSource(table)}\n${unaryKernels}`;
+}
+
+/** The op table's unary functions, for kernels with a fused activation (conv, matmul). */
+export const UNARY_FUNCTIONS = unaryFunctionsSource();
 
 /**
  * shaders/binary.wgsl with the forward and both derivative cases of every op of `table`; an op
@@ -93,7 +104,7 @@ export function binarySource(table: Record<string, BinaryOpSpec> = BINARY_OPS): 
   });
 }
 
-const UNARY_SOURCE = unarySource();
+const UNARY_SOURCE = `${UNARY_FUNCTIONS}\n${unaryKernels}`;
 const BINARY_SOURCE = binarySource();
 const unaryForward = new Kernel("unary", UNARY_SOURCE, "main");
 const unaryBackward = new Kernel("unary_backward", UNARY_SOURCE, "backward");
@@ -103,8 +114,8 @@ const binaryBackward = new Kernel("binary_backward", BINARY_SOURCE, "backward");
 const UNARY_CODES = new Map(Object.keys(UNARY_OPS).map((op, k) => [op, k]));
 const BINARY_CODES = new Map(Object.keys(BINARY_OPS).map((op, k) => [op, k]));
 
-/** The kernel code of unary op `op`; throws naming it when the table has none. */
-function unaryCode(op: string): number {
+/** The kernel code (OP) of unary op `op`; throws naming it when the table has none. */
+export function unaryCode(op: string): number {
   unarySpec(op);
   return UNARY_CODES.get(op)!;
 }

@@ -12,23 +12,58 @@
  *   θ = 2πjk/n, so ∂L/∂Re X[k] − i·… collects to dX = c_k/n · rfft(g)[k], c = 1 on bins 0 and n/2
  *   and 2 inside; the imaginary parts of bins 0 and n/2 (ignored by irfft) get exactly 0.
  *
- * Sizes: n must be a power of two from 2 to 4096 (the transform is held in 16 KiB of workgroup
- * memory); other sizes are refused with an error rather than computed slowly.
+ * Sizes: n must be a power of two from 2 to 4096 (the workgroup variant holds a transform in 16
+ * KiB of workgroup memory); other sizes are refused with an error rather than computed slowly.
+ * Two kernel files compute the same transforms, picked per adapter ({@link fftVariant}):
+ * shaders/fft.wgsl for GPUs, shaders/fft_frame.wgsl for CPU drivers, each with
+ * shaders/fft_functions.wgsl (uniforms, common bindings, complex arithmetic, twiddles, the window,
+ * the 8-point DFT) prepended.
  * @module
  */
 import source from "../../shaders/fft.wgsl" with { type: "text" };
+import frameSource from "../../shaders/fft_frame.wgsl" with { type: "text" };
+import functions from "../../shaders/fft_functions.wgsl" with { type: "text" };
+import { bucketSize } from "../buffer_pool.ts";
+import { currentAdapter, isCpuAdapter } from "../device.ts";
 import { Kernel } from "../kernel.ts";
 import { grid1d, rt } from "../runtime.ts";
 import { record, Tensor } from "../tensor.ts";
 import { pad, slice } from "./movement.ts";
 
-const forwardKernel = new Kernel("rfft", source, "rfft");
-const inverseKernel = new Kernel("irfft", source, "irfft");
+/** The entry points both FFT kernel files have (rfft, irfft, and stft.ts's stft_power). */
+export type FftEntry = "rfft" | "irfft" | "stft_power";
 
-/** Complex points one workgroup holds (shaders/fft.wgsl POINTS). */
+/**
+ * Which FFT kernels run: "workgroup" (shaders/fft.wgsl: a workgroup shares each transform in
+ * workgroup memory, with a barrier per pass — for GPUs) or "frame" (shaders/fft_frame.wgsl: one
+ * frame per invocation, in a scratch storage buffer, no barriers — for CPU drivers such as
+ * lavapipe, whose SIMD lanes then transform several frames side by side, and where every
+ * workgroup-memory access and barrier is a loop over those lanes).
+ */
+export type FftVariant = "workgroup" | "frame";
+
+/**
+ * The variant in use: the runtime's kernel choice when set, else "frame" on a CPU (fallback)
+ * adapter, else "workgroup".
+ */
+export function fftVariant(): FftVariant {
+  return rt().kernelChoices.fftVariant ?? (isCpuAdapter() ? "frame" : "workgroup");
+}
+
+const ENTRIES = ["rfft", "irfft", "stft_power"] as const;
+const workgroupKernels = new Map<FftEntry, Kernel>(
+  ENTRIES.map((e) => [e, new Kernel(e, `${functions}\n${source}`, e)]),
+);
+const frameKernels = new Map<FftEntry, Kernel>(
+  ENTRIES.map((e) => [e, new Kernel(`${e}_frame`, `${functions}\n${frameSource}`, e)]),
+);
+
+/** Complex points one workgroup of shaders/fft.wgsl holds (its POINTS). */
 const POINTS = 2048;
 /** Largest supported transform length. */
 export const MAX_FFT_SIZE = 2 * POINTS;
+/** Rows per workgroup of shaders/fft_frame.wgsl (its ROWS_PER_GROUP). */
+const FRAME_ROWS_PER_GROUP = 16;
 
 /** Throws unless n is a supported transform length (a power of two, 2..MAX_FFT_SIZE). */
 export function checkSize(op: string, n: number): void {
@@ -41,12 +76,85 @@ export function checkSize(op: string, n: number): void {
 }
 
 /** Rows of an n-point transform that one workgroup of shaders/fft.wgsl takes at once. */
-export function fftRowsPerGroup(n: number, rows: number): number {
+function fftRowsPerGroup(n: number, rows: number): number {
   return Math.max(1, Math.min(rows, Math.floor(POINTS / (n / 2))));
 }
 
-function dispatchFft(
-  kernel: Kernel,
+/** Uniforms of both FFT kernel files besides the row layout. */
+export interface FftParams {
+  edgeScale: number;
+  midScale: number;
+  /** stft_power's framing (0 for rfft and irfft). */
+  hop: number;
+  nFrames: number;
+  length: number;
+}
+
+/** The buffers of an FFT dispatch: src and dst (rfft, irfft) or signal and power (stft_power). */
+export interface FftBuffers {
+  src?: GPUBuffer;
+  dst?: GPUBuffer;
+  signal?: GPUBuffer;
+  power?: GPUBuffer;
+}
+
+/**
+ * Records entry point `entry` of the FFT kernels of the variant in use ({@link fftVariant}) over
+ * `rows` rows of n-point transforms.
+ */
+export function dispatchFft(
+  entry: FftEntry,
+  io: FftBuffers,
+  n: number,
+  rows: number,
+  p: FftParams,
+  constants: Record<string, number> = {},
+): void {
+  if (rows === 0) return;
+  const half = n / 2;
+  // The frame kernels work in two scratch regions of M complex values per row; a batch whose
+  // scratch would not fit one storage binding runs on the workgroup kernels instead.
+  const scratchBytes = Math.max(16, rows * half * 16);
+  const limits = currentAdapter()?.limits;
+  const frame = fftVariant() === "frame" &&
+    bucketSize(scratchBytes) <=
+      Math.min(limits?.maxStorageBufferBindingSize ?? Infinity, limits?.maxBufferSize ?? Infinity);
+  const rowsPerGroup = frame ? FRAME_ROWS_PER_GROUP : fftRowsPerGroup(n, rows);
+  const input = (io.src ?? io.signal)!;
+  const output = (io.dst ?? io.power)!;
+  const scratch = frame ? rt().allocate(scratchBytes) : null;
+  // Bindings an entry point does not read or write still need a buffer of the right kind.
+  const buffers: Record<string, GPUBuffer> = {
+    src: io.src ?? input,
+    src4: io.src ?? input,
+    signal: io.signal ?? input,
+    dst: io.dst ?? output,
+    dst4: io.dst ?? output,
+    power: io.power ?? output,
+  };
+  if (scratch) Object.assign(buffers, { scratch, scratch2: scratch });
+  rt().dispatch(
+    (frame ? frameKernels : workgroupKernels).get(entry)!,
+    buffers,
+    {
+      half_n: half,
+      rows,
+      rows_per_group: rowsPerGroup,
+      edge_scale: p.edgeScale,
+      mid_scale: p.midScale,
+      hop: p.hop,
+      n_frames: p.nFrames,
+      length: p.length,
+    },
+    grid1d(Math.ceil(rows / rowsPerGroup), 1),
+    frame ? { ...constants, M: half } : constants,
+  );
+  // Released at once: the pool hands it out again only to work recorded after this dispatch.
+  if (scratch) rt().release(scratch);
+}
+
+function dispatchTransform(
+  entry: "rfft" | "irfft",
   src: Tensor,
   dst: Tensor,
   n: number,
@@ -54,24 +162,13 @@ function dispatchFft(
   edgeScale: number,
   midScale: number,
 ): void {
-  if (rows === 0) return;
-  const half = n / 2;
-  const rowsPerGroup = fftRowsPerGroup(n, rows);
-  rt().dispatch(
-    kernel,
-    { src: src.buffer, dst: dst.buffer },
-    {
-      half_n: half,
-      rows,
-      rows_per_group: rowsPerGroup,
-      edge_scale: edgeScale,
-      mid_scale: midScale,
-      hop: 0,
-      n_frames: 0,
-      length: 0,
-    },
-    grid1d(Math.ceil(rows / rowsPerGroup), 1),
-  );
+  dispatchFft(entry, { src: src.buffer, dst: dst.buffer }, n, rows, {
+    edgeScale,
+    midScale,
+    hop: 0,
+    nFrames: 0,
+    length: 0,
+  });
 }
 
 /**
@@ -83,7 +180,7 @@ export function rfftRaw(x: Tensor, edgeScale = 1, midScale = 1): Tensor {
   const n = x.shape[x.ndim - 1];
   checkSize("rfft", n);
   const out = Tensor.empty([...x.shape.slice(0, -1), n / 2 + 1, 2]);
-  dispatchFft(forwardKernel, x, out, n, x.size / n, edgeScale, midScale);
+  dispatchTransform("rfft", x, out, n, x.size / n, edgeScale, midScale);
   return out;
 }
 
@@ -98,7 +195,7 @@ export function irfftRaw(spec: Tensor, n: number, edgeScale = 1, midScale = 1): 
     throw new Error(`irfft: spectrum [${spec.shape}] is not [..., ${bins}, 2] for n = ${n}`);
   }
   const out = Tensor.empty([...spec.shape.slice(0, -2), n]);
-  dispatchFft(inverseKernel, spec, out, n, out.size / n, edgeScale, midScale);
+  dispatchTransform("irfft", spec, out, n, out.size / n, edgeScale, midScale);
   return out;
 }
 

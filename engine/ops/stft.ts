@@ -4,20 +4,19 @@
  * both are differentiable with no gradient of their own. Kernels: shaders/fft_frames.wgsl.
  * Frames follow torch.stft(center=True, pad_mode="reflect", onesided, normalized=False), with
  * the output laid out [..., frames, nFft/2+1, 2] (real, imaginary). {@link stftPower} is the
- * power spectrogram |stft|² from one fused kernel (shaders/fft.wgsl `stft_power`).
+ * power spectrogram |stft|² from one fused kernel (`stft_power` of the FFT kernel files, either
+ * variant: engine/ops/fft.ts).
  * @module
  */
 import source from "../../shaders/fft_frames.wgsl" with { type: "text" };
-import fftSource from "../../shaders/fft.wgsl" with { type: "text" };
 import { Kernel } from "../kernel.ts";
 import { grid1d, rt } from "../runtime.ts";
 import { record, Tensor } from "../tensor.ts";
-import { checkSize, fftRowsPerGroup, irfft, irfftRaw, rfft, rfftRaw } from "./fft.ts";
+import { checkSize, dispatchFft, irfft, irfftRaw, rfft, rfftRaw } from "./fft.ts";
 import { pad, slice } from "./movement.ts";
 
 const frameKernel = new Kernel("stft_frame", source, "frame");
 const overlapAddKernel = new Kernel("stft_overlap_add", source, "overlap_add");
-const powerKernel = new Kernel("stft_power", fftSource, "stft_power");
 
 /** A window applied to every frame: periodic Hann (like `torch.hann_window(n)`) or none. */
 export type WindowKind = "hann" | "rectangular";
@@ -169,23 +168,12 @@ function stftPowerRaw(x: Tensor, nFrames: number, opts: FrameOptions): Tensor {
   const length = x.shape[x.ndim - 1];
   const bins = opts.nFft / 2 + 1;
   const out = Tensor.empty([...x.shape.slice(0, -1), nFrames, bins]);
-  const rows = out.size / bins;
-  if (rows === 0) return out;
-  const rowsPerGroup = fftRowsPerGroup(opts.nFft, rows);
-  rt().dispatch(
-    powerKernel,
+  dispatchFft(
+    "stft_power",
     { signal: x.buffer, power: out.buffer },
-    {
-      half_n: opts.nFft / 2,
-      rows,
-      rows_per_group: rowsPerGroup,
-      edge_scale: 1,
-      mid_scale: 1,
-      hop: opts.hop,
-      n_frames: nFrames,
-      length,
-    },
-    grid1d(Math.ceil(rows / rowsPerGroup), 1),
+    opts.nFft,
+    out.size / bins,
+    { edgeScale: 1, midScale: 1, hop: opts.hop, nFrames, length },
     { WINDOW: WINDOW_CODES[opts.window ?? "hann"] },
   );
   return out;

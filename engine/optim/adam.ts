@@ -3,6 +3,11 @@
  * fused dispatch of shaders/adam.wgsl per parameter tensor updates the parameter and both moment
  * estimates in place. Step counts stay on the CPU and enter the kernel as bias-correction
  * uniforms, so a step needs no readback.
+ *
+ * A step may also be gated by the GPU (`step({ gate })`: applied only where gate[0] ≠ 0, e.g. a
+ * training step whose loss and gradient norm the GPU found finite), so that a training loop
+ * never waits for the CPU to decide. Each parameter's count of applied steps then lives on the
+ * GPU until {@link Adam.syncSteps} reads it back (one readback for all parameters).
  * @module
  */
 import source from "../../shaders/adam.wgsl" with { type: "text" };
@@ -24,6 +29,16 @@ export interface AdamOptions {
   eps?: number;
   /** Weight decay: L2 added to the gradient (Adam, default 0) or decoupled (AdamW, 0.01). */
   weightDecay?: number;
+}
+
+/** Options of {@link Adam.step}. */
+export interface AdamStepOptions {
+  /**
+   * A one-element tensor: the update is applied to every parameter only if gate[0] ≠ 0, decided
+   * on the GPU (no readback); a skipped update leaves parameters, moments and step counts as
+   * they were. The step counts are then known after {@link Adam.syncSteps}.
+   */
+  gate?: Tensor;
 }
 
 /** Saved state of one parameter: its update count and moment estimates (PyTorch's names). */
@@ -73,6 +88,15 @@ export class Adam {
   readonly #state = new Map<Tensor, AdamParamState>();
   /** AdamW decays the weights directly instead of adding to the gradient. */
   protected readonly decoupled: boolean = false;
+  /**
+   * Gated steps' counts on the GPU: u32 pairs, one per parameter (shaders/adam.wgsl), which
+   * slot of each pair holds the count, and whether gated steps ran since the last sync (the
+   * CPU counts are stale) or ungated ones did (the GPU counts are).
+   */
+  #gpuCounts: GPUBuffer | null = null;
+  readonly #parity = new Map<Tensor, number>();
+  #unsynced = false;
+  #gpuCountsStale = true;
 
   constructor(params: ParamsInput, opts: AdamOptions = {}) {
     this.params = namedParams(params);
@@ -92,23 +116,52 @@ export class Adam {
     return 0;
   }
 
-  /** Updates every parameter that has a gradient (parameters without one are skipped). */
-  step(): void {
+  /**
+   * Updates every parameter that has a gradient (parameters without one are skipped); with
+   * `gate`, only if gate[0] ≠ 0 (see {@link AdamStepOptions}).
+   */
+  step(opts: AdamStepOptions = {}): void {
+    const gate = opts.gate ?? null;
+    if (gate && gate.size !== 1) {
+      throw new Error(`${this.constructor.name}: gate [${gate.shape}] must hold one value`);
+    }
+    if (!gate && this.#unsynced) {
+      throw new Error(
+        `${this.constructor.name}: an ungated step after gated ones needs their step counts: ` +
+          "await syncSteps() first",
+      );
+    }
     const [beta1, beta2] = this.betas;
+    const counts = gate ? this.#countsOnGpu() : null;
+    const slots = [...this.params.values()];
     for (const p of this.params.values()) {
       if (!p.grad) continue;
       if (p.grad.size !== p.size) {
         throw new Error(`${this.constructor.name}: grad [${p.grad.shape}] for param [${p.shape}]`);
       }
       const s = this.#stateOf(p);
-      s.step++;
-      if (p.size === 0) continue;
+      if (gate) {
+        this.#unsynced = true;
+      } else {
+        s.step++;
+        this.#gpuCountsStale = true;
+        if (p.size === 0) continue;
+      }
+      const parity = this.#parity.get(p) ?? 0;
       rt().dispatch(
         kernel,
-        { param: p.buffer, grad: p.grad.buffer, m: s.expAvg.buffer, v: s.expAvgSq.buffer },
+        {
+          param: p.buffer,
+          grad: p.grad.buffer,
+          m: s.expAvg.buffer,
+          v: s.expAvgSq.buffer,
+          // Ungated steps never read these; any live buffers will do.
+          gate: (gate ?? p.grad).buffer,
+          counts: counts ?? s.expAvg.buffer,
+        },
         {
           n: p.size,
-          step_size: this.lr / (1 - beta1 ** s.step),
+          step_size: this.lr / (1 - beta1 ** Math.max(1, s.step)),
           beta1,
           beta2,
           one_minus_beta1: 1 - beta1,
@@ -116,11 +169,49 @@ export class Adam {
           eps: this.eps,
           l2: this.decoupled ? 0 : this.weightDecay,
           decay: this.decoupled ? 1 - this.lr * this.weightDecay : 1,
-          inv_sqrt_bc2: 1 / Math.sqrt(1 - beta2 ** s.step),
+          inv_sqrt_bc2: 1 / Math.sqrt(1 - beta2 ** Math.max(1, s.step)),
+          lr: this.lr,
+          ln_beta1: Math.log(beta1),
+          ln_beta2: Math.log(beta2),
+          slot: slots.indexOf(p),
+          parity,
         },
-        grid1d(Math.ceil(p.size / 4), 256), // one vec4 per invocation
+        grid1d(Math.max(1, Math.ceil(p.size / 4)), 256), // one vec4 per invocation
+        { GATED: gate ? 1 : 0 },
       );
+      if (gate) this.#parity.set(p, 1 - parity);
     }
+  }
+
+  /** The GPU step counts, uploaded from the CPU's when ungated steps (or a load) changed them. */
+  #countsOnGpu(): GPUBuffer {
+    const n = this.params.size;
+    this.#gpuCounts ??= rt().allocate(Math.max(16, 8 * n));
+    if (this.#gpuCountsStale) {
+      const data = new Uint32Array(2 * n);
+      [...this.params.values()].forEach((p, k) => {
+        data[2 * k + (this.#parity.get(p) ?? 0)] = this.#state.get(p)?.step ?? 0;
+      });
+      rt().upload(this.#gpuCounts, data);
+      this.#gpuCountsStale = false;
+    }
+    return this.#gpuCounts;
+  }
+
+  /**
+   * Reads the step counts of gated steps back (one readback for all parameters), after which
+   * {@link state} and ungated steps may be used again. Resolves at once when no gated step ran
+   * since the last sync.
+   */
+  async syncSteps(): Promise<void> {
+    if (!this.#unsynced || !this.#gpuCounts) return;
+    const bytes = 8 * this.params.size;
+    const counts = new Uint32Array(await rt().readBuffer(this.#gpuCounts, bytes));
+    [...this.params.values()].forEach((p, k) => {
+      const s = this.#state.get(p);
+      if (s) s.step = counts[2 * k + (this.#parity.get(p) ?? 0)];
+    });
+    this.#unsynced = false;
   }
 
   #stateOf(p: Tensor): AdamParamState {
@@ -137,8 +228,16 @@ export class Adam {
     zeroGrad(this.params.values());
   }
 
-  /** Hyperparameters and per-parameter state (only parameters stepped at least once). */
+  /**
+   * Hyperparameters and per-parameter state (only parameters stepped at least once). After
+   * gated steps, {@link syncSteps} must have read their counts back.
+   */
   state(): AdamState {
+    if (this.#unsynced) {
+      throw new Error(
+        `${this.constructor.name}.state: gated steps' counts are on the GPU: await syncSteps() first`,
+      );
+    }
     const params = new Map<string, AdamParamState>();
     for (const [name, p] of this.params) {
       const s = this.#state.get(p);
@@ -197,6 +296,8 @@ export class Adam {
     }
     this.dispose();
     for (const [p, s] of fresh) this.#state.set(p, s);
+    this.#unsynced = false;
+    this.#gpuCountsStale = true;
   }
 
   /** Frees the moment estimates (the optimizer starts afresh on the next step). */
@@ -206,6 +307,7 @@ export class Adam {
       s.expAvgSq.dispose();
     }
     this.#state.clear();
+    this.#gpuCountsStale = true;
   }
 }
 

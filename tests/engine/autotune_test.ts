@@ -22,7 +22,7 @@ import { MATMUL_TUNABLE } from "../../engine/ops/matmul.ts";
 import { adapterHash, FileTuneStore } from "../../cli/tune_store.ts";
 import { assertClose, randomArray, setup } from "../util.ts";
 
-const FEW = TILE_CONFIGS.filter((c) => ["4x8/16x4", "8x8/8x8", "4x4/4x4"].includes(tileName(c)));
+const FEW = TILE_CONFIGS.filter((c) => ["4x4/8x2", "8x8/16x4", "16x16/8x2"].includes(tileName(c)));
 // The test task may write under /tmp only (Deno.makeTempDir's default there); a query without a
 // path asks for all of the file system and would skip the file-store test everywhere.
 const canWrite = Deno.permissions.querySync({ name: "write", path: "/tmp" }).state === "granted";
@@ -65,7 +65,7 @@ Deno.test("autotune: a stored choice is taken without timing", async () => {
   await setup();
   resetAutotune();
   const store = new MemoryTuneStore();
-  await store.set("matmul/test/b", "8x4/4x4");
+  await store.set("matmul/test/b", "16x8/8x2");
   enableAutotune({ store });
   try {
     const c = await tune(MATMUL_TUNABLE, "test/b", {
@@ -75,7 +75,7 @@ Deno.test("autotune: a stored choice is taken without timing", async () => {
       transA: false,
       transB: false,
     });
-    assert.equal(tileName(c), "8x4/4x4");
+    assert.equal(tileName(c), "16x8/8x2");
     // A stale name (not a candidate) is ignored and replaced by a timed choice.
     await store.set("matmul/test/c", "3x3/1x1");
     const d = await tune(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
 import { TILE_CONFIGS, tileName } from "../../engine/autotune.ts";
+import { UNARY_OPS } from "../../engine/ops/elementwise_table.ts";
 import { dispatchesOf } from "./dispatch_log.ts";
 import { assertClose, checkOp, randomArray, setup, size } from "../util.ts";
 
@@ -144,7 +145,20 @@ function label(c: object): string {
   return Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" ");
 }
 
-async function checkConv1d(raw: Conv1dCase, seed: number, grad = true): Promise<void> {
+/** f applied to every value of `y`, in float64 (the op table's reference of the activation). */
+function activate(y: Float64Array, act?: ag.Activation): Float64Array {
+  if (!act) return y;
+  const spec = UNARY_OPS[act.op];
+  const alpha = act.alpha ?? (spec as { alpha?: { default?: number } }).alpha?.default ?? 0;
+  return y.map((v) => spec.forward.f64(v, alpha));
+}
+
+async function checkConv1d(
+  raw: Conv1dCase,
+  seed: number,
+  grad = true,
+  activation?: ag.Activation,
+): Promise<void> {
   const c = full1d(raw);
   const inputs = [
     { data: randomArray(c.n * c.cin * c.len, seed), shape: [c.n, c.cin, c.len] },
@@ -154,17 +168,28 @@ async function checkConv1d(raw: Conv1dCase, seed: number, grad = true): Promise<
     },
   ];
   if (c.bias) inputs.push({ data: randomArray(c.cout, seed + 2), shape: [c.cout] });
-  const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+  const opts = {
+    stride: c.stride,
+    padding: c.padding,
+    dilation: c.dilation,
+    groups: c.groups,
+    activation,
+  };
   await checkOp(
-    `conv1d ${label(raw)}`,
+    `conv1d ${label(raw)}${activation ? ` ${activation.op}` : ""}`,
     inputs,
     (x, w, b) => ag.conv1d(x, w, b ?? null, opts),
-    (x, w, b) => conv1dRef(c, x, w, b),
+    (x, w, b) => activate(conv1dRef(c, x, w, b), activation),
     { grad },
   );
 }
 
-async function checkConvTranspose1d(raw: ConvT1dCase, seed: number, grad = true) {
+async function checkConvTranspose1d(
+  raw: ConvT1dCase,
+  seed: number,
+  grad = true,
+  activation?: ag.Activation,
+) {
   const c = full1d(raw);
   const inputs = [
     { data: randomArray(c.n * c.cin * c.len, seed), shape: [c.n, c.cin, c.len] },
@@ -180,29 +205,40 @@ async function checkConvTranspose1d(raw: ConvT1dCase, seed: number, grad = true)
     outputPadding: c.outputPadding,
     dilation: c.dilation,
     groups: c.groups,
+    activation,
   };
   await checkOp(
-    `convTranspose1d ${label(raw)}`,
+    `convTranspose1d ${label(raw)}${activation ? ` ${activation.op}` : ""}`,
     inputs,
     (x, w, b) => ag.convTranspose1d(x, w, b ?? null, opts),
-    (x, w, b) => convTranspose1dRef(c, x, w, b),
+    (x, w, b) => activate(convTranspose1dRef(c, x, w, b), activation),
     { grad },
   );
 }
 
-async function checkConv2d(c: Conv2dCase, seed: number): Promise<void> {
+async function checkConv2d(
+  c: Conv2dCase,
+  seed: number,
+  activation?: ag.Activation,
+): Promise<void> {
   const wShape = [c.cout, c.cin / c.groups, ...c.kernel];
   const inputs = [
     { data: randomArray(c.n * c.cin * c.h * c.w, seed), shape: [c.n, c.cin, c.h, c.w] },
     { data: randomArray(size(wShape), seed + 1), shape: wShape },
   ];
   if (c.bias) inputs.push({ data: randomArray(c.cout, seed + 2), shape: [c.cout] });
-  const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+  const opts = {
+    stride: c.stride,
+    padding: c.padding,
+    dilation: c.dilation,
+    groups: c.groups,
+    activation,
+  };
   await checkOp(
-    `conv2d ${label(c)}`,
+    `conv2d ${label(c)}${activation ? ` ${activation.op}` : ""}`,
     inputs,
     (x, w, b) => ag.conv2d(x, w, b ?? null, opts),
-    (x, w, b) => conv2dRef(c, x, w, b),
+    (x, w, b) => activate(conv2dRef(c, x, w, b), activation),
   );
 }
 
@@ -355,6 +391,118 @@ Deno.test("conv: gradients at the audio model's shape match the reference's", as
   });
 });
 
+// The fused epilogue: y = f(conv + b) in the product's kernel, and its gradient (f', the bias
+// gradient and the channels-last dy in one kernel, engine/ops/bias_act.ts) against f applied to
+// the float64 reference, and against finite differences of that; odd channel counts (scalar
+// paths) and multiples of 4 (vec4 paths), with and without bias.
+Deno.test("conv1d, convTranspose1d, conv2d with a fused activation: forward and gradients", async () => {
+  await setup();
+  const gelu: ag.Activation = { op: "gelu" };
+  await checkConv1d(
+    { n: 2, cin: 6, cout: 7, len: 13, k: 3, stride: 2, padding: 1 },
+    311,
+    true,
+    gelu,
+  );
+  await checkConv1d({ n: 2, cin: 8, cout: 12, len: 11, k: 4, padding: 2, bias: false }, 321, true, {
+    op: "tanh",
+  });
+  await checkConv1d({ n: 3, cin: 4, cout: 5, len: 9, k: 3, padding: 1 }, 331, true, {
+    op: "leakyRelu",
+    alpha: 0.2,
+  });
+  await checkConvTranspose1d(
+    { n: 2, cin: 5, cout: 6, len: 9, k: 4, stride: 2, padding: 1 },
+    341,
+    true,
+    gelu,
+  );
+  await checkConvTranspose1d({ n: 2, cin: 8, cout: 4, len: 7, k: 3, groups: 2 }, 351, true, {
+    op: "sigmoid",
+  });
+  await checkConv2d(
+    {
+      n: 2,
+      cin: 3,
+      cout: 5,
+      h: 7,
+      w: 6,
+      kernel: [3, 2],
+      stride: [2, 1],
+      padding: [1, 0],
+      dilation: [1, 1],
+      groups: 1,
+      bias: true,
+    },
+    361,
+    { op: "softplus" },
+  );
+});
+
+Deno.test("a fused activation gives the composition's values and gradients", async () => {
+  await setup();
+  await ag.tidy(async () => {
+    const x = ag.randn([3, 8, 21], { seed: 1, requiresGrad: true });
+    const w = ag.randn([12, 8, 5], { seed: 2, requiresGrad: true });
+    const b = ag.randn([12], { seed: 3, requiresGrad: true });
+    const g = ag.randn([3, 12, 21], { seed: 4 });
+    const grads = async (y: ag.Tensor) => {
+      y.backward(g);
+      const out = [await y.toArray()];
+      for (const t of [x, w, b]) {
+        out.push(await t.grad!.toArray());
+        t.grad!.dispose();
+        t.grad = null;
+      }
+      return out;
+    };
+    const fused = await grads(ag.conv1d(x, w, b, { padding: 2, activation: { op: "gelu" } }));
+    const composed = await grads(ag.conv1d(x, w, b, { padding: 2 }).gelu());
+    ["y", "dx", "dw", "db"].forEach((what, i) => assertClose(fused[i], composed[i], 1e-5, what));
+  });
+});
+
+Deno.test("conv + bias + activation is one dispatch forward, bias and f' one backward", async () => {
+  await setup();
+  const run = (fused: boolean) =>
+    dispatchesOf(() =>
+      ag.tidy(async () => {
+        const x = ag.randn([2, 8, 16], { seed: 1, requiresGrad: true });
+        const w = ag.randn([8, 8, 3], { seed: 2, requiresGrad: true });
+        const b = ag.randn([8], { seed: 3, requiresGrad: true });
+        const y = fused
+          ? ag.conv1d(x, w, b, { padding: 1, activation: { op: "gelu" } })
+          : ag.conv1d(x, w, b, { padding: 1 }).gelu();
+        y.backward(ag.onesLike(y));
+        await b.grad!.toArray();
+        for (const t of [x, w, b]) t.grad!.dispose();
+      })
+    );
+  const names = async (fused: boolean) =>
+    (await run(fused)).dispatches.map((d) => d.kernel).filter((k) =>
+      !["fill", "random"].includes(k)
+    );
+  const fused = await names(true);
+  const composed = await names(false);
+  assert.ok(!fused.some((k) => k.startsWith("unary") || k.startsWith("reduce")), `${fused}`);
+  assert.equal(fused.filter((k) => k === "bias_act_backward").length, 1);
+  assert.equal(fused.filter((k) => k === "conv_implicit_gemm").length, 3);
+  assert.ok(fused.length < composed.length, `fused ${fused.length} vs composed ${composed.length}`);
+});
+
+Deno.test("an activation that needs a scalar, or takes none, is refused by name", () => {
+  const x = { ndim: 3, shape: [1, 2, 5] } as unknown as ag.Tensor;
+  const w = { ndim: 3, shape: [2, 2, 3] } as unknown as ag.Tensor;
+  assert.throws(
+    () => ag.conv1d(x, w, null, { activation: { op: "gelu", alpha: 1 } }),
+    /activation 'gelu' takes no scalar, got 1/,
+  );
+  assert.throws(
+    () => ag.conv1d(x, w, null, { activation: { op: "powScalar" } }),
+    /activation 'powScalar' needs its/,
+  );
+});
+
 // Every tile configuration (the autotuner may pick any): the three products (forward, input and
 // weight gradients) with strides, dilation, groups and ragged edges, the scalar-gathered and the
 // vec4 (channels multiple of 4) operand paths, rows and columns crossing tiles, and 2-D.
@@ -402,7 +550,7 @@ for (const c of TILE_CONFIGS) {
 
 Deno.test("conv's tile choice is the runtime's: each of the three products runs it", async () => {
   await setup();
-  const tile = TILE_CONFIGS.find((c) => tileName(c) === "4x8/16x4")!;
+  const tile = TILE_CONFIGS.find((c) => tileName(c) === "8x16/8x2")!;
   const { dispatches } = await dispatchesOf(() =>
     ag.rt().withKernelChoices({ convTile: tile }, () =>
       ag.tidy(async () => {

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
+import { currentAdapter, isCpuAdapter } from "../../engine/device.ts";
+import { fftVariant } from "../../engine/ops/fft.ts";
+import { dispatchesOf } from "./dispatch_log.ts";
+import { fftVariantTest } from "./fft_variants.ts";
 import { assertClose, checkOp, randomArray, relError, setup, size } from "../util.ts";
 
 /** cos and sin of 2π·m/n for m = 0..n−1, in float64. */
@@ -55,7 +59,7 @@ function refIrfft(spec: Float64Array, n: number): Float64Array {
   return out;
 }
 
-Deno.test("rfft matches a float64 DFT for n = 2 … 4096 on batched rows", async () => {
+fftVariantTest("rfft matches a float64 DFT for n = 2 … 4096 on batched rows", async () => {
   await setup();
   for (
     const [n, batch] of [[2, [3, 5]], [8, [3, 5]], [64, [3, 5]], [512, [3, 5]], [4096, [3, 5]], [
@@ -82,7 +86,7 @@ Deno.test("rfft matches a float64 DFT for n = 2 … 4096 on batched rows", async
   }
 });
 
-Deno.test("irfft matches a float64 inverse DFT, ignoring imag of DC and Nyquist", async () => {
+fftVariantTest("irfft matches a float64 inverse DFT, ignoring imag of DC and Nyquist", async () => {
   await setup();
   for (const n of [2, 8, 64, 512, 4096]) {
     await ag.tidy(async () => {
@@ -99,7 +103,7 @@ Deno.test("irfft matches a float64 inverse DFT, ignoring imag of DC and Nyquist"
   }
 });
 
-Deno.test("irfft(rfft(x)) round-trips", async () => {
+fftVariantTest("irfft(rfft(x)) round-trips", async () => {
   await setup();
   for (const n of [8, 64, 512, 4096]) {
     await ag.tidy(async () => {
@@ -112,7 +116,7 @@ Deno.test("irfft(rfft(x)) round-trips", async () => {
   }
 });
 
-Deno.test("irfft crops or zero-pads the spectrum to n/2+1 bins, like torch", async () => {
+fftVariantTest("irfft crops or zero-pads the spectrum to n/2+1 bins, like torch", async () => {
   await setup();
   await ag.tidy(async () => {
     const data = randomArray(2 * 5 * 2, 11);
@@ -130,31 +134,37 @@ Deno.test("irfft crops or zero-pads the spectrum to n/2+1 bins, like torch", asy
   });
 });
 
-Deno.test("rfft gradient matches finite differences (n = 8, 16, 32; odd batches)", async () => {
-  await setup();
-  for (const [n, batch] of [[8, 3], [16, 5], [32, 7]]) {
-    await checkOp(
-      `rfft n=${n}`,
-      [{ data: randomArray(batch * n, n), shape: [batch, n] }],
-      (x) => ag.rfft(x),
-      (x) => refRfft(x, n),
-      { seed: n },
-    );
-  }
-});
+fftVariantTest(
+  "rfft gradient matches finite differences (n = 8, 16, 32; odd batches)",
+  async () => {
+    await setup();
+    for (const [n, batch] of [[8, 3], [16, 5], [32, 7]]) {
+      await checkOp(
+        `rfft n=${n}`,
+        [{ data: randomArray(batch * n, n), shape: [batch, n] }],
+        (x) => ag.rfft(x),
+        (x) => refRfft(x, n),
+        { seed: n },
+      );
+    }
+  },
+);
 
-Deno.test("irfft gradient matches finite differences (n = 8, 16, 32; odd batches)", async () => {
-  await setup();
-  for (const [n, batch] of [[8, 3], [16, 5], [32, 7]]) {
-    await checkOp(
-      `irfft n=${n}`,
-      [{ data: randomArray(batch * (n / 2 + 1) * 2, n + 1), shape: [batch, n / 2 + 1, 2] }],
-      (X) => ag.irfft(X, n),
-      (X) => refIrfft(X, n),
-      { seed: n + 1 },
-    );
-  }
-});
+fftVariantTest(
+  "irfft gradient matches finite differences (n = 8, 16, 32; odd batches)",
+  async () => {
+    await setup();
+    for (const [n, batch] of [[8, 3], [16, 5], [32, 7]]) {
+      await checkOp(
+        `irfft n=${n}`,
+        [{ data: randomArray(batch * (n / 2 + 1) * 2, n + 1), shape: [batch, n / 2 + 1, 2] }],
+        (X) => ag.irfft(X, n),
+        (X) => refIrfft(X, n),
+        { seed: n + 1 },
+      );
+    }
+  },
+);
 
 Deno.test("rfft and irfft refuse lengths the kernel does not support", async () => {
   await setup();
@@ -164,4 +174,50 @@ Deno.test("rfft and irfft refuse lengths the kernel does not support", async () 
     assert.throws(() => ag.irfft(ag.zeros([7, 2]), 12), /power of two/);
     assert.throws(() => ag.irfft(ag.zeros([7, 3]), 12), /real, imaginary/);
   });
+});
+
+Deno.test("the FFT kernels are the runtime's choice; CPU adapters get the frame kernels", async () => {
+  await setup();
+  const kernels = async (fftVariant: "frame" | "workgroup" | null) =>
+    (await dispatchesOf(() =>
+      ag.rt().withKernelChoices(
+        { fftVariant },
+        () => ag.tidy(() => ag.irfft(ag.rfft(ag.ones([3, 16]))).toArray()),
+      )
+    )).dispatches.map((d) => d.kernel).filter((k) => /fft/.test(k));
+  assert.deepEqual(await kernels("frame"), ["rfft_frame", "irfft_frame"]);
+  assert.deepEqual(await kernels("workgroup"), ["rfft", "irfft"]);
+  const cpu = isCpuAdapter();
+  assert.deepEqual(await kernels(null), cpu ? ["rfft_frame", "irfft_frame"] : ["rfft", "irfft"]);
+  assert.equal(fftVariant(), cpu ? "frame" : "workgroup");
+});
+
+Deno.test("a frame-kernel batch whose scratch exceeds one storage binding runs on the workgroup kernels", async () => {
+  await setup();
+  const limits = currentAdapter()!.limits;
+  const saved = limits.maxStorageBufferBindingSize;
+  const data = randomArray(3 * 64, 5);
+  const run = () =>
+    dispatchesOf(() =>
+      ag.rt().withKernelChoices(
+        { fftVariant: "frame" },
+        () => ag.tidy(() => ag.rfft(ag.tensor(Float32Array.from(data), [3, 64])).toArray()),
+      )
+    );
+  try {
+    // 3 rows of n = 64 need 3 · 32 · 16 bytes of scratch (1,536; a 1,536-byte pool bucket).
+    limits.maxStorageBufferBindingSize = 1024;
+    const small = await run();
+    limits.maxStorageBufferBindingSize = saved;
+    const fits = await run();
+    const ffts = (r: typeof small) =>
+      r.dispatches.map((d) => d.kernel).filter((k) => /fft/.test(k));
+    assert.deepEqual(ffts(small), ["rfft"]);
+    assert.deepEqual(ffts(fits), ["rfft_frame"]);
+    const ref = refRfft(data, 64);
+    assert.ok(relError(small.result, ref) < 1e-5, `rel ${relError(small.result, ref)}`);
+    assert.ok(relError(fits.result, ref) < 1e-5, `rel ${relError(fits.result, ref)}`);
+  } finally {
+    limits.maxStorageBufferBindingSize = saved;
+  }
 });

@@ -211,7 +211,7 @@ Deno.test("matmul's kernel choices are the runtime's, restored after the call, e
   await setup();
   const runtime = ag.rt();
   const product = () => ag.tidy(() => ag.ones([67, 33]).matmul(ag.ones([33, 70])).toArray());
-  const tile = TILE_CONFIGS.find((c) => tileName(c) === "4x8/4x4")!;
+  const tile = TILE_CONFIGS.find((c) => tileName(c) === "8x16/8x2")!;
   const registers = await dispatchesOf(() =>
     runtime.withKernelChoices({ matmulVariant: "registers", matmulTile: tile }, product)
   );
@@ -243,6 +243,7 @@ Deno.test("matmul's kernel choices are the runtime's, restored after the call, e
     matmulTile: null,
     matmulBlock: null,
     convTile: null,
+    fftVariant: null,
   });
 });
 

@@ -83,6 +83,74 @@ for (const decoupled of [false, true]) {
   }
 }
 
+Deno.test("gated AdamW: a step applies only where the gate is 1, counted on the GPU", async () => {
+  await setup();
+  // Gates 1, 0, 1, 1, 0, 1 against the float64 reference stepped only on the 1s: the skipped
+  // steps change nothing (not even the step counts that set the bias corrections, which the
+  // gated kernel computes itself as −expm1(t·ln β)), and a step whose gradient is NaN is safe.
+  const gates = [1, 0, 1, 1, 0, 1];
+  const sizes = [3, 1030];
+  const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, wd: 0.05, decoupled: true };
+  const init = sizes.map((n, k) => f32(randomArray(n, 20 + k, -2, 2)));
+  const params = init.map((d, k) => ag.tensor(Float32Array.from(d), [sizes[k]]).keep());
+  for (const p of params) p.requiresGrad = true;
+  const opt = new ag.AdamW(params, { lr: o.lr, betas: [o.beta1, o.beta2], weightDecay: o.wd });
+  const ref = init.map((d) => ({
+    p: d.slice(),
+    m: new Float64Array(d.length),
+    v: new Float64Array(d.length),
+  }));
+  let t = 0;
+  const reads = ag.counters().readbacks;
+  for (const [i, on] of gates.entries()) {
+    if (on) t++;
+    params.forEach((p, k) => {
+      const g = f32(randomArray(sizes[k], 300 + 10 * i + k).map((x, j) => x * (1 + (j % 5))));
+      // A skipped step's gradient may be anything, NaN included.
+      p.grad = ag.tensor(Float32Array.from(on ? g : g.map(() => NaN)), p.shape).keep();
+      if (on) adamReference(ref[k].p, ref[k].m, ref[k].v, g, t, o);
+    });
+    const gate = ag.tensor([on], [1]);
+    opt.step({ gate });
+    opt.zeroGrad();
+    gate.dispose();
+  }
+  assert.equal(ag.counters().readbacks, reads, "a gated step read something back");
+  assert.throws(() => opt.state(), /await syncSteps\(\) first/);
+  assert.throws(() => opt.step(), /await syncSteps\(\) first/);
+  await opt.syncSteps();
+  const state = opt.state();
+  for (let k = 0; k < sizes.length; k++) {
+    const got = await params[k].toArray();
+    assertClose(sub(got, init[k]), sub(ref[k].p, init[k]), 1e-4, `n=${sizes[k]} Δparam`);
+    const s = state.params.get(String(k))!;
+    assert.equal(s.step, 4);
+    assertClose(await s.expAvg.toArray(), ref[k].m, 1e-5, `n=${sizes[k]} m`);
+    assertClose(await s.expAvgSq.toArray(), ref[k].v, 1e-5, `n=${sizes[k]} v`);
+  }
+  // Ungated steps continue from the synced counts, and gated ones after them from theirs.
+  for (const on of [null, 1]) {
+    t++;
+    params.forEach((p, k) => {
+      const g = f32(randomArray(sizes[k], 900 + t + k));
+      p.grad = ag.tensor(Float32Array.from(g), p.shape).keep();
+      adamReference(ref[k].p, ref[k].m, ref[k].v, g, t, o);
+    });
+    const gate = on === null ? undefined : ag.tensor([on], [1]);
+    opt.step({ gate });
+    opt.zeroGrad();
+    gate?.dispose();
+  }
+  await opt.syncSteps();
+  for (let k = 0; k < sizes.length; k++) {
+    const got = await params[k].toArray();
+    assertClose(sub(got, init[k]), sub(ref[k].p, init[k]), 1e-4, `n=${sizes[k]} Δparam, later`);
+    assert.equal(opt.state().params.get(String(k))!.step, 6);
+  }
+  opt.dispose();
+  for (const p of params) p.dispose();
+});
+
 Deno.test("AdamW state round trip: a restored optimizer continues exactly", async () => {
   await setup();
   const n = 333;

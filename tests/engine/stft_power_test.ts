@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
+import { fftVariantTest } from "./fft_variants.ts";
 import { checkOp, randomArray, setup } from "../util.ts";
 
 /** Plain float64 |STFT|²: optional reflect pad, window, O(n²) DFT per frame, re² + im². */
@@ -36,7 +37,7 @@ function refPower(
   return Float64Array.from(out);
 }
 
-Deno.test("stftPower matches a float64 |STFT|² and stft().square().sum(-1)", async () => {
+fftVariantTest("stftPower matches a float64 |STFT|² and stft().square().sum(-1)", async () => {
   await setup();
   const cases: [number, number, number, number, boolean][] = [
     // nFft, hop, rows, samples, center
@@ -68,7 +69,7 @@ Deno.test("stftPower matches a float64 |STFT|² and stft().square().sum(-1)", as
   }
 });
 
-Deno.test("stftPower with a rectangular window", async () => {
+fftVariantTest("stftPower with a rectangular window", async () => {
   await setup();
   await ag.tidy(async () => {
     const data = Float32Array.from(randomArray(700, 3));
@@ -85,7 +86,7 @@ Deno.test("stftPower with a rectangular window", async () => {
   });
 });
 
-Deno.test("stftPower is deterministic across calls", async () => {
+fftVariantTest("stftPower is deterministic across calls", async () => {
   await setup();
   await ag.tidy(async () => {
     const x = ag.tensor(Float32Array.from(randomArray(2 * 5000, 11)), [2, 5000]);
@@ -95,7 +96,7 @@ Deno.test("stftPower is deterministic across calls", async () => {
   });
 });
 
-Deno.test("stftPower gradient matches finite differences", async () => {
+fftVariantTest("stftPower gradient matches finite differences", async () => {
   await setup();
   for (const [nFft, hop, t, center] of [[16, 4, 40, true], [32, 12, 70, false]] as const) {
     await checkOp(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as ag from "../../mod.ts";
+import { fftVariantTest } from "./fft_variants.ts";
 import { checkOp, randomArray, relError, setup } from "../util.ts";
 
 /** Periodic Hann window, like torch.hann_window(n). */
@@ -92,7 +93,7 @@ function refIstft(
   return out;
 }
 
-Deno.test("stft matches a float64 STFT (reflect pad, periodic Hann)", async () => {
+fftVariantTest("stft matches a float64 STFT (reflect pad, periodic Hann)", async () => {
   await setup();
   const t = 16000; // 1 s at 16 kHz
   for (const [nFft, hop, rows] of [[64, 16, 2], [1024, 256, 1]]) {
@@ -114,7 +115,7 @@ Deno.test("stft matches a float64 STFT (reflect pad, periodic Hann)", async () =
   }
 });
 
-Deno.test("stft without centring, hop not dividing the length", async () => {
+fftVariantTest("stft without centring, hop not dividing the length", async () => {
   await setup();
   await ag.tidy(async () => {
     const [t, nFft, hop] = [1000, 128, 100];
@@ -131,7 +132,7 @@ Deno.test("stft without centring, hop not dividing the length", async () => {
   });
 });
 
-Deno.test("istft(stft(x)) recovers x", async () => {
+fftVariantTest("istft(stft(x)) recovers x", async () => {
   await setup();
   const t = 16000;
   for (const [nFft, hop] of [[64, 16], [1024, 256], [512, 128]]) {
@@ -148,7 +149,7 @@ Deno.test("istft(stft(x)) recovers x", async () => {
   }
 });
 
-Deno.test("istft matches a float64 iSTFT, with default and longer lengths", async () => {
+fftVariantTest("istft matches a float64 iSTFT, with default and longer lengths", async () => {
   await setup();
   const framing = { nFft: 32, hop: 8, center: true };
   const frames = 13;
@@ -170,7 +171,7 @@ Deno.test("istft matches a float64 iSTFT, with default and longer lengths", asyn
   });
 });
 
-Deno.test("stft gradient matches finite differences", async () => {
+fftVariantTest("stft gradient matches finite differences", async () => {
   await setup();
   const framing = { nFft: 16, hop: 4, center: true };
   const t = 37;
@@ -189,7 +190,7 @@ Deno.test("stft gradient matches finite differences", async () => {
   );
 });
 
-Deno.test("istft gradient matches finite differences", async () => {
+fftVariantTest("istft gradient matches finite differences", async () => {
   await setup();
   const framing = { nFft: 16, hop: 4, center: true };
   const frames = 9;
@@ -201,33 +202,36 @@ Deno.test("istft gradient matches finite differences", async () => {
   );
 });
 
-Deno.test("stftFrames and overlapAdd are adjoint (rectangular window, normalised)", async () => {
-  await setup();
-  const opts = { nFft: 8, hop: 3, window: "rectangular" as const, normalize: true };
-  await ag.tidy(async () => {
-    const x = ag.tensor(Float32Array.from(randomArray(2 * 29, 1)), [2, 29]);
-    const frames = ag.stftFrames(x, opts);
-    assert.deepEqual(frames.shape, [2, 8, 8]);
-    const y = ag.tensor(Float32Array.from(randomArray(frames.size, 2)), frames.shape);
-    const back = ag.overlapAdd(y, { ...opts, length: 29 });
-    const lhs = await frames.mul(y).sum().item();
-    const rhs = await x.mul(back).sum().item();
-    assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.abs(lhs), `<Fx, y> ${lhs} vs <x, F*y> ${rhs}`);
-    // Unnormalised rectangular frames are plain slices, and their overlap-add sums them back.
-    const xs = await x.toArray();
-    const plain = ag.stftFrames(x, { nFft: 8, hop: 3, window: "rectangular" });
-    const ref = new Float64Array(2 * 8 * 8);
-    const sum = new Float64Array(2 * 29);
-    for (let b = 0; b < 2; b++) {
-      for (let f = 0; f < 8; f++) {
-        for (let k = 0; k < 8; k++) {
-          ref[(b * 8 + f) * 8 + k] = xs[b * 29 + f * 3 + k];
-          sum[b * 29 + f * 3 + k] += xs[b * 29 + f * 3 + k];
+fftVariantTest(
+  "stftFrames and overlapAdd are adjoint (rectangular window, normalised)",
+  async () => {
+    await setup();
+    const opts = { nFft: 8, hop: 3, window: "rectangular" as const, normalize: true };
+    await ag.tidy(async () => {
+      const x = ag.tensor(Float32Array.from(randomArray(2 * 29, 1)), [2, 29]);
+      const frames = ag.stftFrames(x, opts);
+      assert.deepEqual(frames.shape, [2, 8, 8]);
+      const y = ag.tensor(Float32Array.from(randomArray(frames.size, 2)), frames.shape);
+      const back = ag.overlapAdd(y, { ...opts, length: 29 });
+      const lhs = await frames.mul(y).sum().item();
+      const rhs = await x.mul(back).sum().item();
+      assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.abs(lhs), `<Fx, y> ${lhs} vs <x, F*y> ${rhs}`);
+      // Unnormalised rectangular frames are plain slices, and their overlap-add sums them back.
+      const xs = await x.toArray();
+      const plain = ag.stftFrames(x, { nFft: 8, hop: 3, window: "rectangular" });
+      const ref = new Float64Array(2 * 8 * 8);
+      const sum = new Float64Array(2 * 29);
+      for (let b = 0; b < 2; b++) {
+        for (let f = 0; f < 8; f++) {
+          for (let k = 0; k < 8; k++) {
+            ref[(b * 8 + f) * 8 + k] = xs[b * 29 + f * 3 + k];
+            sum[b * 29 + f * 3 + k] += xs[b * 29 + f * 3 + k];
+          }
         }
       }
-    }
-    assert.equal(relError(await plain.toArray(), ref), 0);
-    const added = ag.overlapAdd(plain, { nFft: 8, hop: 3, window: "rectangular", length: 29 });
-    assert.ok(relError(await added.toArray(), sum) < 1e-6, "overlapAdd of plain frames");
-  });
-});
+      assert.equal(relError(await plain.toArray(), ref), 0);
+      const added = ag.overlapAdd(plain, { nFft: 8, hop: 3, window: "rectangular", length: 29 });
+      assert.ok(relError(await added.toArray(), sum) < 1e-6, "overlapAdd of plain frames");
+    });
+  },
+);

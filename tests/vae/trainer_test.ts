@@ -5,7 +5,7 @@
  * raise NonFiniteError.
  */
 import assert from "node:assert/strict";
-import type * as ag from "../../mod.ts";
+import * as ag from "../../mod.ts";
 import { loadCache } from "../../audio/feature_cache.ts";
 import { prepare, prepareOptions } from "../../cli/prepare.ts";
 import { DEFAULT_MODEL, DEFAULT_TRAIN, type TrainConfig } from "../../vae/config.ts";
@@ -194,4 +194,66 @@ Deno.test("maxNonFiniteSteps in a row raises NonFiniteError; a good step resets 
     return true;
   });
   assert.equal(trainer.skippedSteps, 7);
+});
+
+Deno.test("a poisoned step is skipped on the GPU without a readback; deferred reads change nothing", async () => {
+  const bad = new Set([2, 4]);
+  const deferred = tinyTrainer();
+  deferred.lossHook = (loss) => bad.has(deferred.step) ? loss.mul(NaN) : loss;
+  await deferred.recordStep();
+  await deferred.recordStep();
+  assert.equal((await deferred.readStats()).skipped, 0);
+  const before = await parameters(deferred.model);
+  const reads = ag.counters().readbacks;
+  const dispatches = ag.counters().dispatches;
+  await deferred.recordStep(); // step 2: NaN loss
+  assert.equal(ag.counters().readbacks, reads, "recording a step read something back");
+  assert.ok(ag.counters().dispatches > dispatches + 20, "the step was not recorded");
+  const after = await parameters(deferred.model);
+  for (const [name, v] of before) assert.deepEqual(after.get(name), v, `${name} changed`);
+  const r = await deferred.readStats();
+  assert.deepEqual([r.steps, r.skipped, r.step], [1, 1, 3]);
+  assert.ok(
+    Number.isNaN(r.loss) && Number.isNaN(r.last.loss),
+    "an all-skipped interval has no mean",
+  );
+  assert.equal(deferred.optimizer.state().params.get("encoder.layers.0.weight")!.step, 2);
+  // Three more steps, one poisoned, and no read until the end.
+  const reads2 = ag.counters().readbacks;
+  for (let i = 0; i < 3; i++) await deferred.recordStep();
+  assert.equal(ag.counters().readbacks, reads2);
+  const r2 = await deferred.readStats();
+  assert.deepEqual([r2.steps, r2.skipped, r2.step], [3, 1, 6]);
+  assert.ok(Number.isFinite(r2.loss) && Number.isFinite(r2.gradNorm));
+  assert.equal(deferred.skippedSteps, 2);
+  for (const p of deferred.optimizer.state().params.values()) assert.equal(p.step, 4);
+
+  // The same steps read one by one end in the same weights, bit for bit.
+  const eager = tinyTrainer();
+  eager.lossHook = (loss) => bad.has(eager.step) ? loss.mul(NaN) : loss;
+  const skipped: boolean[] = [];
+  for (let i = 0; i < 6; i++) skipped.push((await eager.trainStep()).skipped);
+  assert.deepEqual(skipped, [false, false, true, false, true, false]);
+  const a = await parameters(deferred.model), b = await parameters(eager.model);
+  for (const [name, v] of a) assert.deepEqual(b.get(name), v, `${name} differs`);
+});
+
+Deno.test("a stop reached between reads is reported at its own step, with the weights of then", async () => {
+  const trainer = tinyTrainer({ maxNonFiniteSteps: 3 });
+  trainer.lossHook = (loss) => trainer.step >= 1 && trainer.step <= 3 ? loss.mul(NaN) : loss;
+  await trainer.recordStep(); // step 0: good
+  await trainer.readStats();
+  const good = await parameters(trainer.model);
+  // Steps 1..3 NaN: the 3rd in a row stops the run; the good steps 4..7 must then change nothing.
+  for (let i = 0; i < 7; i++) await trainer.recordStep();
+  await assert.rejects(trainer.readStats(), (e: unknown) => {
+    assert.ok(e instanceof NonFiniteError, String(e));
+    assert.match(e.message, /stopped at step 4: 3 steps in a row/);
+    return true;
+  });
+  assert.equal(trainer.step, 4);
+  assert.equal(trainer.skippedSteps, 3);
+  const after = await parameters(trainer.model);
+  for (const [name, v] of good) assert.deepEqual(after.get(name), v, `${name} changed`);
+  for (const p of trainer.optimizer.state().params.values()) assert.equal(p.step, 1);
 });
