@@ -103,6 +103,13 @@ Deno.test("conv1d with groups = channels routes to depthwiseConv1d and agrees wi
       b,
     );
     assertClose(viaConv, ref, 1e-5, "conv1d(groups = C)");
+    // A fused activation (what Sequential asks of a conv followed by one) applies there too.
+    const relu = await ag.conv1d(xs, ws, bs, {
+      padding: 3,
+      groups: c,
+      activation: { op: "relu" },
+    }).toArray();
+    assertClose(relu, ref.map((v) => Math.max(v, 0)), 1e-5, "conv1d(groups = C) + relu");
     // channels-last is the same numbers, transposed.
     const last = await ag.depthwiseConv1d(xs.transpose(1, 2), ws, bs, {
       padding: 3,
