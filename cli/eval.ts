@@ -25,9 +25,10 @@ import {
   type WaveformScore,
   type WaveformSummary,
 } from "../vae/waveform_eval.ts";
+import type { MelVae } from "../vae/model.ts";
 import { numberFlag, parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
-import { describeAudioOut, melVocoderOf } from "../vocoder/synthesis.ts";
+import { type AudioOut, describeAudioOut, melVocoderOf } from "../vocoder/synthesis.ts";
 import { checkVocoderFlag, chooseAudioOut } from "./vocoder_choice.ts";
 import { openDataFlags, prepare, prepareOptions } from "./prepare.ts";
 
@@ -111,6 +112,23 @@ export async function parseEvalArgs(args: string[]): Promise<EvalOptions> {
 export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
   const { model } = await loadModel(opts.checkpoint);
   const features = model.config.features;
+  // The vocoder is chosen (and a file of other features refused) before any work.
+  const out = opts.vocoder === "none"
+    ? null
+    : await chooseAudioOut(opts.vocoder, features, opts.iterations);
+  try {
+    return await evaluateWith(opts, model, out);
+  } finally {
+    if (out?.kind === "vocoder") out.vocoder.dispose();
+  }
+}
+
+async function evaluateWith(
+  opts: EvalOptions,
+  model: MelVae,
+  out: AudioOut | null,
+): Promise<EvalResult> {
+  const features = model.config.features;
   const clips: LoadedClip[] = [];
   const audioOf = new Map<LoadedClip, ReturnType<typeof audioFileOf>>();
   for (const [i, source] of opts.data.entries()) {
@@ -133,8 +151,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
     clips.push(...loaded);
   }
   const stats = await evaluateClips(model, clips);
-  if (opts.vocoder === "none" || audioOf.size === 0) return { stats, waveform: null };
-  const out = await chooseAudioOut(opts.vocoder, features, opts.iterations);
+  if (out === null || audioOf.size === 0) return { stats, waveform: null };
   const vocoder = melVocoderOf(out, features, 1);
   const audio: { name: string; samples: Float32Array }[] = [];
   for (const [clip, where] of audioOf) {
@@ -148,7 +165,6 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
     }
   });
   if (!opts.json) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-  if (out.kind === "vocoder") out.vocoder.dispose();
   return {
     stats,
     waveform: {

@@ -131,7 +131,9 @@ export async function generate(
       ? streamReconstruction(model, streamLogMel(logMel, plan.input.blocks()))
       : streamPrior(model, opts);
     const vocoder = melVocoderOf(out, features, opts.seed);
-    for await (const audio of streamVocoder(vocoder, frames)) {
+    // The neural vocoder reaches ±29 frames (convolutions and iSTFT): overlap beyond that.
+    const overlap = out.kind === "vocoder" ? { overlapFrames: 64 } : {};
+    for await (const audio of streamVocoder(vocoder, frames, overlap)) {
       await writer.write(audio);
       progress?.update(Math.round(writer.frames / features.sampleRate), ["s of audio"]);
     }

@@ -328,7 +328,12 @@ export async function listen(
   // learned less than the one it holds.
   const save = async () => {
     if (adapter.step === 0 || adapter.step === savedSteps) return;
-    await saveCheckpoint(opts.out, model, { optimizer: adapter.optimizer, adaptation: record() });
+    // The base's own replay travels with the adapted model, so adapting it again rehearses it.
+    await saveCheckpoint(opts.out, model, {
+      optimizer: adapter.optimizer,
+      adaptation: record(),
+      replay: checkpoint.replay ?? undefined,
+    });
     savedSteps = adapter.step;
     lastSave = performance.now();
   };

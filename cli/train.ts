@@ -25,7 +25,7 @@ import {
   logMelToAudio,
   NeuralMelVocoder,
 } from "../vocoder/synthesis.ts";
-import { chooseAudioOut } from "./vocoder_choice.ts";
+import { checkVocoderFlag, chooseAudioOut } from "./vocoder_choice.ts";
 import { encodeWav } from "../audio/wav.ts";
 import { removeStaleTempFiles, writeFileAtomic } from "../io/atomic_file.ts";
 import {
@@ -726,6 +726,29 @@ async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
   const progress = new Progress("train", config.steps);
   const start = performance.now();
   const startStep = trainer.step;
+  /** Reads the numbers of the steps since the last read: a log line and a history point. */
+  const readInterval = async () => {
+    const s = await trainer.readStats();
+    if (s.skipped) {
+      console.error(
+        `\nsteps ${
+          s.step - s.steps + 1
+        }–${s.step}: ${s.skipped} skipped (non-finite loss or gradient)`,
+      );
+    }
+    const fps = ((trainer.step - startStep) * config.batch * config.cropFrames) /
+      ((performance.now() - start) / 1000);
+    if (s.steps > s.skipped) {
+      run.history.push({
+        step: s.step,
+        elbo: s.elbo,
+        recon: s.recon,
+        kl: s.kl,
+        framesPerSecond: fps,
+      });
+    }
+    if (!quiet) progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
+  };
   try {
     while (trainer.step < config.steps && !interrupted) {
       const t0 = performance.now();
@@ -735,39 +758,19 @@ async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
         (trainer.step % config.evalEvery === 0 || trainer.step === config.steps);
       const saveDue = trainer.step % config.checkpointEvery === 0 ||
         trainer.step === config.steps;
-      // The numbers are read (one wait for the GPU) only when a line, an eval or a save is due;
-      // a read first, so a run stopped by non-finite steps is never saved past its stop.
-      // With AUDIO_GEN_AUTOTUNE, the first step has met every shape: time the tile candidates.
+      // With AUDIO_GEN_AUTOTUNE, the first step has met every shape: time the tile candidates
+      // (outside the steps' own time).
       if (trainer.step === startStep + 1) {
+        const t1 = performance.now();
         const tuned = await ag.tunePending();
         if (Object.keys(tuned).length && !quiet) {
           console.error(`autotuned: ${JSON.stringify(tuned)}`);
         }
+        run.stepSeconds -= (performance.now() - t1) / 1000;
       }
-      if (trainer.step % LOG_EVERY === 0 || evalDue || saveDue) {
-        const s = await trainer.readStats();
-        if (s.skipped) {
-          console.error(
-            `\nsteps ${
-              s.step - s.steps + 1
-            }–${s.step}: ${s.skipped} skipped (non-finite loss or gradient)`,
-          );
-        }
-        const fps = ((trainer.step - startStep) * config.batch * config.cropFrames) /
-          ((performance.now() - start) / 1000);
-        if (s.steps > s.skipped) {
-          run.history.push({
-            step: s.step,
-            elbo: s.elbo,
-            recon: s.recon,
-            kl: s.kl,
-            framesPerSecond: fps,
-          });
-        }
-        if (!quiet) {
-          progress.update(trainer.step, [...formatStats(s), `${fps.toFixed(0)} frames/s`]);
-        }
-      }
+      // The numbers are read (one wait for the GPU) only when a line, an eval or a save is due;
+      // a read first, so a run stopped by non-finite steps is never saved past its stop.
+      if (trainer.step % LOG_EVERY === 0 || evalDue || saveDue) await readInterval();
       run.stepSeconds += (performance.now() - t0) / 1000;
       if (evalDue) {
         run.lastEval = await trainer.evaluate(run.data.dev);
@@ -781,7 +784,8 @@ async function trainSteps(run: TrainRun, quiet: boolean): Promise<boolean> {
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
   }
-  if (interrupted) await trainer.readStats(); // the steps since the last read, for the save
+  // Interrupted: the steps since the last read, so the save has their counts and history.
+  if (interrupted) await readInterval();
   else if (!quiet) progress.done(trainer.step);
   return interrupted;
 }
@@ -946,6 +950,7 @@ if (import.meta.main) {
   await runCommand("train", USAGE, async (run) => {
     const args = await parseTrainArgs(Deno.args);
     run.writesTo(args.out);
+    if (args.report) await checkVocoderFlag(args.vocoder); // before the work, not after it
     await initOrExit(Deno.args);
     const { eval: e, trainer } = await train(args);
     const latentDim = trainer.model.config.latentDim;

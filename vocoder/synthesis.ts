@@ -49,7 +49,8 @@ export function logMelToAudio(
 /**
  * The neural vocoder as a {@link MelVocoder}, the interface streams (audio/vocoder_stream.ts)
  * and the waveform measure (vae/waveform_eval.ts) speak through. It ignores the previous chunk's
- * audio: its output depends on the frames alone, and the stream's overlap covers its reach.
+ * audio: its output depends on the frames alone (±29 frames of them: generate streams it with
+ * 64 frames of overlap).
  */
 export class NeuralMelVocoder implements MelVocoder {
   readonly features: FeatureConfig;

@@ -192,6 +192,8 @@ export class LiveAdaptation {
   #snapshot: { bytes: Uint8Array; step: number } | null = null;
   #snapshotMs = 0;
   learning = true;
+  /** The base's training speech, carried in every snapshot (so a download can be adapted again). */
+  carriedReplay: readonly MelClip[] | undefined = undefined;
 
   constructor(
     readonly model: MelVae,
@@ -377,7 +379,10 @@ export class LiveAdaptation {
     return this.gpu.run(async () => {
       const step = this.adapter.step;
       if (this.#snapshot?.step !== step) {
-        this.#snapshot = { bytes: await encodeCheckpoint(this.model), step };
+        this.#snapshot = {
+          bytes: await encodeCheckpoint(this.model, { replay: this.carriedReplay }),
+          step,
+        };
       }
       return this.#snapshot!;
     });

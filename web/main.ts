@@ -205,6 +205,7 @@ async function loadModel(name: string, bytes: ArrayBuffer, from: string): Promis
     if (audio) await attachToWorker();
     else $<HTMLButtonElement>("start").disabled = false;
     $<HTMLButtonElement>("hear-prior").disabled = false;
+    await loadVocoder(); // the server's, checked against this model's features
     return true;
   } catch (e) {
     onFailure(e as Failure);
@@ -534,7 +535,6 @@ async function main(): Promise<void> {
   let loaded = false;
   if (res.ok) {
     loaded = await loadModel("base.safetensors", await res.arrayBuffer(), "from the server");
-    if (loaded) await loadVocoder();
   } else {
     $("model-status").textContent = "The server has no base model. Choose or drop a checkpoint " +
       "file below (for example out/run/checkpoint.safetensors, made by `deno task train`).";

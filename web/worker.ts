@@ -236,6 +236,7 @@ async function listen(
   } catch (e) {
     throw new PageError("other", (e as Error).message);
   }
+  session.carriedReplay = models.replay ?? undefined;
   live = session;
   audioPort = port;
   port.onmessage = (ev: MessageEvent<Float32Array>) => session.push(ev.data);
@@ -281,7 +282,9 @@ async function download(): Promise<CheckpointFile> {
     const snap = await live.takeSnapshot();
     return { bytes: snap.bytes, step: snap.step, fromSnapshot: false };
   }
-  const bytes = await gpu.run(() => encodeCheckpoint(models!.model));
+  const bytes = await gpu.run(() =>
+    encodeCheckpoint(models!.model, { replay: models!.replay ?? undefined })
+  );
   return { bytes, step: 0, fromSnapshot: false };
 }
 

@@ -299,12 +299,15 @@ function parseSummary(stdout: string) {
 }
 
 /**
- * The adapted checkpoint: a valid audio-gen checkpoint with the base's model tensors, the
- * decoder's moved away from the base (it was trained), the frozen encoder's unchanged.
+ * The adapted checkpoint: a valid audio-gen checkpoint with the base's model tensors and replay,
+ * the decoder's moved away from the base (it was trained), the frozen encoder's unchanged.
  */
 async function assertAdaptedFrom(path: string, basePath: string): Promise<void> {
   const [a, b] = [await loadCheckpoint(path), await loadCheckpoint(basePath)];
   assertEquals(JSON.stringify(a.model), JSON.stringify(b.model));
+  // The base's own training speech travels with it, so the adapted model can be adapted again.
+  assert.ok(b.replay?.length, "the test's base carries replay");
+  assert.deepEqual(a.replay?.map((c) => c.name), b.replay.map((c) => c.name));
   // The model's tensors are the base's; the adapter's optimizer moments come with them.
   const models = (c: typeof a) => [...c.tensors.keys()].filter((n) => n.startsWith("model."));
   assert.deepEqual(models(a).sort(), models(b).sort());
