@@ -43,7 +43,13 @@ import {
   saveCheckpoint,
 } from "../vae/checkpoint.ts";
 import type { MelClip } from "../vae/data.ts";
-import { type AdaptConfig, DEFAULT_ADAPT, melClip, VoiceAdapter } from "../vae/adapt.ts";
+import {
+  adaptationLr,
+  type AdaptConfig,
+  DEFAULT_ADAPT,
+  melClip,
+  VoiceAdapter,
+} from "../vae/adapt.ts";
 import { EXIT_USAGE, numberFlag, parseFlags, runCommand } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";
 import { readCommonVoiceSplit } from "../audio/commonvoice.ts";
@@ -74,6 +80,8 @@ const USAGE =
                 folder with train.tsv (default: the real speech the checkpoint carries; for
                 an older checkpoint without it, the bundled sample audio/sample/en)
   --encoder-layers  also fine-tune the encoder's last K layers (default 0: decoder only)
+  --lr          adaptation learning rate (default: the rate the base's training ended with,
+                at most 1e-3; 1e-4 for the shipped base)
   --steps-per-second  adaptation steps per second of voiced audio (default 4)`;
 
 /** A parsed listen command line. */
@@ -120,7 +128,8 @@ export function parseListenArgs(args: string[]): ListenOptions {
       min: 0,
       integer: true,
     })!,
-    lr: numberFlag("lr", values.lr, { min: 1e-9 }) ?? DEFAULT_ADAPT.lr,
+    // NaN: not given, the base's own (adaptationLr), known once its checkpoint is read.
+    lr: numberFlag("lr", values.lr, { min: 1e-9 }) ?? NaN,
     heldOutSeconds: numberFlag("held-out-seconds", values["held-out-seconds"], { min: 0 }) ??
       DEFAULT_ADAPT.heldOutSeconds,
     seed: numberFlag("seed", values.seed, { min: 0, integer: true }) ?? DEFAULT_ADAPT.seed,
@@ -280,7 +289,11 @@ export async function listen(
   source ??= await openSource(opts);
   const rate = model.config.features.sampleRate;
   // The pull toward the pretrained weights (L2-SP) anchors at the base, also when continuing.
-  const adapter = new VoiceAdapter(model, base, replay.clips, opts.adapt);
+  const adapt = {
+    ...opts.adapt,
+    lr: Number.isNaN(opts.adapt.lr) ? adaptationLr(checkpoint.train) : opts.adapt.lr,
+  };
+  const adapter = new VoiceAdapter(model, base, replay.clips, adapt);
   const previous = origin.previous;
   const before = previous?.adaptation ?? null;
   let moments = "";
@@ -289,7 +302,7 @@ export async function listen(
     const names = Object.keys(previous.optimizer?.steps ?? {}).sort().join();
     if (previous.optimizer && names === [...adapter.trainable.keys()].sort().join()) {
       loadOptimizerState(adapter.optimizer, previous);
-      adapter.optimizer.lr = opts.adapt.lr;
+      adapter.optimizer.lr = adapt.lr;
     } else moments = ", optimizer moments restarted (other trainable layers)";
   }
   const vad = new EnergyVad(rate);
@@ -303,7 +316,8 @@ export async function listen(
       : `adapting ${opts.checkpoint}`;
     console.error(
       `listening on ${source.name} at ${source.rate} Hz → ${rate} Hz; ${what} ` +
-        `(${adapter.trainable.size} tensors; replay: ${replay.clips.length} clips from ${replay.from})`,
+        `(${adapter.trainable.size} tensors, lr ${adapt.lr}; replay: ${replay.clips.length} clips ` +
+        `from ${replay.from})`,
     );
   }
   let interrupted = false;

@@ -54,8 +54,11 @@ export interface LiveConfig {
   maxUtteranceSeconds: number;
 }
 
-/** The page's defaults (the adapter's as `listen` uses them, 4 steps per voiced second), overridden by `s`. */
-export function liveConfig(s: LiveSettings = {}): LiveConfig {
+/**
+ * The page's defaults (the adapter's as `listen` uses them, 4 steps per voiced second, at
+ * `baseLr`: {@link adaptationLr} of the base), overridden by `s`.
+ */
+export function liveConfig(s: LiveSettings = {}, baseLr = DEFAULT_ADAPT.lr): LiveConfig {
   return {
     adapt: {
       ...DEFAULT_ADAPT,
@@ -63,7 +66,7 @@ export function liveConfig(s: LiveSettings = {}): LiveConfig {
       replayBatch: s.replayBatch ?? DEFAULT_ADAPT.replayBatch,
       cropFrames: s.cropFrames ?? DEFAULT_ADAPT.cropFrames,
       heldOutSeconds: s.heldOutSeconds ?? DEFAULT_ADAPT.heldOutSeconds,
-      lr: s.lr ?? DEFAULT_ADAPT.lr,
+      lr: s.lr ?? baseLr,
       encoderLayers: s.encoderLayers ?? DEFAULT_ADAPT.encoderLayers,
     },
     stepsPerSecond: s.stepsPerSecond ?? 4,

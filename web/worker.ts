@@ -15,6 +15,8 @@ import {
 } from "../vae/checkpoint_format.ts";
 import type { MelVae } from "../vae/model.ts";
 import type { MelClip } from "../vae/data.ts";
+import type { TrainConfig } from "../vae/config.ts";
+import { adaptationLr } from "../vae/adapt.ts";
 import { SafetensorsError } from "../vae/safetensors.ts";
 import { reconstructAudio, samplePrior } from "../vae/sampling.ts";
 import { LiveAdaptation, liveConfig, PRIOR_REPLAY, priorReplay, SerialQueue } from "./live.ts";
@@ -58,7 +60,13 @@ const gpu = new SerialQueue();
 let device: GPUDevice | null = null;
 let lost: GPUDeviceLostInfo | null = null;
 /** The adapted and the base model, and the speech the base was trained on when it carries it. */
-let models: { model: MelVae; base: MelVae; name: string; replay: MelClip[] | null } | null = null;
+let models: {
+  model: MelVae;
+  base: MelVae;
+  name: string;
+  replay: MelClip[] | null;
+  train: TrainConfig | null;
+} | null = null;
 let live: LiveAdaptation | null = null;
 let running: Promise<void> | null = null;
 let audioPort: MessagePort | null = null;
@@ -154,7 +162,7 @@ async function load(name: string, bytes: ArrayBuffer): Promise<ModelSummary> {
   await stopLive();
   models?.model.dispose();
   models?.base.dispose();
-  models = { model, base, name, replay: ckpt.replay };
+  models = { model, base, name, replay: ckpt.replay, train: ckpt.train };
   const parameters = [...model.stateDict().values()].reduce((n, t) => n + t.size, 0);
   const trainable = [...model.namedParameters().keys()].filter((k) => k.startsWith("decoder."));
   return {
@@ -221,18 +229,26 @@ async function listen(
     await gpu.run(() => priorReplay(base, PRIOR_REPLAY.clips, PRIOR_REPLAY.seconds));
   let session: LiveAdaptation;
   try {
-    session = new LiveAdaptation(model, base, replay, sampleRate, liveConfig(settings), gpu, {
-      onStatus: (stats) => send({ event: "status", stats }),
-      onFrames: (pair) => send({ event: "frames", pair }),
-      onError: (e) => {
-        if (lost) return; // the device-lost event says it better
-        send({
-          event: "failed",
-          failure: { kind: "gpu-error", message: e.message },
-          snapshotStep: session.snapshot?.step ?? null,
-        });
+    session = new LiveAdaptation(
+      model,
+      base,
+      replay,
+      sampleRate,
+      liveConfig(settings, adaptationLr(models.train)),
+      gpu,
+      {
+        onStatus: (stats) => send({ event: "status", stats }),
+        onFrames: (pair) => send({ event: "frames", pair }),
+        onError: (e) => {
+          if (lost) return; // the device-lost event says it better
+          send({
+            event: "failed",
+            failure: { kind: "gpu-error", message: e.message },
+            snapshotStep: session.snapshot?.step ?? null,
+          });
+        },
       },
-    });
+    );
   } catch (e) {
     throw new PageError("other", (e as Error).message);
   }

@@ -557,7 +557,7 @@ const SHIPPED_BASE = nodePath.join(ROOT, "models/base.safetensors");
 /** Seconds of the real speaker that the fake microphone plays. */
 const REAL_HEARD_SECONDS = 24;
 /** Bounds on mel-LSD adapted ÷ base: the speaker's unheard clips, and other voices. */
-const REAL_VOICE_GAIN = 0.95;
+const REAL_VOICE_GAIN = 0.98;
 const REAL_VOICE_FORGETTING = 1.03;
 const HAVE_REAL_VOICE = await exists(nodePath.join(REAL_SPEECH, "vctk-autovc/wavs/p225"));
 if (!HAVE_REAL_VOICE) {

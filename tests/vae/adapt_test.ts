@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import * as ag from "../../engine/mod.ts";
 import { LogMel } from "../../audio/features.ts";
 import { concatSamples } from "../../audio/samples.ts";
-import { DEFAULT_ADAPT, melClip, VoiceAdapter } from "../../vae/adapt.ts";
+import { adaptationLr, DEFAULT_ADAPT, melClip, VoiceAdapter } from "../../vae/adapt.ts";
+import { DEFAULT_TRAIN } from "../../vae/config.ts";
 import { loadModel } from "../../vae/checkpoint.ts";
 import { MelVae } from "../../vae/model.ts";
 import { relError } from "../util.ts";
@@ -83,4 +84,17 @@ Deno.test("VoiceAdapter refuses crops that do not fit a block", () => {
     () => new VoiceAdapter(new MelVae(cfg, 1), null, [], { ...DEFAULT_ADAPT, blockSeconds: 0.5 }),
     /fewer than cropFrames/,
   );
+});
+
+Deno.test("adaptationLr: the rate the base's training ended with, never above the default", () => {
+  assert.equal(adaptationLr(null), DEFAULT_ADAPT.lr);
+  // A constant schedule ends where it started; capped at the default.
+  assert.equal(
+    adaptationLr({ ...DEFAULT_TRAIN, lr: 2e-3, lrSchedule: "constant" }),
+    DEFAULT_ADAPT.lr,
+  );
+  assert.equal(adaptationLr({ ...DEFAULT_TRAIN, lr: 5e-4, lrSchedule: "constant" }), 5e-4);
+  // The shipped base's recipe: cosine from 1e-3 down to 1e-4 at its last step.
+  const cosine = { ...DEFAULT_TRAIN, lr: 1e-3, lrSchedule: "cosine" as const, steps: 5000 };
+  assert.ok(Math.abs(adaptationLr(cosine) - 1e-4) < 1e-12, `${adaptationLr(cosine)}`);
 });
