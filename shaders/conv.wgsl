@@ -367,9 +367,10 @@ fn wgrad_positions(at: vec2<u32>) -> Positions {
 fn wgrad_row(q: WCols, x_base: u32, pos: vec2<i32>, live: bool) -> vec4<f32> {
   let sy = vec4<i32>(pos.x) + q.dy;
   let sx = vec4<i32>(pos.y) + q.dx;
-  let inside = sy >= vec4<i32>(0) & sx >= vec4<i32>(0) &
-    vec4<u32>(max(sy, vec4<i32>(0))) < vec4<u32>(params.in_h) &
-    vec4<u32>(max(sx, vec4<i32>(0))) < vec4<u32>(params.in_w);
+  // (WGSL requires parentheses where comparisons meet `&`; Chrome's compiler enforces it.)
+  let inside = (sy >= vec4<i32>(0)) & (sx >= vec4<i32>(0)) &
+    (vec4<u32>(max(sy, vec4<i32>(0))) < vec4<u32>(params.in_h)) &
+    (vec4<u32>(max(sx, vec4<i32>(0))) < vec4<u32>(params.in_w));
   let ok = inside & vec4<bool>(live);
   if (B_VEC == 1u) {
     // The four columns are channels ch.x .. ch.x + 3 of one tap: one vec4 load.

@@ -83,18 +83,21 @@ export function biasActivationBackward(
   }
   const dbias = needs.bias ? Tensor.empty([channels]) : null;
   if (dpre || dpreChannelsLast || dbias) {
-    // Outputs not asked for are never written; their bindings take a 4-byte stand-in (released
-    // at once: the pool may hand it out again, and the kernel never touches it).
+    // Outputs not asked for are never written; each of their bindings takes a 4-byte stand-in of
+    // its own (WebGPU forbids one buffer at two writable bindings; released at once: the pool may
+    // hand them out again, and the kernel never touches them).
     const runtime = rt();
-    const standIn = runtime.allocate(4);
+    const standIns: GPUBuffer[] = [];
+    const orStandIn = (t: Tensor | null) =>
+      t?.buffer ?? standIns[standIns.push(runtime.allocate(4)) - 1];
     runtime.dispatch(
       kernel,
       {
         dy: dy.buffer,
         pre: (pre ?? dy).buffer,
-        dpre_out: dpre?.buffer ?? standIn,
-        dpre_cl: dpreChannelsLast?.buffer ?? standIn,
-        dbias: dbias?.buffer ?? standIn,
+        dpre_out: orStandIn(dpre),
+        dpre_cl: orStandIn(dpreChannelsLast),
+        dbias: orStandIn(dbias),
       },
       { items, channels, positions, alpha: act?.alpha ?? 0 },
       grid1d(channels, 1),
@@ -106,7 +109,7 @@ export function biasActivationBackward(
         NEED_BIAS: dbias ? 1 : 0,
       },
     );
-    runtime.release(standIn);
+    for (const b of standIns) runtime.release(b);
   }
   return { dpre, dpreChannelsLast, dbias };
 }

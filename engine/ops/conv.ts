@@ -201,7 +201,10 @@ function dispatchConv(
   const srcCh = b.shape[1];
   const bVec = srcCh % 4 === 0 && (mode === MODE.inputGrad ? coutG : cinG) % 4 === 0;
   const act = extras.activation;
-  // Bindings the kernel may not use this time still need a buffer: any live one will do.
+  // Bindings the kernel may not use this time still need a buffer: any live one will do for a
+  // read-only one; an unused writable one takes a 4-byte stand-in of its own (WebGPU forbids one
+  // buffer at two writable bindings), released at once (the kernel never touches it).
+  const preStandIn = extras.pre ? null : rt().allocate(4);
   rt().dispatch(
     kernel,
     {
@@ -210,7 +213,7 @@ function dispatchConv(
       b4: bCl.buffer,
       bias: (bias ?? a).buffer,
       out: out.buffer,
-      pre: (extras.pre ?? out).buffer,
+      pre: extras.pre?.buffer ?? preStandIn!,
     },
     {
       batch: geo.batch,
@@ -255,6 +258,7 @@ function dispatchConv(
       OP: act?.code ?? 0,
     },
   );
+  if (preStandIn) rt().release(preStandIn);
   wp?.dispose();
   bt?.dispose();
   return out;

@@ -133,6 +133,9 @@ export class Adam {
     }
     const [beta1, beta2] = this.betas;
     const counts = gate ? this.#countsOnGpu() : null;
+    // Ungated steps never touch the counts, but their writable binding still needs a buffer of
+    // its own (WebGPU forbids one buffer at two writable bindings): a 4-byte stand-in.
+    const countsStandIn = counts ? null : rt().allocate(4);
     const slots = [...this.params.values()];
     for (const p of this.params.values()) {
       if (!p.grad) continue;
@@ -155,9 +158,9 @@ export class Adam {
           grad: p.grad.buffer,
           m: s.expAvg.buffer,
           v: s.expAvgSq.buffer,
-          // Ungated steps never read these; any live buffers will do.
+          // Ungated steps never read the gate: any live buffer will do (it is read-only).
           gate: (gate ?? p.grad).buffer,
-          counts: counts ?? s.expAvg.buffer,
+          counts: counts ?? countsStandIn!,
         },
         {
           n: p.size,
@@ -181,6 +184,7 @@ export class Adam {
       );
       if (gate) this.#parity.set(p, 1 - parity);
     }
+    if (countsStandIn) rt().release(countsStandIn);
   }
 
   /** The GPU step counts, uploaded from the CPU's when ungated steps (or a load) changed them. */
