@@ -36,7 +36,7 @@ export interface KernelChoices {
   matmulBlock: TiledConfig | null;
   /** Tile config of the convolution kernel (engine/ops/conv.ts); null: tuned, else its default. */
   convTile: TileConfig | null;
-  /** The FFT kernels (engine/ops/fft.ts); null: "frame" on CPU adapters, else "workgroup". */
+  /** The FFT kernels (engine/ops/fft.ts); null: "workgroup" (the "frame" kernels are opt-in). */
   fftVariant: FftVariant | null;
 }
 
