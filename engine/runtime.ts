@@ -71,6 +71,8 @@ const PARAMS_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we 
 const PARAMS_RING_BYTES = 1 << 20;
 /** Dispatches recorded before an automatic submit, so the GPU starts while the CPU records. */
 const DISPATCHES_PER_SUBMIT = 128;
+/** Bytes of the stand-in bound for a binding given as null (one vec4, the widest element). */
+const STAND_IN_BYTES = 16;
 
 /** The runtime's state; one per process (or page). */
 export class Runtime {
@@ -198,7 +200,7 @@ export class Runtime {
    */
   dispatch(
     kernel: Kernel,
-    buffers: Record<string, GPUBuffer>,
+    buffers: Record<string, GPUBuffer | null>,
     params: ParamValues,
     workgroups: [number, number?, number?],
     constants: Record<string, number> = {},
@@ -206,6 +208,10 @@ export class Runtime {
     this.throwIfFailed();
     const device = this.device;
     const entries: GPUBindGroupEntry[] = [];
+    // A binding given as null is one this dispatch never touches (an output not asked for): it
+    // gets a small stand-in of its own, since WebGPU forbids one buffer at two writable bindings.
+    // Released at once: the pool hands it out again only to work recorded after this dispatch.
+    const standIns: GPUBuffer[] = [];
     for (const b of kernel.bindings) {
       if (b.kind === "uniform") {
         const offset = this.#writeParams(kernel, params);
@@ -214,8 +220,11 @@ export class Runtime {
           resource: { buffer: this.#paramsRing, offset, size: kernel.paramsBytes },
         });
       } else {
-        const buffer = buffers[b.name];
-        if (!buffer) throw new Error(`kernel ${kernel.name}: no buffer for binding '${b.name}'`);
+        let buffer = buffers[b.name];
+        if (buffer === undefined) {
+          throw new Error(`kernel ${kernel.name}: no buffer for binding '${b.name}'`);
+        }
+        if (buffer === null) standIns.push(buffer = this.allocate(STAND_IN_BYTES));
         entries.push({ binding: b.binding, resource: { buffer } });
       }
     }
@@ -239,6 +248,7 @@ export class Runtime {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    for (const s of standIns) this.release(s);
     this.counters.dispatches++;
     this.#batchKernels.push(kernel.name);
     if (this.#batchKernels.length >= DISPATCHES_PER_SUBMIT) this.flush();

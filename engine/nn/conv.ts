@@ -93,12 +93,15 @@ export class Conv1d extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    const { stride, padding, dilation, groups } = this.opts;
-    return conv1d(x, this.weight, this.bias, { stride, padding, dilation, groups });
+    return this.#conv(x);
   }
 
   /** activation(forward(x)), the activation applied in the convolution's epilogue. */
   forwardWithActivation(x: Tensor, activation: Activation): Tensor {
+    return this.#conv(x, activation);
+  }
+
+  #conv(x: Tensor, activation?: Activation): Tensor {
     const { stride, padding, dilation, groups } = this.opts;
     return conv1d(x, this.weight, this.bias, { stride, padding, dilation, groups, activation });
   }
@@ -137,18 +140,15 @@ export class ConvTranspose1d extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    const { stride, padding, outputPadding, dilation, groups } = this.opts;
-    return convTranspose1d(x, this.weight, this.bias, {
-      stride,
-      padding,
-      outputPadding,
-      dilation,
-      groups,
-    });
+    return this.#conv(x);
   }
 
   /** activation(forward(x)), the activation applied in the convolution's epilogue. */
   forwardWithActivation(x: Tensor, activation: Activation): Tensor {
+    return this.#conv(x, activation);
+  }
+
+  #conv(x: Tensor, activation?: Activation): Tensor {
     const { stride, padding, outputPadding, dilation, groups } = this.opts;
     return convTranspose1d(x, this.weight, this.bias, {
       stride,
@@ -198,12 +198,15 @@ export class Conv2d extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    const { stride, padding, dilation, groups } = this.opts;
-    return conv2d(x, this.weight, this.bias, { stride, padding, dilation, groups });
+    return this.#conv(x);
   }
 
   /** activation(forward(x)), the activation applied in the convolution's epilogue. */
   forwardWithActivation(x: Tensor, activation: Activation): Tensor {
+    return this.#conv(x, activation);
+  }
+
+  #conv(x: Tensor, activation?: Activation): Tensor {
     const { stride, padding, dilation, groups } = this.opts;
     return conv2d(x, this.weight, this.bias, { stride, padding, dilation, groups, activation });
   }

@@ -83,21 +83,15 @@ export function biasActivationBackward(
   }
   const dbias = needs.bias ? Tensor.empty([channels]) : null;
   if (dpre || dpreChannelsLast || dbias) {
-    // Outputs not asked for are never written; each of their bindings takes a 4-byte stand-in of
-    // its own (WebGPU forbids one buffer at two writable bindings; released at once: the pool may
-    // hand them out again, and the kernel never touches them).
-    const runtime = rt();
-    const standIns: GPUBuffer[] = [];
-    const orStandIn = (t: Tensor | null) =>
-      t?.buffer ?? standIns[standIns.push(runtime.allocate(4)) - 1];
-    runtime.dispatch(
+    // Outputs not asked for are never written: null bindings (the runtime binds stand-ins).
+    rt().dispatch(
       kernel,
       {
         dy: dy.buffer,
         pre: (pre ?? dy).buffer,
-        dpre_out: orStandIn(dpre),
-        dpre_cl: orStandIn(dpreChannelsLast),
-        dbias: orStandIn(dbias),
+        dpre_out: dpre?.buffer ?? null,
+        dpre_cl: dpreChannelsLast?.buffer ?? null,
+        dbias: dbias?.buffer ?? null,
       },
       { items, channels, positions, alpha: act?.alpha ?? 0 },
       grid1d(channels, 1),
@@ -109,7 +103,6 @@ export function biasActivationBackward(
         NEED_BIAS: dbias ? 1 : 0,
       },
     );
-    for (const b of standIns) runtime.release(b);
   }
   return { dpre, dpreChannelsLast, dbias };
 }

@@ -201,10 +201,8 @@ function dispatchConv(
   const srcCh = b.shape[1];
   const bVec = srcCh % 4 === 0 && (mode === MODE.inputGrad ? coutG : cinG) % 4 === 0;
   const act = extras.activation;
-  // Bindings the kernel may not use this time still need a buffer: any live one will do for a
-  // read-only one; an unused writable one takes a 4-byte stand-in of its own (WebGPU forbids one
-  // buffer at two writable bindings), released at once (the kernel never touches it).
-  const preStandIn = extras.pre ? null : rt().allocate(4);
+  // Read-only bindings the kernel may not use this time take any live buffer; the unused
+  // pre-activation output is null (the runtime binds a stand-in).
   rt().dispatch(
     kernel,
     {
@@ -213,7 +211,7 @@ function dispatchConv(
       b4: bCl.buffer,
       bias: (bias ?? a).buffer,
       out: out.buffer,
-      pre: extras.pre?.buffer ?? preStandIn!,
+      pre: extras.pre?.buffer ?? null,
     },
     {
       batch: geo.batch,
@@ -258,7 +256,6 @@ function dispatchConv(
       OP: act?.code ?? 0,
     },
   );
-  if (preStandIn) rt().release(preStandIn);
   wp?.dispose();
   bt?.dispose();
   return out;

@@ -194,7 +194,7 @@ export function dispatchBinary(
 
 /**
  * Records da = dy · ∂f/∂a and db = dy · ∂f/∂b, both in the output's shape, in one pass; a null
- * output is not written (its binding gets a 4-byte stand-in). Operands the derivatives never
+ * output is not written (the runtime binds a stand-in). Operands the derivatives never
  * read may be given as any live buffer of at least their size (binary.ts passes dy).
  */
 export function dispatchBinaryGrad(
@@ -212,18 +212,15 @@ export function dispatchBinaryGrad(
 ): void {
   if (binarySpec(op).derivatives === null) throw new Error(`binary op '${op}' has no gradient`);
   if (!buffers.da && !buffers.db) return;
-  const runtime = rt();
-  // Released at once: the pool may hand it out again, and the kernel never writes it.
-  const standIn = runtime.allocate(4);
-  runtime.dispatch(
+  rt().dispatch(
     binaryBackward,
     {
       a_buf: buffers.a,
       b_buf: buffers.b,
       y_buf: buffers.y,
       dy_buf: buffers.dy,
-      da_out: buffers.da ?? standIn,
-      db_out: buffers.db ?? standIn,
+      da_out: buffers.da,
+      db_out: buffers.db,
     },
     layoutParams(n, layout),
     grid1d(n, 256),
@@ -234,5 +231,4 @@ export function dispatchBinaryGrad(
       NEED_B: buffers.db ? 1 : 0,
     },
   );
-  runtime.release(standIn);
 }

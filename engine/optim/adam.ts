@@ -133,9 +133,6 @@ export class Adam {
     }
     const [beta1, beta2] = this.betas;
     const counts = gate ? this.#countsOnGpu() : null;
-    // Ungated steps never touch the counts, but their writable binding still needs a buffer of
-    // its own (WebGPU forbids one buffer at two writable bindings): a 4-byte stand-in.
-    const countsStandIn = counts ? null : rt().allocate(4);
     const slots = [...this.params.values()];
     for (const p of this.params.values()) {
       if (!p.grad) continue;
@@ -160,7 +157,7 @@ export class Adam {
           v: s.expAvgSq.buffer,
           // Ungated steps never read the gate: any live buffer will do (it is read-only).
           gate: (gate ?? p.grad).buffer,
-          counts: counts ?? countsStandIn!,
+          counts, // null on ungated steps, which never touch it (the runtime binds a stand-in)
         },
         {
           n: p.size,
@@ -184,7 +181,6 @@ export class Adam {
       );
       if (gate) this.#parity.set(p, 1 - parity);
     }
-    if (countsStandIn) rt().release(countsStandIn);
   }
 
   /** The GPU step counts, uploaded from the CPU's when ungated steps (or a load) changed them. */
