@@ -34,7 +34,7 @@ import {
   type ShardExpectation,
   type ShardHeader,
 } from "./feature_shard.ts";
-import { type FeatureConfig, type LogMel, logMelBatch } from "./features.ts";
+import { type FeatureConfig, type LogMel, logMelBatch, sameFeatures } from "./features.ts";
 import { readShardFile } from "./shard_file.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
 
@@ -145,13 +145,6 @@ export class Fingerprint {
 /** A short, stable fingerprint (FNV-1a, 64-bit as hex) of a string. */
 export function fingerprint(text: string): string {
   return new Fingerprint().update(text).digest();
-}
-
-/** Whether two feature configs are the same (every field). */
-export function sameFeatures(a: FeatureConfig, b: FeatureConfig): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof FeatureConfig>;
-  for (const k of keys) if (a[k] !== b[k]) return false;
-  return true;
 }
 
 /** Reads CACHE/index.json, or null when there is none. */

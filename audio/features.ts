@@ -44,6 +44,13 @@ export const DEFAULT_FEATURES: Readonly<FeatureConfig> = Object.freeze({
   logFloor: 1e-5,
 });
 
+/** Whether two feature configs are the same (every field). */
+export function sameFeatures(a: FeatureConfig, b: FeatureConfig): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof FeatureConfig>;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}
+
 /** Largest FFT the engine's kernel takes (engine/ops/fft.ts's MAX_FFT_SIZE). */
 const MAX_N_FFT = 4096;
 

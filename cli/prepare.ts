@@ -38,7 +38,6 @@ import {
   Fingerprint,
   fingerprint,
   readCacheIndex,
-  sameFeatures,
   shardEntry,
   shardFileName,
   StaleCacheError,
@@ -51,6 +50,7 @@ import {
   type FeatureConfig,
   LogMel,
   minCenteredSamples,
+  sameFeatures,
 } from "../audio/features.ts";
 import { numberFlag, parseFlags, runCommand, UsageError } from "./args.ts";
 import { initOrExit } from "./device_flags.ts";

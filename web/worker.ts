@@ -8,6 +8,7 @@
  */
 import * as ag from "../engine/mod.ts";
 import { ConfigError } from "../vae/config.ts";
+import { sameFeatures } from "../audio/features.ts";
 import {
   decodeCheckpoint,
   encodeCheckpoint,
@@ -202,14 +203,9 @@ async function loadVocoder(name: string, bytes: ArrayBuffer): Promise<{ voice: s
 
 /** How the page's sounds are made: the vocoder when one fits the model, else Griffin-Lim. */
 function audioOut(settings: LiveSettings): AudioOut {
-  let fits = vocoder !== null && models !== null;
-  try {
-    if (fits) {
-      checkSameFeatures(vocoder!.model.config.features, models!.model.config.features, "", "");
-    }
-  } catch {
-    fits = false; // a model of other features was loaded since
-  }
+  // A model of other features may have been loaded since the vocoder was.
+  const fits = vocoder !== null && models !== null &&
+    sameFeatures(vocoder.model.config.features, models.model.config.features);
   return fits
     ? { kind: "vocoder", vocoder: vocoder!.model, name: vocoder!.name }
     : { kind: "griffin-lim", iterations: settings.griffinLimIterations ?? 32 };
